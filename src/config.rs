@@ -1,0 +1,1 @@
+//! Configuration: defaults < config file (TOML or YAML) < environment < command-line flags.

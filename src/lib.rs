@@ -1,0 +1,8 @@
+//! pgflight: an Apache Arrow Flight SQL server in front of PostgreSQL.
+//!
+//! Rooms (see DESIGN.md): `flight` → `plan` → `pg`, one way; `config` and `telemetry` are leaves
+//! used by all. `server` wires them together behind one listening port.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod pg;

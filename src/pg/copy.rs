@@ -1,0 +1,1 @@
+//! Binary COPY (`COPY … TO STDOUT (FORMAT binary)`) decoder into Arrow record batches.

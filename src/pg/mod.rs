@@ -1,0 +1,5 @@
+//! PostgreSQL access: connections, catalog, type mapping, binary COPY decoding.
+//! Knows nothing of Flight or DataFusion.
+
+pub mod copy;
+pub mod types;

@@ -1,0 +1,1 @@
+//! PostgreSQL type → Arrow DataType mapping.
