@@ -1,1 +1,99 @@
-fn main(){}
+//! The `pgflight` command: `serve`, `check`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use pgflight::config::{AuthMode, Config, ConfigFlags};
+use pgflight::{check, server, telemetry};
+
+/// Apache Arrow Flight SQL server in front of PostgreSQL.
+#[derive(Parser)]
+#[command(name = "pgflight", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Flight SQL and the HTTP endpoints on `listen`.
+    Serve(ConfigFlags),
+    /// Connect with the configuration and report what pgflight would serve.
+    Check(ConfigFlags),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let flags = match &cli.command {
+        Command::Serve(flags) | Command::Check(flags) => flags,
+    };
+    let config = match Config::load(flags.config.as_deref(), flags) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("pgflight: configuration error: {err}");
+            return ExitCode::from(check::exit::CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("pgflight: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Serve(_) => runtime.block_on(serve(config)),
+        Command::Check(_) => runtime.block_on(async {
+            let (text, code) = check::run_check(&config).await;
+            print!("{text}");
+            ExitCode::from(code)
+        }),
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
+    telemetry::init_logging(config.log_level, config.log_format);
+    if config.auth == AuthMode::None && config.tls_cert.is_none() && !config.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %config.listen,
+            "auth = \"none\" and no TLS while listening beyond loopback: anyone who reaches this port reads the database as {}",
+            config.username
+        );
+    }
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(listen = %config.listen, error = %err, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    match server::run(listener, config, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "pgflight stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

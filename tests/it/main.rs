@@ -1,1 +1,5 @@
+//! Integration tests against a throwaway PostgreSQL started by the harness.
 
+mod connect;
+mod harness;
+mod serve;

@@ -1,0 +1,112 @@
+//! `pgflight check`: connect with the configuration and say what pgflight would see and serve,
+//! or what is wrong, in the words of the seed connector's troubleshooting section.
+
+use std::fmt::Write as _;
+
+use crate::config::Config;
+use crate::pg::probe::{ServerReport, server_report};
+use crate::pg::{PgError, PgPool};
+
+/// Exit codes of `pgflight check`, one per failure class.
+pub mod exit {
+    /// Everything works.
+    pub const OK: u8 = 0;
+    /// The configuration is invalid.
+    pub const CONFIG: u8 = 2;
+    /// PostgreSQL could not be reached (refused, timed out, connection lost).
+    pub const UNREACHABLE: u8 = 3;
+    /// Authentication failed.
+    pub const AUTH: u8 = 4;
+    /// The TLS connection failed.
+    pub const TLS: u8 = 5;
+    /// The database does not exist.
+    pub const DATABASE: u8 = 6;
+    /// The role can read none of the schema's relations, or the server is overloaded.
+    pub const PRIVILEGES: u8 = 7;
+    /// Anything else.
+    pub const OTHER: u8 = 8;
+}
+
+/// Runs the check; returns the text to print and the exit code.
+pub async fn run_check(config: &Config) -> (String, u8) {
+    let pool = match PgPool::new(config) {
+        Ok(pool) => pool,
+        Err(err) => return (format!("Error: {err}\n"), exit_code(&err)),
+    };
+    let result = server_report(&pool, &config.schema).await;
+    pool.close();
+    match result {
+        Ok(report) => {
+            let code = if report.readable.is_empty() && !report.unreadable.is_empty() {
+                exit::PRIVILEGES
+            } else {
+                exit::OK
+            };
+            (describe(config, &report), code)
+        }
+        Err(err) => (format!("Error: {err}\n"), exit_code(&err)),
+    }
+}
+
+/// The exit code for a failure.
+pub fn exit_code(err: &PgError) -> u8 {
+    match err {
+        PgError::Refused { .. } | PgError::ConnectTimeout { .. } | PgError::ConnectionLost { .. } => {
+            exit::UNREACHABLE
+        }
+        PgError::Auth { .. } => exit::AUTH,
+        PgError::Tls { .. } => exit::TLS,
+        PgError::UnknownDatabase { .. } => exit::DATABASE,
+        PgError::TooManyConnections { .. } | PgError::PoolExhausted { .. } => exit::PRIVILEGES,
+        PgError::Setup(_) => exit::CONFIG,
+        PgError::QueryTimeout { .. }
+        | PgError::Cancelled { .. }
+        | PgError::ReadOnly { .. }
+        | PgError::Sql(_)
+        | PgError::Client { .. } => exit::OTHER,
+    }
+}
+
+fn describe(config: &Config, report: &ServerReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "PostgreSQL {} at {}", report.version, config.summary());
+    let _ = writeln!(
+        out,
+        "TLS: {}",
+        report.tls.as_deref().unwrap_or("not in use (the connection is not encrypted)")
+    );
+    let _ = writeln!(
+        out,
+        "Role: {}{}; pgflight sessions are read-only: {}",
+        report.user,
+        if report.superuser { " (superuser: prefer a dedicated read-only role)" } else { "" },
+        if report.read_only { "yes" } else { "NO" }
+    );
+    if !report.writable.is_empty() {
+        let _ = writeln!(
+            out,
+            "Note: the role may write to {} table(s) of schema {:?} outside pgflight; a least-privilege role needs only SELECT",
+            report.writable.len(),
+            config.schema
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Schema {:?}: {} relation(s) readable{}",
+        config.schema,
+        report.readable.len(),
+        if report.readable.is_empty() { "" } else { ":" }
+    );
+    for name in &report.readable {
+        let _ = writeln!(out, "  {name}");
+    }
+    if !report.unreadable.is_empty() {
+        let _ = writeln!(
+            out,
+            "Not readable by {} (GRANT SELECT to expose them): {}",
+            report.user,
+            report.unreadable.join(", ")
+        );
+    }
+    out
+}

@@ -1,0 +1,88 @@
+//! The one table from pgflight's errors to gRPC statuses. The match is exhaustive on purpose:
+//! a new error variant must decide its status code here.
+
+use tokio_postgres::error::SqlState;
+use tonic::{Code, Status};
+
+use crate::pg::PgError;
+
+/// Longest message put on the wire; longer ones are cut on a character boundary.
+const MAX_MESSAGE_BYTES: usize = 4096;
+
+/// The gRPC status a client receives for a PostgreSQL failure.
+pub fn pg_status(err: &PgError) -> Status {
+    let code = match err {
+        PgError::Refused { .. }
+        | PgError::ConnectTimeout { .. }
+        | PgError::Tls { .. }
+        | PgError::ConnectionLost { .. } => Code::Unavailable,
+        PgError::Auth { .. } => Code::Unauthenticated,
+        PgError::UnknownDatabase { .. } => Code::NotFound,
+        PgError::TooManyConnections { .. } | PgError::PoolExhausted { .. } => {
+            Code::ResourceExhausted
+        }
+        PgError::QueryTimeout { .. } => Code::DeadlineExceeded,
+        PgError::Cancelled { .. } => Code::Cancelled,
+        PgError::ReadOnly { .. } => Code::PermissionDenied,
+        PgError::Sql(db) => sqlstate_code(db.code()),
+        PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
+    };
+    Status::new(code, truncate(err.to_string()))
+}
+
+/// SQLSTATE classes by rule (DESIGN.md "Errors").
+fn sqlstate_code(state: &SqlState) -> Code {
+    let code = state.code();
+    match code {
+        "42501" => Code::PermissionDenied,
+        "42P01" | "3F000" | "42883" => Code::NotFound,
+        "40001" | "40P01" => Code::Aborted,
+        "25006" => Code::PermissionDenied,
+        "57014" => Code::Cancelled,
+        _ => match &code[..2.min(code.len())] {
+            "08" => Code::Unavailable,
+            "28" => Code::Unauthenticated,
+            "42" | "22" | "0A" => Code::InvalidArgument,
+            "53" => Code::ResourceExhausted,
+            "57" => Code::Unavailable,
+            _ => Code::Internal,
+        },
+    }
+}
+
+/// Cuts `message` to at most `MAX_MESSAGE_BYTES`, on a character boundary.
+fn truncate(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlstate_classes_map_by_rule() {
+        assert_eq!(sqlstate_code(&SqlState::UNDEFINED_TABLE), Code::NotFound);
+        assert_eq!(sqlstate_code(&SqlState::INSUFFICIENT_PRIVILEGE), Code::PermissionDenied);
+        assert_eq!(sqlstate_code(&SqlState::SYNTAX_ERROR), Code::InvalidArgument);
+        assert_eq!(sqlstate_code(&SqlState::DIVISION_BY_ZERO), Code::InvalidArgument);
+        assert_eq!(sqlstate_code(&SqlState::T_R_SERIALIZATION_FAILURE), Code::Aborted);
+        assert_eq!(sqlstate_code(&SqlState::OUT_OF_MEMORY), Code::ResourceExhausted);
+        assert_eq!(sqlstate_code(&SqlState::CONNECTION_FAILURE), Code::Unavailable);
+    }
+
+    #[test]
+    fn long_messages_are_cut_on_a_char_boundary() {
+        let message = "é".repeat(MAX_MESSAGE_BYTES);
+        let cut = truncate(message);
+        assert!(cut.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
+        assert!(cut.ends_with('…'));
+    }
+}

@@ -1,0 +1,219 @@
+//! The PostgreSQL connection pool: deadpool over tokio-postgres, TLS per sslmode, startup
+//! settings that make results independent of the server's and the role's own settings, and a
+//! reaper that closes connections idle for longer than `idle_timeout`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use secrecy::ExposeSecret;
+use tokio::task::JoinHandle;
+use tokio_postgres::config::SslMode as PgSslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::config::{Config, SslMode};
+use crate::pg::error::{ConnectTarget, PgError};
+use crate::pg::tls;
+
+/// A connection handed out by the pool; it goes back to the pool when dropped.
+pub type PgConnection = deadpool_postgres::Object;
+
+/// A bounded pool of read-only PostgreSQL sessions.
+pub struct PgPool {
+    pool: Pool,
+    target: ConnectTarget,
+    size: usize,
+    reaper: JoinHandle<()>,
+}
+
+impl PgPool {
+    /// Builds the pool from the configuration. No connection is opened until one is needed.
+    /// Must be called inside a tokio runtime (the idle reaper is spawned here).
+    pub fn new(config: &Config) -> Result<Self, PgError> {
+        let pg_config = session_config(config);
+        let manager_config = ManagerConfig {
+            // An empty query on checkout: a connection broken by a server restart is found
+            // and replaced before it is handed out.
+            recycling_method: RecyclingMethod::Verified,
+        };
+        let manager = match tls::client_config(config)? {
+            Some(tls) => Manager::from_config(pg_config, MakeRustlsConnect::new(tls), manager_config),
+            None => Manager::from_config(pg_config, tokio_postgres::NoTls, manager_config),
+        };
+        let pool = Pool::builder(manager)
+            .max_size(config.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            // Last in, first out: busy periods reuse the warm connections and the rest age out.
+            .queue_mode(deadpool_postgres::QueueMode::Lifo)
+            .build()
+            .map_err(|e| PgError::Setup(format!("cannot build the connection pool: {e}")))?;
+        let reaper = spawn_idle_reaper(pool.clone(), config.idle_timeout);
+        Ok(PgPool {
+            pool,
+            target: ConnectTarget {
+                address: format!("{}:{}", config.host, config.port),
+                user: config.username.clone(),
+                database: config.database.clone(),
+                connect_timeout: config.connect_timeout,
+                statement_timeout: config.statement_timeout,
+            },
+            size: config.max_connections,
+            reaper,
+        })
+    }
+
+    /// A connection from the pool, waiting at most `connect_timeout` for one to be free.
+    pub async fn get(&self) -> Result<PgConnection, PgError> {
+        self.pool.get().await.map_err(|e| match e {
+            PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => PgError::PoolExhausted {
+                size: self.size,
+                waited: self.target.connect_timeout,
+            },
+            PoolError::Timeout(_) => PgError::ConnectTimeout {
+                target: self.target.address.clone(),
+                after: self.target.connect_timeout,
+            },
+            PoolError::Backend(err) => PgError::classify(err, &self.target),
+            PoolError::Closed => PgError::ConnectionLost {
+                message: "the connection pool is closed (server shutting down)".into(),
+            },
+            PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => PgError::Client {
+                message: e.to_string(),
+            },
+        })
+    }
+
+    /// Classifies an error raised by a statement on one of this pool's connections.
+    pub fn error(&self, err: tokio_postgres::Error) -> PgError {
+        PgError::classify(err, &self.target)
+    }
+
+    /// PostgreSQL's `server_version` (e.g. "15.18 (Debian 15.18-0+deb12u1)").
+    pub async fn server_version(&self) -> Result<String, PgError> {
+        let client = self.get().await?;
+        let row = client
+            .query_one("SELECT current_setting('server_version')", &[])
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(row.get(0))
+    }
+
+    /// Checks that PostgreSQL answers a statement through the pool.
+    pub async fn ping(&self) -> Result<(), PgError> {
+        let client = self.get().await?;
+        client.simple_query("").await.map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Where and as whom this pool connects.
+    pub fn target(&self) -> &ConnectTarget {
+        &self.target
+    }
+
+    /// Connections currently open (busy or idle) and idle ones.
+    pub fn status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: status.max_size,
+            open: status.size,
+            idle: status.available,
+            waiting: status.waiting,
+        }
+    }
+
+    /// Closes every idle connection and refuses new checkouts.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
+
+impl Drop for PgPool {
+    fn drop(&mut self) {
+        self.reaper.abort();
+    }
+}
+
+/// A snapshot of the pool's occupancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// `max_connections`.
+    pub max_size: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Open connections waiting in the pool.
+    pub idle: usize,
+    /// Requests waiting for a connection.
+    pub waiting: usize,
+}
+
+/// The tokio-postgres configuration: address, credentials, timeouts and the startup settings
+/// every pgflight session runs with.
+fn session_config(config: &Config) -> tokio_postgres::Config {
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&config.host)
+        .port(config.port)
+        .dbname(&config.database)
+        .user(&config.username)
+        .application_name("pgflight")
+        .connect_timeout(config.connect_timeout)
+        .keepalives(true)
+        .keepalives_idle(Duration::from_secs(60))
+        .ssl_mode(match config.sslmode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => PgSslMode::Require,
+        })
+        .options(startup_options(config.statement_timeout));
+    if let Some(password) = config.password.as_ref() {
+        pg.password(password.expose_secret());
+    }
+    pg
+}
+
+/// `-c name=value` settings sent in the startup packet; they outrank the role's and database's
+/// own `ALTER … SET` values, so results never depend on them.
+fn startup_options(statement_timeout: Duration) -> String {
+    [
+        "TimeZone=UTC".to_string(),
+        "DateStyle=ISO".to_string(),
+        "IntervalStyle=postgres".to_string(),
+        "extra_float_digits=3".to_string(),
+        "client_encoding=UTF8".to_string(),
+        "default_transaction_read_only=on".to_string(),
+        format!("statement_timeout={}", statement_timeout.as_millis()),
+    ]
+    .iter()
+    .map(|setting| format!("-c {setting}"))
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
+/// Every `period`, closes pooled connections that were idle for longer than `idle_timeout`.
+fn spawn_idle_reaper(pool: Pool, idle_timeout: Duration) -> JoinHandle<()> {
+    let period = (idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
+    let pool = Arc::new(pool);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            pool.retain(|_, metrics| metrics.last_used() < idle_timeout);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn startup_options_fix_session_settings() {
+        let options = startup_options(Duration::from_secs(300));
+        assert!(options.contains("-c TimeZone=UTC"));
+        assert!(options.contains("-c default_transaction_read_only=on"));
+        assert!(options.contains("-c statement_timeout=300000"));
+    }
+}

@@ -1,0 +1,84 @@
+//! `run`: serves Flight SQL (gRPC over HTTP/2) and the HTTP endpoints on one already-bound
+//! listener until `shutdown` resolves, then drains for a bounded time and closes the pool.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::flight::PgFlightSqlService;
+use crate::pg::{PgError, PgPool};
+use crate::telemetry::http::{self, ReadinessCheck};
+
+/// How long running streams may go on after shutdown was asked for.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `config`'s database on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), PgError> {
+    let config = Arc::new(config);
+    let pool = Arc::new(PgPool::new(&config)?);
+    let router = routes(pool.clone(), config.clone());
+    let address = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(listen = %address, postgres = %config.summary(), "pgflight serving Flight SQL and HTTP");
+
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let service = TowerToHyperService::new(router.clone());
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection.into_owned());
+                tokio::spawn(async move {
+                    if let Err(err) = connection.await {
+                        tracing::debug!(%peer, error = %err, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: letting running requests finish");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!(timeout = ?DRAIN_TIMEOUT, "requests still running after the drain timeout; closing");
+    }
+    pool.close();
+    Ok(())
+}
+
+/// The gRPC services and the HTTP endpoints in one router.
+fn routes(pool: Arc<PgPool>, config: Arc<Config>) -> axum::Router {
+    let flight = FlightServiceServer::new(PgFlightSqlService::new(pool.clone(), config))
+        .max_decoding_message_size(64 * 1024 * 1024);
+    let grpc = tonic::service::Routes::new(flight).into_axum_router();
+    let readiness: ReadinessCheck = Arc::new(move || {
+        let pool = pool.clone();
+        Box::pin(async move { pool.ping().await.map_err(|e| e.to_string()) })
+    });
+    grpc.merge(http::router(readiness))
+}

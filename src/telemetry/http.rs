@@ -1,0 +1,30 @@
+//! `/healthz` (the process is up) and `/readyz` (PostgreSQL answers through the pool), served
+//! beside the gRPC services on the same port.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+/// A check that succeeds when the server can do its work, or says why not.
+pub type ReadinessCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// The HTTP routes: `/healthz` and `/readyz`.
+pub fn router(readiness: ReadinessCheck) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .with_state(readiness)
+}
+
+async fn readyz(State(readiness): State<ReadinessCheck>) -> (StatusCode, String) {
+    match readiness().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_string()),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")),
+    }
+}

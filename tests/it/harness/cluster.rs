@@ -1,0 +1,275 @@
+//! A throwaway PostgreSQL cluster started from installed server binaries: free port, SCRAM
+//! passwords, TLS with certificates made for the run, `pg_hba.conf` lines for every sslmode
+//! and for client-certificate login. As root, PostgreSQL runs as the `postgres` OS user.
+//! A watchdog process stops the server and removes its files when the test process exits.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pgflight::config::{Config, SslMode};
+use secrecy::SecretString;
+
+use super::certs::Certs;
+
+/// The superuser's password.
+pub const SUPERUSER_PASSWORD: &str = "super-secret-pw";
+/// The password of every other password role.
+pub const ROLE_PASSWORD: &str = "role-secret-pw";
+
+/// A running cluster.
+pub struct Cluster {
+    /// TCP port on 127.0.0.1 (and 127.0.0.2).
+    pub port: u16,
+    /// TLS material.
+    pub certs: Certs,
+    /// `server_version_num`.
+    pub version_num: i32,
+    /// The cluster's directory (data, logs, certificates).
+    pub dir: PathBuf,
+    next_db: AtomicUsize,
+}
+
+/// Where the PostgreSQL server binaries are: `PG_BIN`, `pg_config --bindir`, or the newest
+/// `/usr/lib/postgresql/*/bin`.
+pub fn find_bin() -> PathBuf {
+    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
+    if let Ok(bin) = std::env::var("PG_BIN") {
+        let bin = PathBuf::from(bin);
+        assert!(has_server(&bin), "PG_BIN={} holds no initdb/postgres", bin.display());
+        return bin;
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
+        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if out.status.success() && has_server(&bin) {
+            return bin;
+        }
+    }
+    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((major, entry.path().join("bin")))
+        })
+        .filter(|(_, bin)| has_server(bin))
+        .collect();
+    candidates.sort();
+    match candidates.pop() {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "No PostgreSQL server binaries found. Install them (Debian/Ubuntu: `apt-get install -y postgresql`), \
+             or point PG_BIN at a directory holding initdb and postgres (see scripts/pg-versions.sh)."
+        ),
+    }
+}
+
+/// (uid, gid) of the `postgres` OS user, when running as root.
+fn postgres_user() -> Option<(u32, u32)> {
+    let uid = Command::new("id").arg("-u").output().ok()?;
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let line = passwd.lines().find(|l| l.starts_with("postgres:")).unwrap_or_else(|| {
+        panic!("running as root, but there is no `postgres` OS user to run PostgreSQL as (useradd --system postgres)")
+    });
+    let fields: Vec<&str> = line.split(':').collect();
+    Some((fields[2].parse().unwrap(), fields[3].parse().unwrap()))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run_as(program: &Path, user: Option<(u32, u32)>, cwd: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(cwd);
+    if let Some((uid, gid)) = user {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+impl Cluster {
+    /// Creates and starts a new cluster, then creates the test roles.
+    pub async fn start() -> Cluster {
+        let bin = find_bin();
+        let user = postgres_user();
+        let dir = tempfile::Builder::new()
+            .prefix("pgflight-test-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let data = dir.join("data");
+        let certs = Certs::generate(&dir);
+        let pwfile = dir.join("pwfile");
+        std::fs::write(&pwfile, SUPERUSER_PASSWORD).unwrap();
+        if let Some((uid, gid)) = user {
+            let status = Command::new("chown")
+                .arg("-R")
+                .arg(format!("{uid}:{gid}"))
+                .arg(&dir)
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown of {} failed", dir.display());
+        }
+        let out = run_as(&bin.join("initdb"), user, &dir)
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let port = free_port();
+        let conf = format!(
+            "port = {port}\nlisten_addresses = '127.0.0.1,127.0.0.2'\nunix_socket_directories = ''\n\
+             max_connections = 200\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\nssl_ca_file = '{}'\n\
+             lc_messages = 'C'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
+             shared_buffers = 64MB\n",
+            certs.server_cert.display(),
+            certs.server_key.display(),
+            certs.ca.display()
+        );
+        append(&data.join("postgresql.conf"), &conf);
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "hostnossl all sslonly 0.0.0.0/0 reject\n\
+             hostssl all certuser 127.0.0.1/32 cert\n\
+             host all all 127.0.0.0/8 scram-sha-256\n",
+        )
+        .unwrap();
+        if let Some((uid, gid)) = user {
+            Command::new("chown")
+                .arg(format!("{uid}:{gid}"))
+                .arg(data.join("pg_hba.conf"))
+                .status()
+                .unwrap();
+        }
+        let log = std::fs::File::create(dir.join("postgres.log")).unwrap();
+        let child = run_as(&bin.join("postgres"), user, &dir)
+            .arg("-D")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        spawn_watchdog(child.id(), &dir);
+        wait_ready(&dir.join("postgres.log"), port);
+        let mut cluster = Cluster {
+            port,
+            certs,
+            version_num: 0,
+            dir,
+            next_db: AtomicUsize::new(0),
+        };
+        let admin = cluster.admin("postgres").await;
+        let setup = format!(
+            "CREATE ROLE sslonly LOGIN PASSWORD '{ROLE_PASSWORD}';
+             CREATE ROLE certuser LOGIN;
+             CREATE ROLE tokyo LOGIN PASSWORD '{ROLE_PASSWORD}';
+             ALTER ROLE tokyo SET timezone = 'Asia/Tokyo';
+             ALTER ROLE tokyo SET datestyle = 'SQL, DMY';"
+        );
+        admin.batch_execute(&setup).await.unwrap();
+        let row = admin
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await
+            .unwrap();
+        cluster.version_num = row.get(0);
+        cluster
+    }
+
+    /// A superuser client (read-write, no TLS) on `database`, for fixtures and assertions.
+    pub async fn admin(&self, database: &str) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::Config::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .user("postgres")
+            .password(SUPERUSER_PASSWORD)
+            .dbname(database)
+            .application_name("pgflight-test-admin")
+            .connect(tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("admin connection to {database}: {e}"));
+        tokio::spawn(connection);
+        client
+    }
+
+    /// Creates a fresh database for one test.
+    pub async fn create_db(&self, prefix: &str) -> String {
+        let n = self.next_db.fetch_add(1, Ordering::SeqCst);
+        let name = format!("{prefix}_{}_{n}", std::process::id());
+        let admin = self.admin("postgres").await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        name
+    }
+
+    /// pgflight configuration for the superuser on `database`, without TLS.
+    pub fn config(&self, database: &str) -> Config {
+        let mut config = Config::new("127.0.0.1", self.port, database, "postgres");
+        config.password = Some(SecretString::from(SUPERUSER_PASSWORD));
+        config.sslmode = SslMode::Disable;
+        config
+    }
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+/// Waits until the server log says it accepts connections.
+fn wait_ready(log: &Path, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.contains("ready to accept connections") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline && !text.contains("database system is shut down"),
+            "PostgreSQL on port {port} did not start; its log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A shell loop that waits for this test process to end, then stops PostgreSQL (fast
+/// shutdown, SIGKILL after 10 s) and removes the cluster's directory.
+fn spawn_watchdog(postgres_pid: u32, dir: &Path) {
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pg} 2>/dev/null; \
+         for i in $(seq 1 20); do kill -0 {pg} 2>/dev/null || break; sleep 0.5; done; \
+         kill -KILL {pg} 2>/dev/null; rm -rf '{dir}'",
+        me = std::process::id(),
+        pg = postgres_pid,
+        dir = dir.display()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+}

@@ -1,0 +1,83 @@
+//! Test harness: one PostgreSQL cluster per test binary, a database per test, and pgflight
+//! servers started in-process on port 0.
+
+pub mod certs;
+pub mod cluster;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use pgflight::config::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{OnceCell, oneshot};
+use tokio::task::JoinHandle;
+
+pub use cluster::{Cluster, ROLE_PASSWORD};
+
+static CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
+
+/// The cluster shared by every test of this binary, started on first use.
+pub async fn cluster() -> &'static Cluster {
+    CLUSTER.get_or_init(Cluster::start).await
+}
+
+/// A pgflight server running in-process.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), pgflight::pg::PgError>>>,
+}
+
+impl TestServer {
+    /// Starts `pgflight::server::run` on 127.0.0.1 with a free port.
+    pub async fn start(config: Config) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(pgflight::server::run(listener, config, async move {
+            let _ = rx.await;
+        }));
+        TestServer {
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// `http://addr` for gRPC clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Asks the server to stop and waits until it has.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task)
+                .await
+                .expect("server stops within 30 s")
+                .unwrap()
+                .unwrap();
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET; returns (status code, body).
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}

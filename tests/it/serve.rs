@@ -1,0 +1,128 @@
+//! `server::run`: Flight SQL and the HTTP endpoints on one port, readiness, shutdown, and the
+//! `pgflight check` command.
+
+use arrow::array::{Array, AsArray};
+use arrow_flight::sql::SqlInfo;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use futures::TryStreamExt;
+use pgflight::config::Config;
+use tonic::transport::Channel;
+
+use crate::harness::{TestServer, cluster, http_get};
+
+async fn flight_client(server: &TestServer) -> FlightSqlServiceClient<Channel> {
+    let channel = Channel::from_shared(server.url()).unwrap().connect().await.unwrap();
+    FlightSqlServiceClient::new(channel)
+}
+
+#[tokio::test]
+async fn one_port_serves_health_readiness_and_flight_sql() {
+    let cluster = cluster().await;
+    let server = TestServer::start(cluster.config("postgres")).await;
+
+    let (status, body) = http_get(server.addr, "/healthz").await;
+    assert_eq!((status, body.trim()), (200, "ok"));
+    let (status, body) = http_get(server.addr, "/readyz").await;
+    assert_eq!((status, body.trim()), (200, "ready"));
+
+    let mut client = flight_client(&server).await;
+    client.handshake("anyone", "anything").await.unwrap();
+    let info = client
+        .get_sql_info(vec![
+            SqlInfo::FlightSqlServerName,
+            SqlInfo::FlightSqlServerVersion,
+            SqlInfo::FlightSqlServerReadOnly,
+        ])
+        .await
+        .unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let batches: Vec<_> = client.do_get(ticket).await.unwrap().try_collect().await.unwrap();
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert_eq!(batch.num_rows(), 3);
+    let names = batch.column(0).as_primitive::<arrow::datatypes::UInt32Type>();
+    let values = batch.column(1).as_union();
+    for row in 0..batch.num_rows() {
+        let id = names.value(row);
+        let value = values.value(row);
+        if id == SqlInfo::FlightSqlServerName as u32 {
+            assert_eq!(value.as_string::<i32>().value(0), "pgflight");
+        } else if id == SqlInfo::FlightSqlServerVersion as u32 {
+            let version = value.as_string::<i32>().value(0).to_string();
+            let expected = format!("PostgreSQL {}", cluster.version_num / 10000);
+            assert!(version.contains(&expected), "{version}");
+        } else if id == SqlInfo::FlightSqlServerReadOnly as u32 {
+            assert!(value.as_boolean().value(0));
+        } else {
+            panic!("unexpected SqlInfo id {id}");
+        }
+        assert!(!value.is_null(0));
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_fails_while_postgres_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut config = Config::new("127.0.0.1", port, "postgres", "postgres");
+    config.connect_timeout = std::time::Duration::from_secs(2);
+    let server = TestServer::start(config).await;
+    let (status, _) = http_get(server.addr, "/healthz").await;
+    assert_eq!(status, 200);
+    let (status, body) = http_get(server.addr, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("connection refused"), "{body}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting() {
+    let cluster = cluster().await;
+    let server = TestServer::start(cluster.config("postgres")).await;
+    let addr = server.addr;
+    assert_eq!(http_get(addr, "/healthz").await.0, 200);
+    server.stop().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test]
+async fn check_command_reports_version_tls_and_readable_tables() {
+    let cluster = cluster().await;
+    let db = cluster.create_db("check").await;
+    let admin = cluster.admin(&db).await;
+    admin
+        .batch_execute(
+            "CREATE TABLE visible (id int); CREATE TABLE hidden (id int);
+             CREATE ROLE checker LOGIN PASSWORD 'checker-pw';
+             GRANT SELECT ON visible TO checker;",
+        )
+        .await
+        .unwrap();
+    let run = |user: &str, password: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_pgflight"))
+            .arg("check")
+            .env_clear()
+            .env("PGFLIGHT_HOST", "127.0.0.1")
+            .env("PGFLIGHT_PORT", cluster.port.to_string())
+            .env("PGFLIGHT_DATABASE", &db)
+            .env("PGFLIGHT_USERNAME", user)
+            .env("PGFLIGHT_PASSWORD", password)
+            .env("PGFLIGHT_SSLMODE", "require")
+            .current_dir(&cluster.dir)
+            .output()
+            .unwrap()
+    };
+    let out = run("checker", "checker-pw");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("PostgreSQL "), "{text}");
+    assert!(text.contains("TLS: TLSv1.3"), "{text}");
+    assert!(text.contains("sessions are read-only: yes"), "{text}");
+    assert!(text.contains("  visible"), "{text}");
+    assert!(text.contains("Not readable by checker (GRANT SELECT to expose them): hidden"), "{text}");
+
+    let out = run("checker", "wrong-pw");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(text.contains("authentication failed for user \"checker\""), "{text}");
+    assert!(!text.contains("wrong-pw"), "{text}");
+}
