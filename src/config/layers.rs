@@ -234,15 +234,30 @@ pub(super) fn flags_layer(flags: &ConfigFlags) -> Layer {
     put("sslcert", path(&flags.sslcert));
     put("sslkey", path(&flags.sslkey));
     put("schema", flags.schema.clone());
-    put("connect_timeout", flags.connect_timeout.as_ref().map(duration));
-    put("statement_timeout", flags.statement_timeout.as_ref().map(duration));
-    put("batch_size", flags.batch_size.as_ref().and_then(|n| text(n)));
-    put("max_connections", flags.max_connections.as_ref().and_then(|n| text(n)));
+    put(
+        "connect_timeout",
+        flags.connect_timeout.as_ref().map(duration),
+    );
+    put(
+        "statement_timeout",
+        flags.statement_timeout.as_ref().map(duration),
+    );
+    put(
+        "batch_size",
+        flags.batch_size.as_ref().and_then(|n| text(n)),
+    );
+    put(
+        "max_connections",
+        flags.max_connections.as_ref().and_then(|n| text(n)),
+    );
     put("idle_timeout", flags.idle_timeout.as_ref().map(duration));
     put("log_level", flags.log_level.map(|l| l.to_string()));
     put("log_format", flags.log_format.map(|l| l.to_string()));
     put("listen", flags.listen.as_ref().and_then(|a| text(a)));
-    put("metrics_listen", flags.metrics_listen.as_ref().and_then(|a| text(a)));
+    put(
+        "metrics_listen",
+        flags.metrics_listen.as_ref().and_then(|a| text(a)),
+    );
     put("tls_cert", path(&flags.tls_cert));
     put("tls_key", path(&flags.tls_key));
     put("tls_client_ca", path(&flags.tls_client_ca));
@@ -283,7 +298,10 @@ pub(super) fn url_layer(url: &str) -> Result<Layer, String> {
         }
     };
     put("username", decode(parsed.username(), "the user name")?);
-    put("password", decode(parsed.password().unwrap_or(""), "the password")?);
+    put(
+        "password",
+        decode(parsed.password().unwrap_or(""), "the password")?,
+    );
     let host = match parsed.host() {
         Some(url::Host::Domain(name)) => decode(name, "the host")?,
         Some(url::Host::Ipv4(ip)) => ip.to_string(),
@@ -291,10 +309,18 @@ pub(super) fn url_layer(url: &str) -> Result<Layer, String> {
         None => String::new(),
     };
     put("host", host);
-    put("port", parsed.port().map(|p| p.to_string()).unwrap_or_default());
+    put(
+        "port",
+        parsed.port().map(|p| p.to_string()).unwrap_or_default(),
+    );
     let path = parsed.path().strip_prefix('/').unwrap_or(parsed.path());
     put("database", decode(path, "the database name")?);
-    for pair in parsed.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in parsed
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = decode(name, "a parameter name")?;
         let Some((_, key)) = URL_PARAMS.iter().find(|(param, _)| *param == name) else {
@@ -338,7 +364,11 @@ mod tests {
     use super::*;
 
     fn text(layer: &Layer, key: &str) -> Option<String> {
-        layer.values.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+        layer
+            .values
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
     }
 
     #[test]
@@ -363,7 +393,10 @@ mod tests {
         let v6 = url_layer("postgres://[::1]:5433/db").unwrap();
         assert_eq!(text(&v6, "host").as_deref(), Some("::1"));
         let socket = url_layer("postgresql://%2Fvar%2Frun%2Fpostgresql/db").unwrap();
-        assert_eq!(text(&socket, "host").as_deref(), Some("/var/run/postgresql"));
+        assert_eq!(
+            text(&socket, "host").as_deref(),
+            Some("/var/run/postgresql")
+        );
         let bare = url_layer("postgresql:///db?host=h&user=u&dbname=other").unwrap();
         assert_eq!(text(&bare, "host").as_deref(), Some("h"));
         assert_eq!(text(&bare, "username").as_deref(), Some("u"));

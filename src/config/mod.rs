@@ -290,7 +290,12 @@ impl Config {
 }
 
 /// Both keys or neither.
-fn pair(a: &str, a_value: &Option<PathBuf>, b: &str, b_value: &Option<PathBuf>) -> Result<(), ConfigError> {
+fn pair(
+    a: &str,
+    a_value: &Option<PathBuf>,
+    b: &str,
+    b_value: &Option<PathBuf>,
+) -> Result<(), ConfigError> {
     let (set, unset) = match (a_value, b_value) {
         (Some(_), None) => (a, b),
         (None, Some(_)) => (b, a),
@@ -330,15 +335,16 @@ fn load_from(
     };
     let without_url = Values::new(merge(None));
     let url = without_url.secret("url")?;
-    let url_layer = match &url {
-        Some((url, origin)) => Some(layers::url_layer(url.expose_secret()).map_err(|reason| {
-            ConfigError::Url {
-                reason,
-                origin: Some(origin.label.clone()),
-            }
-        })?),
-        None => None,
-    };
+    let url_layer =
+        match &url {
+            Some((url, origin)) => Some(layers::url_layer(url.expose_secret()).map_err(
+                |reason| ConfigError::Url {
+                    reason,
+                    origin: Some(origin.label.clone()),
+                },
+            )?),
+            None => None,
+        };
     let values = match &url_layer {
         Some(layer) => Values::new(merge(Some(layer))),
         None => without_url,
@@ -360,9 +366,7 @@ fn build(
     let required = |key: &'static str, also: &str, env: &str| {
         values.string(key)?.ok_or_else(|| ConfigError::Missing {
             key,
-            hint: format!(
-                "set {key}{also} in {file_name}, {env}, or pass --{key}"
-            ),
+            hint: format!("set {key}{also} in {file_name}, {env}, or pass --{key}"),
         })
     };
     let host = required("host", " or url", "POSTGRES_HOST or PGHOST")?;
@@ -392,13 +396,19 @@ fn build(
         sslcert: values.plain_path("sslcert")?,
         sslkey: values.plain_path("sslkey")?,
         schema: values.string("schema")?.unwrap_or(defaults.schema.clone()),
-        connect_timeout: values.duration("connect_timeout")?.unwrap_or(defaults.connect_timeout),
+        connect_timeout: values
+            .duration("connect_timeout")?
+            .unwrap_or(defaults.connect_timeout),
         statement_timeout: values
             .duration("statement_timeout")?
             .unwrap_or(defaults.statement_timeout),
         batch_size: values.count("batch_size")?.unwrap_or(defaults.batch_size),
-        max_connections: values.count("max_connections")?.unwrap_or(defaults.max_connections),
-        idle_timeout: values.duration("idle_timeout")?.unwrap_or(defaults.idle_timeout),
+        max_connections: values
+            .count("max_connections")?
+            .unwrap_or(defaults.max_connections),
+        idle_timeout: values
+            .duration("idle_timeout")?
+            .unwrap_or(defaults.idle_timeout),
         log_level: values.choice("log_level")?.unwrap_or(defaults.log_level),
         log_format: values.choice("log_format")?.unwrap_or(defaults.log_format),
         listen: values.socket_addr("listen")?.unwrap_or(defaults.listen),
@@ -407,7 +417,9 @@ fn build(
         tls_key: values.plain_path("tls_key")?,
         tls_client_ca: values.plain_path("tls_client_ca")?,
         auth: values.choice("auth")?.unwrap_or(defaults.auth),
-        numeric_nan: values.choice("numeric_nan")?.unwrap_or(defaults.numeric_nan),
+        numeric_nan: values
+            .choice("numeric_nan")?
+            .unwrap_or(defaults.numeric_nan),
         arrays: values.choice("arrays")?.unwrap_or(defaults.arrays),
         ..defaults
     })

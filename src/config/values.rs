@@ -193,7 +193,7 @@ fn number_text(n: Num) -> String {
 /// A non-negative whole number from a number or a string of digits.
 fn whole_number(value: &Value) -> Option<u128> {
     match value {
-        Value::Num(_, n) => n.to_u128(),
+        Value::Num(_, n) => n.to_u128_lossy(),
         Value::String(_, s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -201,7 +201,7 @@ fn whole_number(value: &Value) -> Option<u128> {
 
 /// A number of seconds (whole or fractional, not negative) as a duration.
 fn seconds(n: Num) -> Option<Duration> {
-    match n.to_u128() {
+    match n.to_u128_lossy() {
         Some(secs) => u64::try_from(secs).ok().map(Duration::from_secs),
         None => Duration::try_from_secs_f64(n.to_f64()?).ok(),
     }
