@@ -1,1 +1,0 @@
-//! Configuration: defaults < config file (TOML or YAML) < environment < command-line flags.

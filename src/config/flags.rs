@@ -1,0 +1,116 @@
+//! `ConfigFlags`: one optional long flag per configuration key, flattened into every subcommand.
+//!
+//! Flags are the highest-precedence source. They deliberately do not read the environment
+//! themselves (no clap `env`): environment variables are a separate, lower layer.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::builder::RangedU64ValueParser;
+use secrecy::SecretString;
+
+use super::values::{DURATION_EXPECTED, parse_duration};
+use super::{ArrayFormat, AuthMode, LogFormat, LogLevel, NumericNan, SslMode};
+
+/// Command-line configuration: `--config PATH` and one optional flag per key
+/// (`--host`, `--batch-size`, …). A flag that is given overrides the file and the environment.
+#[derive(clap::Args, Default, Debug, Clone)]
+#[command(next_help_heading = "Configuration")]
+pub struct ConfigFlags {
+    /// Configuration file, TOML (.toml) or YAML (.yaml, .yml) [default: ./flight.toml if present]
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// PostgreSQL host name, IP address or socket directory
+    #[arg(long)]
+    pub host: Option<String>,
+    /// PostgreSQL port [default: 5432]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Database to connect to
+    #[arg(long)]
+    pub database: Option<String>,
+    /// PostgreSQL user name
+    #[arg(long)]
+    pub username: Option<String>,
+    /// PostgreSQL password. Visible to other local users in the process list: prefer
+    /// PGPASSWORD, POSTGRES_PASSWORD or --password-file
+    #[arg(long, value_parser = secret)]
+    pub password: Option<SecretString>,
+    /// File holding the PostgreSQL password (a trailing newline is ignored)
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+    /// libpq URL postgresql://user:pass@host:port/db?sslmode=… (keys set explicitly win over its parts)
+    #[arg(long, value_parser = secret)]
+    pub url: Option<SecretString>,
+    /// TLS to PostgreSQL [default: prefer]
+    #[arg(long)]
+    pub sslmode: Option<SslMode>,
+    /// CA certificate(s) (PEM) to verify PostgreSQL's certificate with
+    #[arg(long, value_name = "PATH")]
+    pub sslrootcert: Option<PathBuf>,
+    /// Client certificate (PEM) for PostgreSQL
+    #[arg(long, value_name = "PATH")]
+    pub sslcert: Option<PathBuf>,
+    /// Client certificate's private key (PEM)
+    #[arg(long, value_name = "PATH")]
+    pub sslkey: Option<PathBuf>,
+    /// Default schema for unqualified names [default: public]
+    #[arg(long)]
+    pub schema: Option<String>,
+    /// How long to wait for a PostgreSQL connection, e.g. 30s [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub connect_timeout: Option<Duration>,
+    /// Longest a statement may run, e.g. 5m [default: 300s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub statement_timeout: Option<Duration>,
+    /// Rows per Arrow record batch [default: 10000]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub batch_size: Option<usize>,
+    /// Most PostgreSQL connections in the pool [default: 10]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_connections: Option<usize>,
+    /// Close pooled connections idle this long [default: 300s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub idle_timeout: Option<Duration>,
+    /// Log level [default: info]
+    #[arg(long)]
+    pub log_level: Option<LogLevel>,
+    /// Log format [default: text]
+    #[arg(long)]
+    pub log_format: Option<LogFormat>,
+    /// Address for Flight SQL and the HTTP endpoints [default: 0.0.0.0:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Serve /metrics, /healthz and /readyz on this address instead
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Certificate chain (PEM) for TLS on the Flight endpoint
+    #[arg(long, value_name = "PATH")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for TLS on the Flight endpoint
+    #[arg(long, value_name = "PATH")]
+    pub tls_key: Option<PathBuf>,
+    /// CA (PEM) whose client certificates are required (mutual TLS)
+    #[arg(long, value_name = "PATH")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Client authentication on the Flight endpoint [default: none]
+    #[arg(long)]
+    pub auth: Option<AuthMode>,
+    /// What a numeric NaN/Infinity becomes [default: error]
+    #[arg(long)]
+    pub numeric_nan: Option<NumericNan>,
+    /// How PostgreSQL arrays are delivered [default: list]
+    #[arg(long)]
+    pub arrays: Option<ArrayFormat>,
+}
+
+/// clap parser for secret flags.
+fn secret(text: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(text))
+}
+
+/// clap parser for duration flags.
+fn duration(text: &str) -> Result<Duration, String> {
+    parse_duration(text).ok_or_else(|| format!("{text:?} is not {DURATION_EXPECTED}"))
+}

@@ -1,0 +1,441 @@
+//! Configuration: defaults < config file (TOML or YAML) < environment < command-line flags.
+//!
+//! # Sources, lowest precedence first
+//!
+//! 1. Defaults (see [`Config::new`]).
+//! 2. The parts of `url`, if `url` is set anywhere (see below).
+//! 3. The configuration file: the `file` argument of [`Config::load`], else `--config`, else
+//!    `PGFLIGHT_CONFIG`, else `./flight.toml` if it exists. TOML for `.toml`, YAML for `.yaml`
+//!    and `.yml`; any other name is an error. Relative paths in it (`password_file`, certificates)
+//!    are relative to the working directory, as in libpq.
+//! 4. The environment, itself in three layers, lowest first: libpq's `PGHOST PGPORT PGDATABASE
+//!    PGUSER PGPASSWORD PGSSLMODE PGSSLROOTCERT PGSSLCERT PGSSLKEY PGCONNECT_TIMEOUT`; the seed
+//!    connector's `POSTGRES_HOST POSTGRES_PORT POSTGRES_DATABASE POSTGRES_USERNAME
+//!    POSTGRES_PASSWORD POSTGRES_SSLMODE POSTGRES_SCHEMA`; then `PGFLIGHT_<KEY>` for every key
+//!    (`PGFLIGHT_LISTEN`, `PGFLIGHT_BATCH_SIZE`, …). An empty variable counts as unset.
+//! 5. Command-line flags ([`ConfigFlags`]).
+//!
+//! # `url`
+//!
+//! `url = "postgresql://user:pass@host:port/db?sslmode=…&sslrootcert=…"` (or `postgres://`) is
+//! expanded into `host port database username password sslmode sslrootcert sslcert sslkey
+//! connect_timeout` (user name, password, host and database percent-decoded). A key set
+//! explicitly in *any* source — file, environment or flag — wins over the same part of the URL,
+//! wherever the URL itself was set: `PGHOST=a` with `--url postgresql://b/db` connects to `a`.
+//!
+//! # Values
+//!
+//! Durations are humane strings (`"30s"`, `"5m"`, `"1h 30m"`, `"250ms"`) or a bare number of
+//! seconds, in every source. Words (`sslmode`, `log_level`, …) ignore ASCII case. An empty string
+//! counts as unset. Unknown keys, in a file or as `PGFLIGHT_*` variables, are errors.
+//!
+//! # Secrets
+//!
+//! `password` (and `url`, which may hold one) are [`SecretString`]s: redacted in `{:?}`, and no
+//! [`ConfigError`] ever quotes them.
+
+mod choices;
+mod error;
+mod flags;
+mod layers;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+
+pub use choices::{ArrayFormat, AuthMode, LogFormat, LogLevel, NumericNan, SslMode};
+pub use error::ConfigError;
+pub use flags::ConfigFlags;
+
+use error::one_line;
+use layers::{EnvLayers, Layer};
+use values::{Origin, Values};
+
+/// Every configuration key, in the order of [`Config`]'s fields.
+pub const KEYS: &[&str] = &[
+    "host",
+    "port",
+    "database",
+    "username",
+    "password",
+    "password_file",
+    "url",
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "schema",
+    "connect_timeout",
+    "statement_timeout",
+    "batch_size",
+    "max_connections",
+    "idle_timeout",
+    "log_level",
+    "log_format",
+    "listen",
+    "metrics_listen",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "auth",
+    "numeric_nan",
+    "arrays",
+];
+
+/// The file read when none is named: `flight.toml` in the working directory.
+pub const DEFAULT_FILE: &str = "flight.toml";
+
+/// The complete, validated configuration of a pgflight process. Field names are the keys.
+///
+/// `{:?}` never shows the password (nor `url`, which may contain one).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgreSQL host name, IP address or socket directory. Required (or from `url`).
+    pub host: String,
+    /// PostgreSQL port. Default 5432.
+    pub port: u16,
+    /// Database to connect to. Required.
+    pub database: String,
+    /// PostgreSQL user name. Required.
+    pub username: String,
+    /// PostgreSQL password: from `password`, `url`, or the content of `password_file`.
+    /// Read it with [`ExposeSecret::expose_secret`] only where it is sent to PostgreSQL.
+    pub password: Option<SecretString>,
+    /// The file the password was read from (already read into `password`; kept for reference).
+    pub password_file: Option<PathBuf>,
+    /// The libpq URL the connection keys were taken from, if any (it may hold the password).
+    pub url: Option<SecretString>,
+    /// TLS to PostgreSQL. Default `prefer` (libpq's default).
+    pub sslmode: SslMode,
+    /// CA certificate(s), PEM, to verify PostgreSQL's certificate; needed by verify-ca/-full.
+    pub sslrootcert: Option<PathBuf>,
+    /// Client certificate, PEM, presented to PostgreSQL (with `sslkey`).
+    pub sslcert: Option<PathBuf>,
+    /// The client certificate's private key, PEM (with `sslcert`).
+    pub sslkey: Option<PathBuf>,
+    /// Default schema for unqualified names. Default `public`.
+    pub schema: String,
+    /// How long to wait for a PostgreSQL connection (also from the pool). Default 30s.
+    pub connect_timeout: Duration,
+    /// PostgreSQL `statement_timeout` for every session; zero means none. Default 300s.
+    pub statement_timeout: Duration,
+    /// Rows per Arrow record batch, at least 1. Default 10000.
+    pub batch_size: usize,
+    /// Most PostgreSQL connections in the pool, at least 1. Default 10.
+    pub max_connections: usize,
+    /// Pooled connections idle this long are closed. Default 300s.
+    pub idle_timeout: Duration,
+    /// Most detailed log level written. Default `info`.
+    pub log_level: LogLevel,
+    /// Log line format. Default `text`.
+    pub log_format: LogFormat,
+    /// Address for Flight SQL (gRPC) and the HTTP endpoints. Default `0.0.0.0:8080`.
+    pub listen: SocketAddr,
+    /// If set, `/metrics`, `/healthz` and `/readyz` are served here instead of on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Certificate chain, PEM, for TLS on the Flight endpoint (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// Private key, PEM, for TLS on the Flight endpoint (with `tls_cert`).
+    pub tls_key: Option<PathBuf>,
+    /// CA, PEM: when set, clients must present a certificate it signed (needs `tls_cert`).
+    pub tls_client_ca: Option<PathBuf>,
+    /// Client authentication on the Flight endpoint. Default `none`.
+    pub auth: AuthMode,
+    /// What a `numeric` NaN or ±Infinity becomes. Default `error`.
+    pub numeric_nan: NumericNan,
+    /// How PostgreSQL arrays are delivered. Default `list`.
+    pub arrays: ArrayFormat,
+}
+
+const DEFAULT_PORT: u16 = 5432;
+const DEFAULT_SCHEMA: &str = "public";
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_BATCH_SIZE: usize = 10_000;
+const DEFAULT_MAX_CONNECTIONS: usize = 10;
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8080);
+
+impl Config {
+    /// A configuration with the given connection and every other key at its default
+    /// (no password, `sslmode = prefer`, `listen = 0.0.0.0:8080`, …). For tests and embedding;
+    /// it reads no file and no environment.
+    pub fn new(
+        host: impl Into<String>,
+        port: u16,
+        database: impl Into<String>,
+        username: impl Into<String>,
+    ) -> Config {
+        Config {
+            host: host.into(),
+            port,
+            database: database.into(),
+            username: username.into(),
+            password: None,
+            password_file: None,
+            url: None,
+            sslmode: SslMode::default(),
+            sslrootcert: None,
+            sslcert: None,
+            sslkey: None,
+            schema: DEFAULT_SCHEMA.to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            batch_size: DEFAULT_BATCH_SIZE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            log_level: LogLevel::default(),
+            log_format: LogFormat::default(),
+            listen: DEFAULT_LISTEN,
+            metrics_listen: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            auth: AuthMode::default(),
+            numeric_nan: NumericNan::default(),
+            arrays: ArrayFormat::default(),
+        }
+    }
+
+    /// Loads the configuration from its sources (see the module documentation) and the
+    /// process environment. `file`, if given, is used instead of `flags.config`.
+    pub fn load(file: Option<&Path>, flags: &ConfigFlags) -> Result<Config, ConfigError> {
+        Self::load_with_env(file, flags, layers::process_env()?)
+    }
+
+    /// As [`Config::load`], with the environment given as (name, value) pairs instead of read
+    /// from the process; variables pgflight does not read are ignored.
+    pub fn load_with_env<I, K, V>(
+        file: Option<&Path>,
+        flags: &ConfigFlags,
+        env: I,
+    ) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let env = env.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        load_from(file, flags, env, Path::new(DEFAULT_FILE))
+    }
+
+    /// Checks the rules between keys (and the minimums of a hand-built configuration):
+    /// verify-ca/verify-full need `sslrootcert`; `sslcert`/`sslkey` and `tls_cert`/`tls_key`
+    /// come in pairs; `tls_client_ca` needs `tls_cert`. [`Config::load`] calls it.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let at_least_one = |key, n: usize| {
+            if n >= 1 {
+                return Ok(());
+            }
+            Err(ConfigError::Invalid {
+                key,
+                value: n.to_string(),
+                expected: "a whole number of at least 1".into(),
+                origin: None,
+            })
+        };
+        at_least_one("batch_size", self.batch_size)?;
+        at_least_one("max_connections", self.max_connections)?;
+        if self.sslmode.verifies_certificate() && self.sslrootcert.is_none() {
+            return Err(ConfigError::Conflict(format!(
+                "sslmode: {:?} needs sslrootcert, the CA certificate(s) to check PostgreSQL's \
+                 certificate against (or use sslmode require, which encrypts without checking)",
+                self.sslmode.as_str()
+            )));
+        }
+        pair("sslcert", &self.sslcert, "sslkey", &self.sslkey)?;
+        pair("tls_cert", &self.tls_cert, "tls_key", &self.tls_key)?;
+        if self.tls_client_ca.is_some() && self.tls_cert.is_none() {
+            return Err(ConfigError::Conflict(
+                "tls_client_ca is set but tls_cert is not: client certificates can only be \
+                 required over TLS (set tls_cert and tls_key too)"
+                    .into(),
+            ));
+        }
+        if self.metrics_listen == Some(self.listen) {
+            return Err(ConfigError::Conflict(format!(
+                "metrics_listen: \"{}\" is the same address as listen; leave metrics_listen unset \
+                 to serve /metrics on listen",
+                self.listen
+            )));
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL password, if any (from `password`, `url` or `password_file`).
+    pub fn password(&self) -> Option<&SecretString> {
+        self.password.as_ref()
+    }
+
+    /// One line for logs, without secrets: `host:port/database as user, sslmode=…`.
+    pub fn summary(&self) -> String {
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "{host}:{}/{} as {}, sslmode={}",
+            self.port, self.database, self.username, self.sslmode
+        )
+    }
+}
+
+/// Both keys or neither.
+fn pair(
+    a: &str,
+    a_value: &Option<PathBuf>,
+    b: &str,
+    b_value: &Option<PathBuf>,
+) -> Result<(), ConfigError> {
+    let (set, unset) = match (a_value, b_value) {
+        (Some(_), None) => (a, b),
+        (None, Some(_)) => (b, a),
+        _ => return Ok(()),
+    };
+    Err(ConfigError::Conflict(format!(
+        "{set} is set but {unset} is not: {a} and {b} go together (set both or neither)"
+    )))
+}
+
+/// [`Config::load_with_env`] with the default file's path as a parameter, for tests.
+fn load_from(
+    file: Option<&Path>,
+    flags: &ConfigFlags,
+    env: Vec<(String, String)>,
+    default_file: &Path,
+) -> Result<Config, ConfigError> {
+    let env = EnvLayers::from_vars(env)?;
+    let path = file
+        .or(flags.config.as_deref())
+        .or(env.config_file.as_deref())
+        .map(Path::to_path_buf)
+        .or_else(|| default_file.is_file().then(|| default_file.to_path_buf()));
+    let file_layer = path.as_deref().map(layers::file_layer).transpose()?;
+    let flags_layer = layers::flags_layer(flags);
+    let explicit = [
+        file_layer.as_ref(),
+        Some(&env.libpq),
+        Some(&env.seed),
+        Some(&env.pgflight),
+        Some(&flags_layer),
+    ];
+    let merge = |base: Option<&Layer>| {
+        base.into_iter()
+            .chain(explicit.into_iter().flatten())
+            .fold(Figment::new(), |figment, layer| figment.merge(layer))
+    };
+    let without_url = Values::new(merge(None));
+    let url = without_url.secret("url")?;
+    let url_layer =
+        match &url {
+            Some((url, origin)) => Some(layers::url_layer(url.expose_secret()).map_err(
+                |reason| ConfigError::Url {
+                    reason,
+                    origin: Some(origin.label.clone()),
+                },
+            )?),
+            None => None,
+        };
+    let values = match &url_layer {
+        Some(layer) => Values::new(merge(Some(layer))),
+        None => without_url,
+    };
+    let file_name = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| DEFAULT_FILE.to_owned());
+    let config = build(&values, url.map(|(u, _)| u), &file_name)?;
+    config.validate()?;
+    Ok(config)
+}
+
+/// Converts the merged values into a `Config`, filling defaults and reading `password_file`.
+fn build(
+    values: &Values,
+    url: Option<SecretString>,
+    file_name: &str,
+) -> Result<Config, ConfigError> {
+    let required = |key: &'static str, also: &str, env: &str| {
+        values.string(key)?.ok_or_else(|| ConfigError::Missing {
+            key,
+            hint: format!("set {key}{also} in {file_name}, {env}, or pass --{key}"),
+        })
+    };
+    let host = required("host", " or url", "POSTGRES_HOST or PGHOST")?;
+    let database = required("database", "", "POSTGRES_DATABASE or PGDATABASE")?;
+    let username = required("username", "", "POSTGRES_USERNAME or PGUSER")?;
+    let password = values.secret("password")?;
+    let password_file = values.path("password_file")?;
+    let password = match (password, &password_file) {
+        (Some((_, password_origin)), Some((_, file_origin))) if !password_origin.from_url => {
+            return Err(ConfigError::Conflict(format!(
+                "password and password_file are both set (password from {}, password_file from \
+                 {}); set only one",
+                password_origin.label, file_origin.label
+            )));
+        }
+        (_, Some((path, origin))) => Some(read_password_file(path, origin)?),
+        (password, None) => password.map(|(secret, _)| secret),
+    };
+    let defaults = Config::new(host, DEFAULT_PORT, database, username);
+    Ok(Config {
+        port: values.port("port")?.unwrap_or(defaults.port),
+        password,
+        password_file: password_file.map(|(path, _)| path),
+        url,
+        sslmode: values.choice("sslmode")?.unwrap_or(defaults.sslmode),
+        sslrootcert: values.plain_path("sslrootcert")?,
+        sslcert: values.plain_path("sslcert")?,
+        sslkey: values.plain_path("sslkey")?,
+        schema: values.string("schema")?.unwrap_or(defaults.schema.clone()),
+        connect_timeout: values
+            .duration("connect_timeout")?
+            .unwrap_or(defaults.connect_timeout),
+        statement_timeout: values
+            .duration("statement_timeout")?
+            .unwrap_or(defaults.statement_timeout),
+        batch_size: values.count("batch_size")?.unwrap_or(defaults.batch_size),
+        max_connections: values
+            .count("max_connections")?
+            .unwrap_or(defaults.max_connections),
+        idle_timeout: values
+            .duration("idle_timeout")?
+            .unwrap_or(defaults.idle_timeout),
+        log_level: values.choice("log_level")?.unwrap_or(defaults.log_level),
+        log_format: values.choice("log_format")?.unwrap_or(defaults.log_format),
+        listen: values.socket_addr("listen")?.unwrap_or(defaults.listen),
+        metrics_listen: values.socket_addr("metrics_listen")?,
+        tls_cert: values.plain_path("tls_cert")?,
+        tls_key: values.plain_path("tls_key")?,
+        tls_client_ca: values.plain_path("tls_client_ca")?,
+        auth: values.choice("auth")?.unwrap_or(defaults.auth),
+        numeric_nan: values
+            .choice("numeric_nan")?
+            .unwrap_or(defaults.numeric_nan),
+        arrays: values.choice("arrays")?.unwrap_or(defaults.arrays),
+        ..defaults
+    })
+}
+
+/// The content of `password_file`, without its trailing newline(s).
+fn read_password_file(path: &Path, origin: &Origin) -> Result<SecretString, ConfigError> {
+    let fail = |reason: String| ConfigError::PasswordFile {
+        path: path.to_owned(),
+        reason,
+        origin: Some(origin.label.clone()),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(one_line(&e.to_string())))?;
+    let password = text.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        return Err(fail("the file is empty".into()));
+    }
+    Ok(SecretString::from(password))
+}
