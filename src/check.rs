@@ -51,9 +51,9 @@ pub async fn run_check(config: &Config) -> (String, u8) {
 /// The exit code for a failure.
 pub fn exit_code(err: &PgError) -> u8 {
     match err {
-        PgError::Refused { .. } | PgError::ConnectTimeout { .. } | PgError::ConnectionLost { .. } => {
-            exit::UNREACHABLE
-        }
+        PgError::Refused { .. }
+        | PgError::ConnectTimeout { .. }
+        | PgError::ConnectionLost { .. } => exit::UNREACHABLE,
         PgError::Auth { .. } => exit::AUTH,
         PgError::Tls { .. } => exit::TLS,
         PgError::UnknownDatabase { .. } => exit::DATABASE,
@@ -73,13 +73,20 @@ fn describe(config: &Config, report: &ServerReport) -> String {
     let _ = writeln!(
         out,
         "TLS: {}",
-        report.tls.as_deref().unwrap_or("not in use (the connection is not encrypted)")
+        report
+            .tls
+            .as_deref()
+            .unwrap_or("not in use (the connection is not encrypted)")
     );
     let _ = writeln!(
         out,
         "Role: {}{}; pgflight sessions are read-only: {}",
         report.user,
-        if report.superuser { " (superuser: prefer a dedicated read-only role)" } else { "" },
+        if report.superuser {
+            " (superuser: prefer a dedicated read-only role)"
+        } else {
+            ""
+        },
         if report.read_only { "yes" } else { "NO" }
     );
     if !report.writable.is_empty() {

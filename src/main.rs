@@ -53,7 +53,10 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> ExitCode {
     telemetry::init_logging(config.log_level, config.log_format);
-    if config.auth == AuthMode::None && config.tls_cert.is_none() && !config.listen.ip().is_loopback() {
+    if config.auth == AuthMode::None
+        && config.tls_cert.is_none()
+        && !config.listen.ip().is_loopback()
+    {
         tracing::warn!(
             listen = %config.listen,
             "auth = \"none\" and no TLS while listening beyond loopback: anyone who reaches this port reads the database as {}",

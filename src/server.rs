@@ -64,7 +64,10 @@ pub async fn run(
     }
     drop(listener);
     tracing::info!("shutting down: letting running requests finish");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!(timeout = ?DRAIN_TIMEOUT, "requests still running after the drain timeout; closing");
     }
     pool.close();

@@ -1,8 +1,8 @@
 //! Answers to Flight SQL metadata commands, built with arrow-flight's builders.
 
-use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::error::FlightError;
 use arrow_flight::sql::SqlInfo;
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 
 /// What GetSqlInfo answers: the server's identity, and that it is read-only.
 /// `postgres_version` is PostgreSQL's `server_version` as the pool's first session saw it.

@@ -8,7 +8,9 @@ use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::FlightSqlService;
 use arrow_flight::sql::{CommandGetSqlInfo, ProstMessageExt, SqlInfo};
-use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket};
+use arrow_flight::{
+    FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
+};
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
 use tokio::sync::OnceCell;
@@ -45,10 +47,7 @@ impl PgFlightSqlService {
     async fn postgres_version(&self) -> Result<&str, Status> {
         self.postgres_version
             .get_or_try_init(|| async {
-                self.pool
-                    .server_version()
-                    .await
-                    .map_err(|e| pg_status(&e))
+                self.pool.server_version().await.map_err(|e| pg_status(&e))
             })
             .await
             .map(String::as_str)

@@ -70,12 +70,30 @@ mod tests {
     #[test]
     fn sqlstate_classes_map_by_rule() {
         assert_eq!(sqlstate_code(&SqlState::UNDEFINED_TABLE), Code::NotFound);
-        assert_eq!(sqlstate_code(&SqlState::INSUFFICIENT_PRIVILEGE), Code::PermissionDenied);
-        assert_eq!(sqlstate_code(&SqlState::SYNTAX_ERROR), Code::InvalidArgument);
-        assert_eq!(sqlstate_code(&SqlState::DIVISION_BY_ZERO), Code::InvalidArgument);
-        assert_eq!(sqlstate_code(&SqlState::T_R_SERIALIZATION_FAILURE), Code::Aborted);
-        assert_eq!(sqlstate_code(&SqlState::OUT_OF_MEMORY), Code::ResourceExhausted);
-        assert_eq!(sqlstate_code(&SqlState::CONNECTION_FAILURE), Code::Unavailable);
+        assert_eq!(
+            sqlstate_code(&SqlState::INSUFFICIENT_PRIVILEGE),
+            Code::PermissionDenied
+        );
+        assert_eq!(
+            sqlstate_code(&SqlState::SYNTAX_ERROR),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            sqlstate_code(&SqlState::DIVISION_BY_ZERO),
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            sqlstate_code(&SqlState::T_R_SERIALIZATION_FAILURE),
+            Code::Aborted
+        );
+        assert_eq!(
+            sqlstate_code(&SqlState::OUT_OF_MEMORY),
+            Code::ResourceExhausted
+        );
+        assert_eq!(
+            sqlstate_code(&SqlState::CONNECTION_FAILURE),
+            Code::Unavailable
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl PgPool {
             recycling_method: RecyclingMethod::Verified,
         };
         let manager = match tls::client_config(config)? {
-            Some(tls) => Manager::from_config(pg_config, MakeRustlsConnect::new(tls), manager_config),
+            Some(tls) => {
+                Manager::from_config(pg_config, MakeRustlsConnect::new(tls), manager_config)
+            }
             None => Manager::from_config(pg_config, tokio_postgres::NoTls, manager_config),
         };
         let pool = Pool::builder(manager)

@@ -178,7 +178,8 @@ impl PgError {
     pub fn from_db_error(db: &DbError, target: &ConnectTarget) -> PgError {
         let code = db.code();
         let message = db.message().to_string();
-        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION && message.contains("no encryption")
+        if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            && message.contains("no encryption")
         {
             return PgError::Tls {
                 message: format!(
@@ -254,7 +255,10 @@ fn causes<'a>(err: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'sta
     let mut current: Option<&'a (dyn StdError + 'static)> = Some(err);
     while let Some(e) = current {
         found.push(e);
-        current = match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        current = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
             Some(inner) => Some(inner as &(dyn StdError + 'static)),
             None => e.source(),
         };

@@ -21,7 +21,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use crate::config::{Config, SslMode};
 use crate::pg::error::PgError;
@@ -62,7 +64,10 @@ pub fn client_config(config: &Config) -> Result<Option<ClientConfig>, PgError> {
         (Some(cert), Some(key)) => {
             let chain = load_certs(cert, "sslcert")?;
             let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-                PgError::Setup(format!("sslkey: cannot read a private key from {}: {e}", key.display()))
+                PgError::Setup(format!(
+                    "sslkey: cannot read a private key from {}: {e}",
+                    key.display()
+                ))
             })?;
             builder
                 .with_client_auth_cert(chain, key)
@@ -120,10 +125,13 @@ impl ServerCertVerifier for ChainOnlyVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),

@@ -25,6 +25,9 @@ pub fn router(readiness: ReadinessCheck) -> Router {
 async fn readyz(State(readiness): State<ReadinessCheck>) -> (StatusCode, String) {
     match readiness().await {
         Ok(()) => (StatusCode::OK, "ready\n".to_string()),
-        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}\n")),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        ),
     }
 }

@@ -13,7 +13,10 @@ use crate::harness::{ROLE_PASSWORD, cluster};
 async fn ssl_in_use(pool: &PgPool) -> bool {
     let client = pool.get().await.unwrap();
     client
-        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .await
         .unwrap()
         .get(0)
@@ -40,7 +43,10 @@ async fn sslmode_disable_is_refused_by_hostssl_only_hba_with_ssl_words() {
     config.sslmode = SslMode::Disable;
     let err = connect_error(&config).await;
     assert!(matches!(err, PgError::Tls { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("SSL connection failed"), "{err}");
+    assert!(
+        err.to_string().starts_with("SSL connection failed"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -87,7 +93,10 @@ async fn sslmode_verify_full_checks_chain_and_host_name() {
     config.host = "127.0.0.2".into();
     let err = connect_error(&config).await;
     assert!(matches!(err, PgError::Tls { .. }), "{err:?}");
-    assert!(err.to_string().contains("not valid for name \"127.0.0.2\""), "{err}");
+    assert!(
+        err.to_string().contains("not valid for name \"127.0.0.2\""),
+        "{err}"
+    );
 
     config.host = "localhost".into();
     config.sslrootcert = Some(cluster.certs.other_ca.clone());
@@ -108,7 +117,11 @@ async fn client_certificate_logs_in_where_hba_says_cert() {
     config.sslkey = Some(cluster.certs.client_key.clone());
     let pool = PgPool::new(&config).unwrap();
     let client = pool.get().await.unwrap();
-    let user: String = client.query_one("SELECT current_user::text", &[]).await.unwrap().get(0);
+    let user: String = client
+        .query_one("SELECT current_user::text", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_eq!(user, "certuser");
 
     // Without the certificate the same login fails.
@@ -126,13 +139,20 @@ async fn wrong_password_is_an_authentication_failure() {
     let err = connect_error(&config).await;
     assert!(matches!(err, PgError::Auth { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(text.starts_with("authentication failed for user \"postgres\""), "{text}");
+    assert!(
+        text.starts_with("authentication failed for user \"postgres\""),
+        "{text}"
+    );
     assert!(!text.contains("not-the-password"), "{text}");
 }
 
 #[tokio::test]
 async fn closed_port_is_connection_refused() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let config = Config::new("127.0.0.1", port, "postgres", "postgres");
     let err = connect_error(&config).await;
     assert!(matches!(err, PgError::Refused { .. }), "{err:?}");
@@ -168,10 +188,16 @@ async fn sessions_are_read_only_even_for_a_superuser() {
     let db = cluster.create_db("readonly").await;
     let pool = PgPool::new(&cluster.config(&db)).unwrap();
     let client = pool.get().await.unwrap();
-    let err = client.simple_query("CREATE TABLE t (id int)").await.unwrap_err();
+    let err = client
+        .simple_query("CREATE TABLE t (id int)")
+        .await
+        .unwrap_err();
     let err = pool.error(err);
     assert!(matches!(err, PgError::ReadOnly { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("pgflight is read-only"), "{err}");
+    assert!(
+        err.to_string().starts_with("pgflight is read-only"),
+        "{err}"
+    );
     let admin = cluster.admin(&db).await;
     let exists: bool = admin
         .query_one("SELECT to_regclass('public.t') IS NOT NULL", &[])
@@ -226,15 +252,25 @@ async fn pool_waits_then_hands_over_or_reports_exhaustion() {
     drop(first);
     let (ok, waited) = waiter.await.unwrap();
     assert!(ok, "the waiting request should get the released connection");
-    assert!(waited >= Duration::from_millis(250), "it should have waited, waited {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(250),
+        "it should have waited, waited {waited:?}"
+    );
 
     // With both still busy, a third request fails after connect_timeout, naming the pool size.
     let _first_again = pool.get().await.unwrap();
     let started = Instant::now();
     let err = pool.get().await.unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(650));
-    assert!(matches!(err, PgError::PoolExhausted { size: 2, .. }), "{err:?}");
-    assert!(err.to_string().contains("all 2 PostgreSQL connections are busy"), "{err}");
+    assert!(
+        matches!(err, PgError::PoolExhausted { size: 2, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("all 2 PostgreSQL connections are busy"),
+        "{err}"
+    );
     drop(second);
 }
 
@@ -266,7 +302,10 @@ async fn idle_connections_are_closed_after_idle_timeout() {
     assert_eq!(pool.status().idle, 2);
     let deadline = Instant::now() + Duration::from_secs(10);
     while count().await > 0 {
-        assert!(Instant::now() < deadline, "idle connections still open after 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "idle connections still open after 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(pool.status().open, 0);
@@ -281,7 +320,11 @@ async fn a_broken_connection_is_replaced_not_handed_out() {
     let pool = PgPool::new(&config).unwrap();
     let pid: i32 = {
         let client = pool.get().await.unwrap();
-        client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0)
+        client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await
+            .unwrap()
+            .get(0)
     };
     let admin = cluster.admin(&db).await;
     admin
@@ -290,6 +333,10 @@ async fn a_broken_connection_is_replaced_not_handed_out() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let client = pool.get().await.unwrap();
-    let new_pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await.unwrap().get(0);
+    let new_pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
     assert_ne!(pid, new_pid);
 }

@@ -11,7 +11,11 @@ use tonic::transport::Channel;
 use crate::harness::{TestServer, cluster, http_get};
 
 async fn flight_client(server: &TestServer) -> FlightSqlServiceClient<Channel> {
-    let channel = Channel::from_shared(server.url()).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     FlightSqlServiceClient::new(channel)
 }
 
@@ -36,10 +40,18 @@ async fn one_port_serves_health_readiness_and_flight_sql() {
         .await
         .unwrap();
     let ticket = info.endpoint[0].ticket.clone().unwrap();
-    let batches: Vec<_> = client.do_get(ticket).await.unwrap().try_collect().await.unwrap();
+    let batches: Vec<_> = client
+        .do_get(ticket)
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
     let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     assert_eq!(batch.num_rows(), 3);
-    let names = batch.column(0).as_primitive::<arrow::datatypes::UInt32Type>();
+    let names = batch
+        .column(0)
+        .as_primitive::<arrow::datatypes::UInt32Type>();
     let values = batch.column(1).as_union();
     for row in 0..batch.num_rows() {
         let id = names.value(row);
@@ -62,7 +74,11 @@ async fn one_port_serves_health_readiness_and_flight_sql() {
 
 #[tokio::test]
 async fn readyz_fails_while_postgres_is_down() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut config = Config::new("127.0.0.1", port, "postgres", "postgres");
     config.connect_timeout = std::time::Duration::from_secs(2);
     let server = TestServer::start(config).await;
@@ -113,16 +129,27 @@ async fn check_command_reports_version_tls_and_readable_tables() {
     };
     let out = run("checker", "checker-pw");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains("PostgreSQL "), "{text}");
     assert!(text.contains("TLS: TLSv1.3"), "{text}");
     assert!(text.contains("sessions are read-only: yes"), "{text}");
     assert!(text.contains("  visible"), "{text}");
-    assert!(text.contains("Not readable by checker (GRANT SELECT to expose them): hidden"), "{text}");
+    assert!(
+        text.contains("Not readable by checker (GRANT SELECT to expose them): hidden"),
+        "{text}"
+    );
 
     let out = run("checker", "wrong-pw");
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(4), "{text}");
-    assert!(text.contains("authentication failed for user \"checker\""), "{text}");
+    assert!(
+        text.contains("authentication failed for user \"checker\""),
+        "{text}"
+    );
     assert!(!text.contains("wrong-pw"), "{text}");
 }

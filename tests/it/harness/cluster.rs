@@ -38,7 +38,11 @@ pub fn find_bin() -> PathBuf {
     let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
     if let Ok(bin) = std::env::var("PG_BIN") {
         let bin = PathBuf::from(bin);
-        assert!(has_server(&bin), "PG_BIN={} holds no initdb/postgres", bin.display());
+        assert!(
+            has_server(&bin),
+            "PG_BIN={} holds no initdb/postgres",
+            bin.display()
+        );
         return bin;
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
@@ -100,6 +104,10 @@ fn run_as(program: &Path, user: Option<(u32, u32)>, cwd: &Path) -> Command {
 
 impl Cluster {
     /// Creates and starts a new cluster, then creates the test roles.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "PostgreSQL outlives this call; the watchdog stops it when the tests end"
+    )]
     pub async fn start() -> Cluster {
         let bin = find_bin();
         let user = postgres_user();
@@ -124,7 +132,14 @@ impl Cluster {
         let out = run_as(&bin.join("initdb"), user, &dir)
             .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--locale=C"])
+            .args([
+                "-U",
+                "postgres",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
             .unwrap();
@@ -254,6 +269,10 @@ fn wait_ready(log: &Path, port: u16) {
 
 /// A shell loop that waits for this test process to end, then stops PostgreSQL (fast
 /// shutdown, SIGKILL after 10 s) and removes the cluster's directory.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the watchdog must outlive the test process"
+)]
 fn spawn_watchdog(postgres_pid: u32, dir: &Path) {
     let script = format!(
         "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pg} 2>/dev/null; \
