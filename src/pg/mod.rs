@@ -2,4 +2,5 @@
 //! Knows nothing of Flight or DataFusion.
 
 pub mod copy;
+pub mod sql;
 pub mod types;
