@@ -272,7 +272,8 @@ pub fn plan_column(col: &PgColumn, opts: &TypeOptions) -> ColumnPlan {
             )
         }
         Some(element) => {
-            let depth = usize::try_from(col.ndims).unwrap_or(0).max(1);
+            // PostgreSQL arrays have at most 6 dimensions (MAXDIM).
+            let depth = usize::try_from(col.ndims).unwrap_or(0).clamp(1, 6);
             let (select, kind) = match value_kind(element, col.is_enum, col.typmod, opts) {
                 Some(kind) => (Select::Column, kind),
                 None => (Select::TextArrayCast, ValueKind::Text),
