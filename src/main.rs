@@ -1,3 +1,4 @@
+<<<<<<< HEAD
 //! The `pgflight` command: `serve`, `check`.
 
 use std::process::ExitCode;
@@ -100,3 +101,6 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+=======
+fn main() {}
+>>>>>>> decoder

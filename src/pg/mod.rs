@@ -5,6 +5,7 @@ pub mod connect;
 pub mod copy;
 pub mod error;
 pub mod probe;
+pub mod sql;
 pub mod tls;
 pub mod types;
 
