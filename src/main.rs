@@ -1,4 +1,3 @@
-<<<<<<< HEAD
 //! The `pgflight` command: `serve`, `check`.
 
 use std::process::ExitCode;
@@ -101,6 +100,3 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
-=======
-fn main() {}
->>>>>>> decoder
