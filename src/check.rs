@@ -63,6 +63,7 @@ pub fn exit_code(err: &PgError) -> u8 {
         | PgError::Cancelled { .. }
         | PgError::ReadOnly { .. }
         | PgError::Sql(_)
+        | PgError::Decode(_)
         | PgError::Client { .. } => exit::OTHER,
     }
 }

@@ -9,5 +9,6 @@ pub mod check;
 pub mod config;
 pub mod flight;
 pub mod pg;
+pub mod plan;
 pub mod server;
 pub mod telemetry;

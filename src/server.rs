@@ -13,7 +13,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::flight::PgFlightSqlService;
+use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
 use crate::telemetry::http::{self, ReadinessCheck};
 
@@ -76,8 +76,11 @@ pub async fn run(
 
 /// The gRPC services and the HTTP endpoints in one router.
 fn routes(pool: Arc<PgPool>, config: Arc<Config>) -> axum::Router {
-    let flight = FlightServiceServer::new(PgFlightSqlService::new(pool.clone(), config))
-        .max_decoding_message_size(64 * 1024 * 1024);
+    let flight = FlightServiceServer::new(PgFlightService::new(PgFlightSqlService::new(
+        pool.clone(),
+        config,
+    )))
+    .max_decoding_message_size(64 * 1024 * 1024);
     let grpc = tonic::service::Routes::new(flight).into_axum_router();
     let readiness: ReadinessCheck = Arc::new(move || {
         let pool = pool.clone();

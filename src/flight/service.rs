@@ -4,10 +4,13 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use arrow::datatypes::Schema;
 use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::FlightSqlService;
-use arrow_flight::sql::{CommandGetSqlInfo, ProstMessageExt, SqlInfo};
+use arrow_flight::sql::{CommandGetSqlInfo, ProstMessageExt, SqlInfo, TicketStatementQuery};
 use arrow_flight::{
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
 };
@@ -16,10 +19,14 @@ use prost::Message;
 use tokio::sync::OnceCell;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::config::Config;
+use crate::config::{ArrayFormat, Config, NumericNan};
 use crate::flight::metadata;
-use crate::flight::status::pg_status;
+use crate::flight::status::{pg_status, plan_status};
+use crate::flight::ticket::ScanHandle;
 use crate::pg::PgPool;
+use crate::pg::scan::scan;
+use crate::pg::types::TypeOptions;
+use crate::plan::extract::{self, ExtractPlan};
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
@@ -41,6 +48,59 @@ impl PgFlightSqlService {
     /// The configuration this service runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    fn type_options(&self) -> TypeOptions {
+        TypeOptions {
+            numeric_nan_as_null: self.config.numeric_nan == NumericNan::Null,
+            arrays_as_json: self.config.arrays == ArrayFormat::Json,
+        }
+    }
+
+    /// Plans an extraction descriptor: a path `[schema, table]` or the seed's JSON request.
+    async fn plan_extraction(&self, descriptor: &FlightDescriptor) -> Result<ExtractPlan, Status> {
+        let options = self.type_options();
+        let planned = match descriptor.r#type() {
+            DescriptorType::Path => {
+                extract::plan_path(&self.pool, &descriptor.path, &options).await
+            }
+            _ => match extract::parse_request(&descriptor.cmd) {
+                Ok(request) => {
+                    extract::plan_request(&self.pool, &request, &self.config.schema, &options).await
+                }
+                Err(err) => Err(err),
+            },
+        };
+        planned.map_err(|e| plan_status(&e))
+    }
+
+    /// GetFlightInfo for an extraction descriptor.
+    pub async fn extraction_info(
+        &self,
+        descriptor: FlightDescriptor,
+    ) -> Result<FlightInfo, Status> {
+        let plan = self.plan_extraction(&descriptor).await?;
+        flight_info(&plan, descriptor)
+    }
+
+    /// GetSchema for an extraction descriptor.
+    pub async fn extraction_schema(&self, descriptor: &FlightDescriptor) -> Result<Schema, Status> {
+        let plan = self.plan_extraction(descriptor).await?;
+        Ok(plan.scan.schema().as_ref().clone())
+    }
+
+    /// ListFlights: every relation the role can read, as a path descriptor with its schema.
+    pub async fn list_relations(&self) -> Result<Vec<FlightInfo>, Status> {
+        let plans = extract::readable_relations(&self.pool, &self.type_options())
+            .await
+            .map_err(|e| plan_status(&e))?;
+        plans
+            .iter()
+            .map(|plan| {
+                let path = vec![plan.scan.schema.clone(), plan.scan.table.clone()];
+                flight_info(plan, FlightDescriptor::new_path(path))
+            })
+            .collect()
     }
 
     /// PostgreSQL's `server_version`, asked once.
@@ -111,5 +171,51 @@ impl FlightSqlService for PgFlightSqlService {
         Ok(Response::new(Box::pin(stream)))
     }
 
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        let handle = ScanHandle::decode_handle(&ticket.statement_handle)
+            .map_err(Status::invalid_argument)?;
+        let spec = extract::plan_ticket(
+            &self.pool,
+            &handle.schema,
+            &handle.table,
+            &handle.columns,
+            &self.type_options(),
+        )
+        .await
+        .map_err(|e| plan_status(&e))?;
+        let schema = spec.schema();
+        let batches = scan(self.pool.clone(), spec, self.config.batch_size)
+            .map_err(|e| FlightError::Tonic(Box::new(pg_status(&e))));
+        let stream = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .build(batches)
+            .map_err(Status::from);
+        Ok(Response::new(Box::pin(stream)))
+    }
+
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+/// The FlightInfo of a planned extraction: exact schema, one endpoint, PostgreSQL's row
+/// estimate.
+fn flight_info(plan: &ExtractPlan, descriptor: FlightDescriptor) -> Result<FlightInfo, Status> {
+    let columns = plan
+        .scan
+        .columns
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let handle = ScanHandle::new(&plan.scan.schema, &plan.scan.table, columns);
+    let info = FlightInfo::new()
+        .try_with_schema(plan.scan.schema().as_ref())
+        .map_err(|e| Status::internal(e.to_string()))?
+        .with_endpoint(FlightEndpoint::new().with_ticket(handle.to_ticket()))
+        .with_descriptor(descriptor)
+        .with_total_records(plan.relation.estimated_rows.unwrap_or(-1))
+        .with_ordered(false);
+    Ok(info)
 }

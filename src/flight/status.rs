@@ -5,6 +5,8 @@ use tokio_postgres::error::SqlState;
 use tonic::{Code, Status};
 
 use crate::pg::PgError;
+use crate::pg::copy::CopyError;
+use crate::plan::PlanError;
 
 /// Longest message put on the wire; longer ones are cut on a character boundary.
 const MAX_MESSAGE_BYTES: usize = 4096;
@@ -25,9 +27,21 @@ pub fn pg_status(err: &PgError) -> Status {
         PgError::Cancelled { .. } => Code::Cancelled,
         PgError::ReadOnly { .. } => Code::PermissionDenied,
         PgError::Sql(db) => sqlstate_code(db.code()),
-        PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
+        PgError::Decode(CopyError::Value { .. }) => Code::OutOfRange,
+        PgError::Decode(_) | PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
     };
     Status::new(code, truncate(err.to_string()))
+}
+
+/// The gRPC status for a planning failure.
+pub fn plan_status(err: &PlanError) -> Status {
+    match err {
+        PlanError::InvalidRequest(_) => Status::invalid_argument(truncate(err.to_string())),
+        PlanError::NotFound(_) => Status::not_found(truncate(err.to_string())),
+        PlanError::Unsupported(_) => Status::unimplemented(truncate(err.to_string())),
+        PlanError::Stale(_) => Status::failed_precondition(truncate(err.to_string())),
+        PlanError::Pg(pg) => pg_status(pg),
+    }
 }
 
 /// SQLSTATE classes by rule (DESIGN.md "Errors").

@@ -21,6 +21,8 @@ pub type PgConnection = deadpool_postgres::Object;
 /// A bounded pool of read-only PostgreSQL sessions.
 pub struct PgPool {
     pool: Pool,
+    /// The TLS connector, reused for cancel requests (`None` with sslmode disable).
+    tls: Option<MakeRustlsConnect>,
     target: ConnectTarget,
     size: usize,
     reaper: JoinHandle<()>,
@@ -36,10 +38,9 @@ impl PgPool {
             // and replaced before it is handed out.
             recycling_method: RecyclingMethod::Verified,
         };
-        let manager = match tls::client_config(config)? {
-            Some(tls) => {
-                Manager::from_config(pg_config, MakeRustlsConnect::new(tls), manager_config)
-            }
+        let tls_connect = tls::client_config(config)?.map(MakeRustlsConnect::new);
+        let manager = match &tls_connect {
+            Some(tls) => Manager::from_config(pg_config, tls.clone(), manager_config),
             None => Manager::from_config(pg_config, tokio_postgres::NoTls, manager_config),
         };
         let pool = Pool::builder(manager)
@@ -55,6 +56,7 @@ impl PgPool {
         let reaper = spawn_idle_reaper(pool.clone(), config.idle_timeout);
         Ok(PgPool {
             pool,
+            tls: tls_connect,
             target: ConnectTarget {
                 address: format!("{}:{}", config.host, config.port),
                 user: config.username.clone(),
@@ -108,6 +110,18 @@ impl PgPool {
         let client = self.get().await?;
         client.simple_query("").await.map_err(|e| self.error(e))?;
         Ok(())
+    }
+
+    /// Asks PostgreSQL to cancel the statement running on the token's connection. Best
+    /// effort: a failure is logged, as the statement may have ended already.
+    pub async fn cancel(&self, token: tokio_postgres::CancelToken) {
+        let result = match &self.tls {
+            Some(tls) => token.cancel_query(tls.clone()).await,
+            None => token.cancel_query(tokio_postgres::NoTls).await,
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "could not cancel a PostgreSQL statement");
+        }
     }
 
     /// Where and as whom this pool connects.

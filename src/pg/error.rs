@@ -107,6 +107,9 @@ pub enum PgError {
         /// What the client library reported.
         message: String,
     },
+    /// The binary COPY stream could not be decoded (or a value does not fit its Arrow type).
+    #[error("{0}")]
+    Decode(#[from] crate::pg::copy::CopyError),
     /// The configuration cannot produce a connection (bad certificate file, …).
     #[error("{0}")]
     Setup(String),

@@ -1,0 +1,345 @@
+//! Discovery from `pg_catalog`: relations (tables, views, materialized views, partitioned and
+//! foreign tables) and their columns, with domains resolved to their base types, in one query
+//! whatever the number of relations.
+
+use tokio_postgres::types::ToSql;
+
+use crate::pg::types::PgColumn;
+use crate::pg::{PgError, PgPool};
+
+/// What kind of relation PostgreSQL says it is (`pg_class.relkind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationKind {
+    /// `r`: an ordinary table.
+    Table,
+    /// `v`: a view.
+    View,
+    /// `m`: a materialized view.
+    MaterializedView,
+    /// `p`: a partitioned table.
+    PartitionedTable,
+    /// `f`: a foreign table.
+    ForeignTable,
+}
+
+impl RelationKind {
+    fn from_relkind(kind: i8) -> Option<RelationKind> {
+        Some(match kind as u8 {
+            b'r' => RelationKind::Table,
+            b'v' => RelationKind::View,
+            b'm' => RelationKind::MaterializedView,
+            b'p' => RelationKind::PartitionedTable,
+            b'f' => RelationKind::ForeignTable,
+            _ => return None,
+        })
+    }
+
+    /// The Flight SQL / JDBC table type name.
+    pub fn table_type(self) -> &'static str {
+        match self {
+            RelationKind::Table => "TABLE",
+            RelationKind::View => "VIEW",
+            RelationKind::MaterializedView => "MATERIALIZED VIEW",
+            RelationKind::PartitionedTable => "PARTITIONED TABLE",
+            RelationKind::ForeignTable => "FOREIGN TABLE",
+        }
+    }
+}
+
+/// A relation and its columns.
+#[derive(Debug, Clone)]
+pub struct Relation {
+    /// `pg_class.oid`.
+    pub oid: u32,
+    /// Schema name.
+    pub schema: String,
+    /// Relation name.
+    pub name: String,
+    /// Table, view, …
+    pub kind: RelationKind,
+    /// PostgreSQL's row estimate (`reltuples`; -1 when never analysed, then `None`).
+    pub estimated_rows: Option<i64>,
+    /// Columns in attribute order.
+    pub columns: Vec<PgColumn>,
+}
+
+/// Which relations a catalog query returns.
+#[derive(Debug, Clone, Default)]
+pub struct RelationFilter {
+    /// Exactly this schema (`None`: every schema except the system ones).
+    pub schema: Option<String>,
+    /// Exactly this relation name.
+    pub name: Option<String>,
+    /// Only relations the current role may SELECT from.
+    pub readable_only: bool,
+}
+
+/// Relations and their columns in one round trip. Partitions are left out (their parent
+/// stands for them); system schemas only when named.
+pub async fn relations(pool: &PgPool, filter: &RelationFilter) -> Result<Vec<Relation>, PgError> {
+    let client = pool.get().await?;
+    let params: [&(dyn ToSql + Sync); 3] = [&filter.schema, &filter.name, &filter.readable_only];
+    let rows = client
+        .query(RELATIONS_SQL, &params)
+        .await
+        .map_err(|e| pool.error(e))?;
+    let mut relations: Vec<Relation> = Vec::new();
+    for row in rows {
+        let oid: u32 = row.get("rel_oid");
+        let Some(kind) = RelationKind::from_relkind(row.get("relkind")) else {
+            continue;
+        };
+        if relations.last().map(|r| r.oid) != Some(oid) {
+            let reltuples: f32 = row.get("reltuples");
+            relations.push(Relation {
+                oid,
+                schema: row.get("nspname"),
+                name: row.get("relname"),
+                kind,
+                estimated_rows: (reltuples >= 0.0).then_some(reltuples as i64),
+                columns: Vec::new(),
+            });
+        }
+        let Some(name) = row.get::<_, Option<String>>("attname") else {
+            continue; // a relation without columns
+        };
+        let relation = relations.last_mut().expect("pushed above");
+        relation.columns.push(PgColumn {
+            name,
+            type_name: row.get("type_name"),
+            base_oid: row.get("base_oid"),
+            typmod: row.get("base_typmod"),
+            is_enum: row.get("is_enum"),
+            element_oid: row.get("element_oid"),
+            ndims: row.get("attndims"),
+            nullable: !row.get::<_, bool>("attnotnull"),
+            schema: relation.schema.clone(),
+            table: relation.name.clone(),
+        });
+    }
+    Ok(relations)
+}
+
+/// Finds the relation an extraction request names. `entity` is `name`, `schema.name`, or
+/// either part double-quoted (`"Sales Ops"."Targets"`); unqualified names are looked up in
+/// `default_schema`. An unquoted part matches a relation spelled exactly so, and otherwise its
+/// lower-case form (PostgreSQL's folding).
+pub async fn resolve_entity(
+    pool: &PgPool,
+    entity: &str,
+    default_schema: &str,
+) -> Result<Option<Relation>, EntityError> {
+    let (schema, name) = match parse_entity(entity)? {
+        (Some(schema), name) => (schema, name),
+        (None, name) => (Ident::quoted(default_schema), name),
+    };
+    for schema_name in schema.candidates() {
+        for relation_name in name.candidates() {
+            let filter = RelationFilter {
+                schema: Some(schema_name.clone()),
+                name: Some(relation_name.clone()),
+                readable_only: false,
+            };
+            if let Some(relation) = relations(pool, &filter).await?.into_iter().next() {
+                return Ok(Some(relation));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Why an entity could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum EntityError {
+    /// The entity text is not a (schema-qualified) relation name.
+    #[error(
+        "entity {entity:?} is not a relation name: {problem} (expected name, schema.name, or \"Quoted Name\")"
+    )]
+    Malformed {
+        /// The text as sent.
+        entity: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// PostgreSQL failed.
+    #[error(transparent)]
+    Pg(#[from] PgError),
+}
+
+/// One part of a dotted name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Ident {
+    text: String,
+    quoted: bool,
+}
+
+impl Ident {
+    fn quoted(text: &str) -> Ident {
+        Ident {
+            text: text.to_string(),
+            quoted: true,
+        }
+    }
+
+    /// Spellings to try: exact; for unquoted parts also the lower-case fold.
+    fn candidates(&self) -> Vec<String> {
+        let mut names = vec![self.text.clone()];
+        let folded = self.text.to_lowercase();
+        if !self.quoted && folded != self.text {
+            names.push(folded);
+        }
+        names
+    }
+}
+
+/// Splits `entity` on dots outside double quotes into (schema, name); `""` inside quotes is a
+/// quote.
+fn parse_entity(entity: &str) -> Result<(Option<Ident>, Ident), EntityError> {
+    let malformed = |problem| EntityError::Malformed {
+        entity: entity.to_string(),
+        problem,
+    };
+    let mut parts = Vec::new();
+    let mut chars = entity.trim().chars().peekable();
+    loop {
+        let mut text = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('"') if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        text.push('"');
+                    }
+                    Some('"') => break,
+                    Some(c) => text.push(c),
+                    None => return Err(malformed("unterminated double quote")),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == '.' {
+                    break;
+                }
+                if c == '"' {
+                    return Err(malformed("a double quote inside an unquoted name"));
+                }
+                text.push(c);
+                chars.next();
+            }
+        }
+        if text.is_empty() {
+            return Err(malformed("an empty name"));
+        }
+        if text.contains('\0') {
+            return Err(malformed("a NUL character"));
+        }
+        parts.push(Ident { text, quoted });
+        match chars.next() {
+            None => break,
+            Some('.') => continue,
+            Some(_) => return Err(malformed("text after a closing quote")),
+        }
+    }
+    let name = parts.pop().ok_or_else(|| malformed("an empty name"))?;
+    let schema = parts.pop();
+    if !parts.is_empty() {
+        return Err(malformed("more than two dotted parts"));
+    }
+    Ok((schema, name))
+}
+
+/// Relations with their columns; domains resolved (nested domains too) to the base type and
+/// the first type modifier found on the way down; array element types resolved likewise.
+const RELATIONS_SQL: &str = r#"
+WITH RECURSIVE domain_chain(domain_oid, base_oid, typmod) AS (
+    SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type t WHERE t.typtype = 'd'
+  UNION ALL
+    SELECT d.domain_oid, t.typbasetype,
+           CASE WHEN d.typmod <> -1 THEN d.typmod ELSE t.typtypmod END
+      FROM domain_chain d JOIN pg_type t ON t.oid = d.base_oid
+     WHERE t.typtype = 'd'
+),
+domain_base AS (
+    SELECT d.domain_oid, d.base_oid, d.typmod
+      FROM domain_chain d JOIN pg_type t ON t.oid = d.base_oid
+     WHERE t.typtype <> 'd'
+)
+SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
+       c.relkind, c.reltuples,
+       a.attname::text AS attname,
+       format_type(a.atttypid, a.atttypmod) AS type_name,
+       bt.oid AS base_oid,
+       CASE WHEN a.atttypmod <> -1 THEN a.atttypmod ELSE coalesce(db.typmod, -1) END AS base_typmod,
+       (bt.typtype = 'e' OR coalesce(et.typtype = 'e', false)) AS is_enum,
+       CASE WHEN bt.typcategory = 'A' AND bt.typelem <> 0 THEN et.oid END AS element_oid,
+       coalesce(a.attndims, 0)::int4 AS attndims,
+       coalesce(a.attnotnull, false) AS attnotnull
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN domain_base db ON db.domain_oid = a.atttypid
+  LEFT JOIN pg_type bt ON bt.oid = coalesce(db.base_oid, a.atttypid)
+  LEFT JOIN domain_base edb ON edb.domain_oid = bt.typelem
+  LEFT JOIN pg_type et ON et.oid = coalesce(edb.base_oid, bt.typelem)
+ WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+   AND NOT c.relispartition
+   AND ($1::text IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
+        OR n.nspname = $1::text)
+   AND ($2::text IS NULL OR c.relname = $2::text)
+   AND (NOT $3::bool OR has_table_privilege(c.oid, 'SELECT'))
+ ORDER BY n.nspname, c.relname, c.oid, a.attnum
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(entity: &str) -> Vec<(String, bool)> {
+        let (schema, name) = parse_entity(entity).unwrap();
+        schema
+            .into_iter()
+            .chain([name])
+            .map(|i| (i.text, i.quoted))
+            .collect()
+    }
+
+    #[test]
+    fn entities_parse_like_postgresql_names() {
+        assert_eq!(texts("users"), vec![("users".into(), false)]);
+        assert_eq!(
+            texts("app.users"),
+            vec![("app".into(), false), ("users".into(), false)]
+        );
+        assert_eq!(
+            texts(r#""Sales Ops"."Tar""gets""#),
+            vec![("Sales Ops".into(), true), ("Tar\"gets".into(), true)]
+        );
+        assert_eq!(texts(r#""a.b""#), vec![("a.b".into(), true)]);
+    }
+
+    #[test]
+    fn malformed_entities_are_refused() {
+        for bad in ["", "a..b", "a.b.c", "\"open", "a\"b", "\"x\"y", ".a", "a."] {
+            assert!(parse_entity(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn unquoted_names_also_try_the_lower_case_fold() {
+        let ident = Ident {
+            text: "Users".into(),
+            quoted: false,
+        };
+        assert_eq!(
+            ident.candidates(),
+            vec!["Users".to_string(), "users".to_string()]
+        );
+        assert_eq!(
+            Ident::quoted("Users").candidates(),
+            vec!["Users".to_string()]
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! Reads: a `ScanSpec` becomes `COPY (SELECT …) TO STDOUT (FORMAT binary)`, whose bytes are
+//! decoded into Arrow batches as they arrive and handed on through a bounded channel, so a
+//! slow reader slows the COPY and memory stays bounded. A reader that goes away cancels the
+//! PostgreSQL statement.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::pg::copy::CopyDecoder;
+use crate::pg::sql::qualified_name;
+use crate::pg::types::{ColumnPlan, arrow_schema};
+use crate::pg::{PgError, PgPool};
+
+/// Batches decoded ahead of the reader: the bound on server memory per stream.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// A stream of record batches from PostgreSQL.
+pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, PgError>> + Send>>;
+
+/// What to read from one relation.
+#[derive(Debug, Clone)]
+pub struct ScanSpec {
+    /// The relation's schema.
+    pub schema: String,
+    /// The relation's name.
+    pub table: String,
+    /// The columns to read, in output order.
+    pub columns: Vec<ColumnPlan>,
+    /// A boolean SQL expression PostgreSQL evaluates (already rendered; identifiers quoted,
+    /// literals typed).
+    pub filter: Option<String>,
+    /// At most this many rows.
+    pub limit: Option<u64>,
+}
+
+impl ScanSpec {
+    /// The Arrow schema of the batches this scan produces.
+    pub fn schema(&self) -> SchemaRef {
+        arrow_schema(&self.columns)
+    }
+
+    /// The `SELECT` this scan runs.
+    pub fn select_sql(&self) -> String {
+        let columns: Vec<String> = self.columns.iter().map(ColumnPlan::select_expr).collect();
+        let mut sql = format!(
+            "SELECT {} FROM {}",
+            columns.join(", "),
+            qualified_name(&self.schema, &self.table)
+        );
+        if let Some(filter) = &self.filter {
+            sql.push_str(" WHERE ");
+            sql.push_str(filter);
+        }
+        if let Some(limit) = self.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        sql
+    }
+
+    /// The `COPY` statement sent to PostgreSQL.
+    pub fn copy_sql(&self) -> String {
+        format!("COPY ({}) TO STDOUT (FORMAT binary)", self.select_sql())
+    }
+}
+
+/// Runs `spec` on a pooled connection; batches of `batch_size` rows arrive as they are decoded.
+/// Dropping the stream cancels the statement and returns the connection to the pool.
+pub fn scan(pool: Arc<PgPool>, spec: ScanSpec, batch_size: usize) -> BatchStream {
+    let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
+    tokio::spawn(async move {
+        if let Err(err) = copy_into(&pool, &spec, batch_size, &tx).await {
+            let _ = tx.send(Err(err)).await;
+        }
+    });
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
+}
+
+type BatchSender = mpsc::Sender<Result<RecordBatch, PgError>>;
+
+async fn copy_into(
+    pool: &PgPool,
+    spec: &ScanSpec,
+    batch_size: usize,
+    tx: &BatchSender,
+) -> Result<(), PgError> {
+    let client = pool.get().await?;
+    let sql = spec.copy_sql();
+    tracing::debug!(%sql, "scan");
+    let copy = client
+        .copy_out(sql.as_str())
+        .await
+        .map_err(|e| pool.error(e))?;
+    futures::pin_mut!(copy);
+    let mut decoder = CopyDecoder::new(&spec.columns, batch_size);
+    let outcome: Result<bool, PgError> = async {
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                () = tx.closed() => return Ok(false),
+                chunk = copy.next() => chunk,
+            };
+            let Some(chunk) = chunk else {
+                break;
+            };
+            decoder.push(&chunk.map_err(|e| pool.error(e))?)?;
+            while let Some(batch) = decoder.next_batch()? {
+                if tx.send(Ok(batch)).await.is_err() {
+                    return Ok(false);
+                }
+            }
+        }
+        while let Some(batch) = decoder.finish()? {
+            if tx.send(Ok(batch)).await.is_err() {
+                return Ok(true);
+            }
+        }
+        Ok(true)
+    }
+    .await;
+    if !matches!(outcome, Ok(true)) {
+        // The reader left, or decoding failed: stop PostgreSQL from sending the rest.
+        pool.cancel(client.cancel_token()).await;
+    }
+    outcome.map(|_| ())
+}
