@@ -1,5 +1,6 @@
 //! Integration tests against a throwaway PostgreSQL started by the harness.
 
 mod connect;
+mod extract;
 mod harness;
 mod serve;
