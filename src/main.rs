@@ -53,6 +53,12 @@ fn main() -> ExitCode {
 
 async fn serve(config: Config) -> ExitCode {
     telemetry::init_logging(config.log_level, config.log_format);
+    if let Some(key) = not_yet_supported(&config) {
+        tracing::error!(
+            "{key} is not supported by this version of pgflight yet; remove it from the configuration"
+        );
+        return ExitCode::from(check::exit::CONFIG);
+    }
     if config.auth == AuthMode::None
         && config.tls_cert.is_none()
         && !config.listen.ip().is_loopback()
@@ -76,6 +82,22 @@ async fn serve(config: Config) -> ExitCode {
             tracing::error!(error = %err, "pgflight stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The first configured key whose feature this version does not provide: refusing to start
+/// beats serving without the TLS or authentication the operator asked for.
+fn not_yet_supported(config: &Config) -> Option<&'static str> {
+    if config.tls_cert.is_some() || config.tls_key.is_some() {
+        Some("tls_cert/tls_key (TLS on the Flight endpoint)")
+    } else if config.tls_client_ca.is_some() {
+        Some("tls_client_ca (mutual TLS)")
+    } else if config.auth != AuthMode::None {
+        Some("auth = \"password\" / \"postgres\"")
+    } else if config.metrics_listen.is_some() {
+        Some("metrics_listen")
+    } else {
+        None
     }
 }
 

@@ -90,9 +90,10 @@ async fn copy_into(
     batch_size: usize,
     tx: &BatchSender,
 ) -> Result<(), PgError> {
+    let started = std::time::Instant::now();
     let client = pool.get().await?;
     let sql = spec.copy_sql();
-    tracing::debug!(%sql, "scan");
+    tracing::debug!(%sql, "scan started");
     let copy = client
         .copy_out(sql.as_str())
         .await
@@ -128,5 +129,13 @@ async fn copy_into(
         // The reader left, or decoding failed: stop PostgreSQL from sending the rest.
         pool.cancel(client.cancel_token()).await;
     }
+    tracing::info!(
+        schema = %spec.schema,
+        table = %spec.table,
+        rows = decoder.rows_decoded(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        completed = matches!(outcome, Ok(true)),
+        "scan finished"
+    );
     outcome.map(|_| ())
 }

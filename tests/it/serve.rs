@@ -153,3 +153,30 @@ async fn check_command_reports_version_tls_and_readable_tables() {
     );
     assert!(!text.contains("wrong-pw"), "{text}");
 }
+
+#[tokio::test]
+async fn serve_refuses_settings_this_version_cannot_honour() {
+    let dir = tempfile::tempdir().unwrap();
+    for (key, value) in [
+        ("PGFLIGHT_AUTH", "password"),
+        ("PGFLIGHT_METRICS_LISTEN", "127.0.0.1:1"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgflight"))
+            .arg("serve")
+            .env_clear()
+            .env("PGFLIGHT_HOST", "127.0.0.1")
+            .env("PGFLIGHT_DATABASE", "db")
+            .env("PGFLIGHT_USERNAME", "u")
+            .env("PGFLIGHT_LISTEN", "127.0.0.1:0")
+            .env(key, value)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+        assert!(
+            stderr.contains("not supported by this version"),
+            "{key}: {stderr}"
+        );
+    }
+}
