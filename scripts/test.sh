@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The one test command: every Rust suite, the binary, then the client suite (pytest) against it.
+#
+#   scripts/test.sh
+#
+# Needs Rust (cargo), Python 3 with venv, and PostgreSQL server binaries (initdb, postgres):
+# PG_BIN, else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
+# Honours CARGO_TARGET_DIR; PGFLIGHT_BIN overrides the binary the client suite runs;
+# PYTHON picks the interpreter that creates ./.venv (default python3).
+# Extra arguments go to pytest (e.g. scripts/test.sh -k adbc -x).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+
+step() { printf '\n==> %s\n' "$*"; }
+elapsed() { echo "    ($(( SECONDS - $1 ))s)"; }
+
+start=$SECONDS
+step "cargo test (all Rust suites)"
+cargo test
+elapsed "$start"
+
+start=$SECONDS
+step "cargo build (the pgflight binary)"
+cargo build
+elapsed "$start"
+
+target=${CARGO_TARGET_DIR:-target}
+case $target in /*) ;; *) target=$ROOT/$target ;; esac
+export PGFLIGHT_BIN=${PGFLIGHT_BIN:-$target/debug/pgflight}
+if [[ ! -x $PGFLIGHT_BIN ]]; then
+    echo "pgflight binary not found at $PGFLIGHT_BIN" >&2
+    exit 1
+fi
+
+start=$SECONDS
+requirements=tests/clients/requirements.txt
+stamp=.venv/.requirements.sha256
+python=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    step "creating .venv with $python"
+    "$python" -m venv .venv
+fi
+want=$( { sha256sum "$requirements"; .venv/bin/python -VV; } | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+    step "pip install -r $requirements"
+    .venv/bin/python -m pip install --disable-pip-version-check --quiet -r "$requirements"
+    echo "$want" > "$stamp"
+fi
+
+step "pytest tests/clients (binary: $PGFLIGHT_BIN)"
+set +e
+.venv/bin/python -m pytest tests/clients "$@"
+rc=$?
+set -e
+elapsed "$start"
+if [[ $rc -eq 5 ]]; then
+    echo "pytest collected no tests: that is a failure" >&2
+    exit 5
+fi
+if [[ $rc -ne 0 ]]; then
+    echo "pytest failed (exit $rc)" >&2
+    exit "$rc"
+fi
+step "all green"

@@ -1,0 +1,27 @@
+"""The README's client snippets run, unchanged except for the address, against a real server."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+import pytest
+
+from conftest import REPO
+
+SNIPPETS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
+
+
+def test_readme_has_client_snippets():
+    assert len(SNIPPETS) >= 2
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_readme_snippet_runs(server, index):
+    code = SNIPPETS[index].replace("grpc://localhost:8080", server.grpc_uri)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, f"README.md python snippet {index}", "exec"), {})
+    text = out.getvalue()
+    assert "PostgreSQL" in text, text
