@@ -380,3 +380,44 @@ async fn a_client_that_stops_reading_cancels_the_query() {
     assert!(started.elapsed() < Duration::from_secs(30));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_postgres_restart_is_unavailable_then_healed() {
+    let cluster = crate::harness::Cluster::start().await;
+    let admin = cluster.admin("postgres").await;
+    admin
+        .batch_execute("CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 10) g")
+        .await
+        .unwrap();
+    drop(admin);
+    let server = TestServer::start(cluster.config("postgres")).await;
+    let mut client = client(&server).await;
+    let info = client.get_flight_info(full_table("t")).await.unwrap();
+    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 55);
+
+    // The pooled connection dies with the restart; the next request gets a fresh one.
+    cluster.stop();
+    cluster.start_again();
+    let info = client.get_flight_info(full_table("t")).await.unwrap();
+    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 55);
+
+    // While PostgreSQL is down, requests fail as UNAVAILABLE, naming the cause.
+    cluster.stop();
+    match client.get_flight_info(full_table("t")).await {
+        Err(arrow_flight::error::FlightError::Tonic(status)) => {
+            assert_eq!(status.code(), Code::Unavailable, "{}", status.message());
+            assert!(
+                status.message().contains("connection refused"),
+                "{}",
+                status.message()
+            );
+        }
+        other => panic!("expected UNAVAILABLE, got {other:?}"),
+    }
+    let (code, _) = crate::harness::http_get(server.addr, "/readyz").await;
+    assert_eq!(code, 503);
+    cluster.start_again();
+    let info = client.get_flight_info(full_table("t")).await.unwrap();
+    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 55);
+    server.stop().await;
+}

@@ -29,6 +29,8 @@ pub struct Cluster {
     pub version_num: i32,
     /// The cluster's directory (data, logs, certificates).
     pub dir: PathBuf,
+    bin: PathBuf,
+    user: Option<(u32, u32)>,
     next_db: AtomicUsize,
 }
 
@@ -104,10 +106,6 @@ fn run_as(program: &Path, user: Option<(u32, u32)>, cwd: &Path) -> Command {
 
 impl Cluster {
     /// Creates and starts a new cluster, then creates the test roles.
-    #[expect(
-        clippy::zombie_processes,
-        reason = "PostgreSQL outlives this call; the watchdog stops it when the tests end"
-    )]
     pub async fn start() -> Cluster {
         let bin = find_bin();
         let user = postgres_user();
@@ -173,24 +171,17 @@ impl Cluster {
                 .status()
                 .unwrap();
         }
-        let log = std::fs::File::create(dir.join("postgres.log")).unwrap();
-        let child = run_as(&bin.join("postgres"), user, &dir)
-            .arg("-D")
-            .arg(&data)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        spawn_watchdog(child.id(), &dir);
-        wait_ready(&dir.join("postgres.log"), port);
         let mut cluster = Cluster {
             port,
             certs,
             version_num: 0,
             dir,
+            bin,
+            user,
             next_db: AtomicUsize::new(0),
         };
+        cluster.run_postgres();
+        spawn_watchdog(&cluster.dir);
         let admin = cluster.admin("postgres").await;
         let setup = format!(
             "CREATE ROLE sslonly LOGIN PASSWORD '{ROLE_PASSWORD}';
@@ -206,6 +197,50 @@ impl Cluster {
             .unwrap();
         cluster.version_num = row.get(0);
         cluster
+    }
+
+    /// Starts the postmaster and waits until it accepts connections.
+    #[expect(
+        clippy::zombie_processes,
+        reason = "PostgreSQL outlives this call; the watchdog stops it when the tests end"
+    )]
+    fn run_postgres(&self) {
+        let log_path = self.dir.join("postgres.log");
+        let log_offset = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0) as usize;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
+        run_as(&self.bin.join("postgres"), self.user, &self.dir)
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        wait_ready(&log_path, self.port, log_offset);
+    }
+
+    /// Stops PostgreSQL (fast shutdown: sessions are terminated) and waits until it is down
+    /// (its `postmaster.pid` removed). Only for a cluster of the test's own
+    /// ([`Cluster::start`]), never the shared one.
+    pub fn stop(&self) {
+        let pid_file = self.dir.join("data").join("postmaster.pid");
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let pid = pid.lines().next().unwrap().trim().to_string();
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while pid_file.exists() {
+            assert!(Instant::now() < deadline, "PostgreSQL did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts a stopped cluster again on the same port.
+    pub fn start_again(&self) {
+        self.run_postgres();
     }
 
     /// A superuser client (read-write, no TLS) on `database`, for fixtures and assertions.
@@ -251,11 +286,12 @@ fn append(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).unwrap();
 }
 
-/// Waits until the server log says it accepts connections.
-fn wait_ready(log: &Path, port: u16) {
+/// Waits until the server log, past byte `offset`, says that it accepts connections.
+fn wait_ready(log: &Path, port: u16, offset: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = std::fs::read(log).unwrap_or_default();
+        let text = String::from_utf8_lossy(text.get(offset..).unwrap_or_default()).to_string();
         if text.contains("ready to accept connections") {
             return;
         }
@@ -267,19 +303,21 @@ fn wait_ready(log: &Path, port: u16) {
     }
 }
 
-/// A shell loop that waits for this test process to end, then stops PostgreSQL (fast
-/// shutdown, SIGKILL after 10 s) and removes the cluster's directory.
+/// A shell loop that waits for this test process to end, then stops PostgreSQL (the pid in
+/// `postmaster.pid`, which survives restarts; fast shutdown, SIGKILL after 10 s) and removes
+/// the cluster's directory.
 #[expect(
     clippy::zombie_processes,
     reason = "the watchdog must outlive the test process"
 )]
-fn spawn_watchdog(postgres_pid: u32, dir: &Path) {
+fn spawn_watchdog(dir: &Path) {
     let script = format!(
-        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -INT {pg} 2>/dev/null; \
-         for i in $(seq 1 20); do kill -0 {pg} 2>/dev/null || break; sleep 0.5; done; \
-         kill -KILL {pg} 2>/dev/null; rm -rf '{dir}'",
+        "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
+         pg=$(head -n 1 '{dir}/data/postmaster.pid' 2>/dev/null); \
+         if [ -n \"$pg\" ]; then kill -INT $pg 2>/dev/null; \
+           for i in $(seq 1 20); do kill -0 $pg 2>/dev/null || break; sleep 0.5; done; \
+           kill -KILL $pg 2>/dev/null; fi; rm -rf '{dir}'",
         me = std::process::id(),
-        pg = postgres_pid,
         dir = dir.display()
     );
     Command::new("sh")
