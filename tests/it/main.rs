@@ -3,3 +3,4 @@
 mod connect;
 mod harness;
 mod serve;
+mod types;
