@@ -251,7 +251,8 @@ fn parse_entity(entity: &str) -> Result<(Option<Ident>, Ident), EntityError> {
 }
 
 /// Relations with their columns; domains resolved (nested domains too) to the base type and
-/// the first type modifier found on the way down; array element types resolved likewise.
+/// the first type modifier found on the way down; array element types resolved likewise (an
+/// array of a domain over `numeric(10,2)` takes the domain's modifier, as its scalar does).
 const RELATIONS_SQL: &str = r#"
 WITH RECURSIVE domain_chain(domain_oid, base_oid, typmod) AS (
     SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type t WHERE t.typtype = 'd'
@@ -271,7 +272,9 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
        a.attname::text AS attname,
        format_type(a.atttypid, a.atttypmod) AS type_name,
        bt.oid AS base_oid,
-       CASE WHEN a.atttypmod <> -1 THEN a.atttypmod ELSE coalesce(db.typmod, -1) END AS base_typmod,
+       CASE WHEN a.atttypmod <> -1 THEN a.atttypmod
+            WHEN coalesce(db.typmod, -1) <> -1 THEN db.typmod
+            ELSE coalesce(edb.typmod, -1) END AS base_typmod,
        (bt.typtype = 'e' OR coalesce(et.typtype = 'e', false)) AS is_enum,
        CASE WHEN bt.typcategory = 'A' AND bt.typelem <> 0 THEN et.oid END AS element_oid,
        coalesce(a.attndims, 0)::int4 AS attndims,

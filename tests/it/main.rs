@@ -4,3 +4,4 @@ mod connect;
 mod extract;
 mod harness;
 mod serve;
+mod types;
