@@ -26,7 +26,7 @@ use crate::flight::ticket::ScanHandle;
 use crate::pg::PgPool;
 use crate::pg::scan::scan;
 use crate::pg::types::TypeOptions;
-use crate::plan::extract::{self, ExtractPlan};
+use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
@@ -57,16 +57,32 @@ impl PgFlightSqlService {
         }
     }
 
+    fn partitions(&self) -> PartitionOptions {
+        PartitionOptions {
+            min_rows: self.config.partition_min_rows,
+            max_partitions: self.config.max_partitions,
+            snapshot_ttl: self.config.snapshot_ttl,
+        }
+    }
+
     /// Plans an extraction descriptor: a path `[schema, table]` or the seed's JSON request.
     async fn plan_extraction(&self, descriptor: &FlightDescriptor) -> Result<ExtractPlan, Status> {
         let options = self.type_options();
         let planned = match descriptor.r#type() {
             DescriptorType::Path => {
-                extract::plan_path(&self.pool, &descriptor.path, &options).await
+                extract::plan_path(&self.pool, &descriptor.path, &options, &self.partitions()).await
             }
             _ => match extract::parse_request(&descriptor.cmd) {
                 Ok(request) => {
-                    extract::plan_request(&self.pool, &request, &self.config.schema, &options).await
+                    let partitions = self.partitions();
+                    extract::plan_request(
+                        &self.pool,
+                        &request,
+                        &self.config.schema,
+                        &options,
+                        &partitions,
+                    )
+                    .await
                 }
                 Err(err) => Err(err),
             },
@@ -184,6 +200,8 @@ impl FlightSqlService for PgFlightSqlService {
             &handle.table,
             &handle.columns,
             &self.type_options(),
+            handle.split().as_ref(),
+            handle.snapshot(),
         )
         .await
         .map_err(|e| plan_status(&e))?;
@@ -203,19 +221,22 @@ impl FlightSqlService for PgFlightSqlService {
 /// The FlightInfo of a planned extraction: exact schema, one endpoint, PostgreSQL's row
 /// estimate.
 fn flight_info(plan: &ExtractPlan, descriptor: FlightDescriptor) -> Result<FlightInfo, Status> {
-    let columns = plan
+    let columns: Vec<String> = plan
         .scan
         .columns
         .iter()
         .map(|c| c.name().to_string())
         .collect();
-    let handle = ScanHandle::new(&plan.scan.schema, &plan.scan.table, columns);
-    let info = FlightInfo::new()
+    let mut info = FlightInfo::new()
         .try_with_schema(plan.scan.schema().as_ref())
         .map_err(|e| Status::internal(e.to_string()))?
-        .with_endpoint(FlightEndpoint::new().with_ticket(handle.to_ticket()))
         .with_descriptor(descriptor)
         .with_total_records(plan.relation.estimated_rows.unwrap_or(-1))
         .with_ordered(false);
+    for (scan, split) in plan.endpoint_scans() {
+        let handle = ScanHandle::new(&scan.schema, &scan.table, columns.clone())
+            .with_split(scan.snapshot.as_deref(), split);
+        info = info.with_endpoint(FlightEndpoint::new().with_ticket(handle.to_ticket()));
+    }
     Ok(info)
 }

@@ -28,6 +28,7 @@ pub fn pg_status(err: &PgError) -> Status {
         PgError::ReadOnly { .. } => Code::PermissionDenied,
         PgError::Sql(db) => sqlstate_code(db.code()),
         PgError::Decode(CopyError::Value { .. }) => Code::OutOfRange,
+        PgError::SnapshotExpired => Code::FailedPrecondition,
         PgError::Decode(_) | PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
     };
     Status::new(code, truncate(err.to_string()))

@@ -7,6 +7,8 @@ use arrow_flight::Ticket;
 use arrow_flight::sql::{ProstMessageExt, TicketStatementQuery};
 use prost::Message;
 
+use crate::pg::partition::Split;
+
 /// Version of the handle layout; a handle of another version is refused.
 const HANDLE_VERSION: u32 = 1;
 
@@ -25,6 +27,24 @@ pub struct ScanHandle {
     /// Column names, in output order.
     #[prost(string, repeated, tag = "4")]
     pub columns: Vec<String>,
+    /// The exported snapshot shared by a split request's endpoints ("" when not split).
+    #[prost(string, tag = "5")]
+    pub snapshot: String,
+    /// Block range start of this endpoint (ctid split).
+    #[prost(uint64, optional, tag = "6")]
+    pub block_from: Option<u64>,
+    /// Block range end, exclusive (ctid split).
+    #[prost(uint64, optional, tag = "7")]
+    pub block_to: Option<u64>,
+    /// The integer key column of a key-range split ("" otherwise).
+    #[prost(string, tag = "8")]
+    pub key_column: String,
+    /// Key range start (key split).
+    #[prost(int64, optional, tag = "9")]
+    pub key_from: Option<i64>,
+    /// Key range end, exclusive (key split).
+    #[prost(int64, optional, tag = "10")]
+    pub key_to: Option<i64>,
 }
 
 impl ScanHandle {
@@ -35,7 +55,49 @@ impl ScanHandle {
             schema: schema.to_string(),
             table: table.to_string(),
             columns,
+            ..ScanHandle::default()
         }
+    }
+
+    /// This handle, restricted to one range of a split request reading `snapshot`.
+    pub fn with_split(mut self, snapshot: Option<&str>, split: Option<&Split>) -> ScanHandle {
+        self.snapshot = snapshot.unwrap_or_default().to_string();
+        match split {
+            Some(Split::Blocks { from, to }) => {
+                self.block_from = *from;
+                self.block_to = *to;
+            }
+            Some(Split::Keys { column, from, to }) => {
+                self.key_column = column.clone();
+                self.key_from = *from;
+                self.key_to = *to;
+            }
+            None => {}
+        }
+        self
+    }
+
+    /// The range this endpoint reads, if the request was split.
+    pub fn split(&self) -> Option<Split> {
+        if !self.key_column.is_empty() {
+            Some(Split::Keys {
+                column: self.key_column.clone(),
+                from: self.key_from,
+                to: self.key_to,
+            })
+        } else if self.block_from.is_some() || self.block_to.is_some() {
+            Some(Split::Blocks {
+                from: self.block_from,
+                to: self.block_to,
+            })
+        } else {
+            None
+        }
+    }
+
+    /// The snapshot this endpoint reads in, if the request was split.
+    pub fn snapshot(&self) -> Option<&str> {
+        (!self.snapshot.is_empty()).then_some(self.snapshot.as_str())
     }
 
     /// The Flight ticket carrying this handle.
@@ -85,6 +147,34 @@ mod tests {
             version: 99,
             ..ScanHandle::new("s", "t", vec![])
         };
+        assert!(ScanHandle::decode_handle(&wrong_version.encode_to_vec()).is_err());
+    }
+
+    #[test]
+    fn splits_round_trip() {
+        for split in [
+            Split::Blocks {
+                from: None,
+                to: Some(10),
+            },
+            Split::Blocks {
+                from: Some(10),
+                to: None,
+            },
+            Split::Keys {
+                column: "id".into(),
+                from: Some(-5),
+                to: Some(7),
+            },
+        ] {
+            let handle =
+                ScanHandle::new("s", "t", vec![]).with_split(Some("0003-1B-1"), Some(&split));
+            let decoded = ScanHandle::decode_handle(&handle.encode_to_vec()).unwrap();
+            assert_eq!(decoded.split(), Some(split));
+            assert_eq!(decoded.snapshot(), Some("0003-1B-1"));
+        }
+        let plain = ScanHandle::new("s", "t", vec![]);
+        assert_eq!((plain.split(), plain.snapshot()), (None, None));
         assert!(ScanHandle::decode_handle(&wrong_version.encode_to_vec()).is_err());
     }
 }
