@@ -87,10 +87,10 @@ pub fn scan(pool: Arc<PgPool>, spec: ScanSpec, batch_size: usize) -> BatchStream
 
 /// Ends the transaction an imported snapshot was read in, before the connection goes back.
 async fn end_snapshot_transaction(client: &PgConnection, spec: &ScanSpec) {
-    if spec.snapshot.is_some() {
-        if let Err(err) = client.batch_execute("ROLLBACK").await {
-            tracing::warn!(error = %err, "could not end a snapshot transaction");
-        }
+    if spec.snapshot.is_some()
+        && let Err(err) = client.batch_execute("ROLLBACK").await
+    {
+        tracing::warn!(error = %err, "could not end a snapshot transaction");
     }
 }
 
