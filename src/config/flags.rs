@@ -112,6 +112,12 @@ pub struct ConfigFlags {
     /// How long a split request's shared snapshot is held open, e.g. 60s [default: 60s]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub snapshot_ttl: Option<Duration>,
+    /// Key that signs tickets (prefer PGFLIGHT_TICKET_SECRET or the file) [default: random]
+    #[arg(long, value_parser = secret)]
+    pub ticket_secret: Option<SecretString>,
+    /// How long a ticket stays valid, e.g. 1h [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub ticket_ttl: Option<Duration>,
 }
 
 /// clap parser for secret flags.

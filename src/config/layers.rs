@@ -273,6 +273,8 @@ pub(super) fn flags_layer(flags: &ConfigFlags) -> Layer {
         flags.max_partitions.as_ref().and_then(|n| text(n)),
     );
     put("snapshot_ttl", flags.snapshot_ttl.as_ref().map(duration));
+    put("ticket_secret", flags.ticket_secret.as_ref().map(secret));
+    put("ticket_ttl", flags.ticket_ttl.as_ref().map(duration));
     layer
 }
 

@@ -90,6 +90,8 @@ pub const KEYS: &[&str] = &[
     "partition_min_rows",
     "max_partitions",
     "snapshot_ttl",
+    "ticket_secret",
+    "ticket_ttl",
 ];
 
 /// The file read when none is named: `flight.toml` in the working directory.
@@ -164,6 +166,11 @@ pub struct Config {
     /// How long the snapshot shared by a split request's endpoints is held open (an open
     /// transaction holds back vacuum). Default 60s.
     pub snapshot_ttl: Duration,
+    /// Key that signs tickets and prepared-statement handles; give every instance behind one
+    /// load balancer the same. Random at start when absent (tickets then die with the process).
+    pub ticket_secret: Option<SecretString>,
+    /// How long a ticket stays valid after GetFlightInfo. Default 1h.
+    pub ticket_ttl: Duration,
 }
 
 const DEFAULT_PORT: u16 = 5432;
@@ -174,6 +181,7 @@ const DEFAULT_BATCH_SIZE: usize = 10_000;
 const DEFAULT_PARTITION_MIN_ROWS: usize = 1_000_000;
 const DEFAULT_MAX_PARTITIONS: usize = 4;
 const DEFAULT_SNAPSHOT_TTL: Duration = Duration::from_secs(60);
+const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(3600);
 const DEFAULT_MAX_CONNECTIONS: usize = 10;
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_LISTEN: SocketAddr =
@@ -220,6 +228,8 @@ impl Config {
             partition_min_rows: DEFAULT_PARTITION_MIN_ROWS,
             max_partitions: DEFAULT_MAX_PARTITIONS,
             snapshot_ttl: DEFAULT_SNAPSHOT_TTL,
+            ticket_secret: None,
+            ticket_ttl: DEFAULT_TICKET_TTL,
         }
     }
 
@@ -450,6 +460,10 @@ fn build(
         snapshot_ttl: values
             .duration("snapshot_ttl")?
             .unwrap_or(defaults.snapshot_ttl),
+        ticket_secret: values.secret("ticket_secret")?.map(|(secret, _)| secret),
+        ticket_ttl: values
+            .duration("ticket_ttl")?
+            .unwrap_or(defaults.ticket_ttl),
         ..defaults
     })
 }

@@ -563,7 +563,7 @@ fn unknown_keys_are_errors_in_files_and_pgflight_variables() {
         "{msg}"
     );
     assert!(
-        msg.ends_with("arrays, partition_min_rows, max_partitions, snapshot_ttl)"),
+        msg.ends_with("max_partitions, snapshot_ttl, ticket_secret, ticket_ttl)"),
         "{msg}"
     );
     let msg = error(load_file("c.yaml", "host: h\npostgres:\n  port: 1\n"));

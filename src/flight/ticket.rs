@@ -1,13 +1,25 @@
 //! Ticket encoding. Every ticket pgflight issues is a Flight SQL `TicketStatementQuery` whose
-//! `statement_handle` is a pgflight message (prost), so DoGet has one path for all requests.
-//! A ticket names a relation and its columns; DoGet re-plans from those names, so a ticket
-//! never carries SQL. (Signing and expiry come with the security work.)
+//! `statement_handle` is a pgflight message (prost), sealed by [`HandleSigner`] (signed,
+//! expiring, bound to the caller), so DoGet has one path for all requests. A ticket names a
+//! relation, its columns and the endpoint's range; DoGet re-plans from those names.
 
 use arrow_flight::Ticket;
 use arrow_flight::sql::{ProstMessageExt, TicketStatementQuery};
 use prost::Message;
 
+use crate::flight::signing::{HandleSigner, SealError};
 use crate::pg::partition::Split;
+
+/// Why a ticket was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    /// The seal does not hold (forged, altered, expired, another user's).
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    /// Sealed by pgflight but not a handle this version reads.
+    #[error("{0}")]
+    Malformed(String),
+}
 
 /// Version of the handle layout; a handle of another version is refused.
 const HANDLE_VERSION: u32 = 1;
@@ -100,16 +112,26 @@ impl ScanHandle {
         (!self.snapshot.is_empty()).then_some(self.snapshot.as_str())
     }
 
-    /// The Flight ticket carrying this handle.
-    pub fn to_ticket(&self) -> Ticket {
+    /// The Flight ticket carrying this handle, sealed for `identity`.
+    pub fn to_ticket(&self, signer: &HandleSigner, identity: &str) -> Ticket {
         let query = TicketStatementQuery {
-            statement_handle: self.encode_to_vec().into(),
+            statement_handle: signer.seal(self.encode_to_vec(), identity).into(),
         };
         Ticket::new(query.as_any().encode_to_vec())
     }
 
-    /// Decodes the `statement_handle` of a `TicketStatementQuery`.
-    pub fn decode_handle(bytes: &[u8]) -> Result<ScanHandle, String> {
+    /// Opens the `statement_handle` of a `TicketStatementQuery` sealed for `identity`.
+    pub fn open(
+        signer: &HandleSigner,
+        sealed: &[u8],
+        identity: &str,
+    ) -> Result<ScanHandle, TicketError> {
+        let bytes = signer.open(sealed, identity)?;
+        ScanHandle::decode_handle(&bytes).map_err(TicketError::Malformed)
+    }
+
+    /// Decodes an (unsealed) handle.
+    fn decode_handle(bytes: &[u8]) -> Result<ScanHandle, String> {
         let handle = ScanHandle::decode(bytes).map_err(|_| {
             "ticket was not issued by this pgflight (undecodable handle)".to_string()
         })?;
@@ -127,16 +149,16 @@ mod tests {
 
     #[test]
     fn handles_round_trip_through_a_ticket() {
+        let signer = HandleSigner::new(None, std::time::Duration::from_secs(60)).unwrap();
         let handle = ScanHandle::new("app", "Users \"x\"", vec!["id".into(), "naïve".into()]);
-        let ticket = handle.to_ticket();
+        let ticket = handle.to_ticket(&signer, "alice");
         let any = Any::decode(&*ticket.ticket).unwrap();
         let Command::TicketStatementQuery(query) = Command::try_from(any).unwrap() else {
             panic!("not a TicketStatementQuery");
         };
-        assert_eq!(
-            ScanHandle::decode_handle(&query.statement_handle).unwrap(),
-            handle
-        );
+        let opened = ScanHandle::open(&signer, &query.statement_handle, "alice").unwrap();
+        assert_eq!(opened, handle);
+        assert!(ScanHandle::open(&signer, &query.statement_handle, "bob").is_err());
     }
 
     #[test]

@@ -4,5 +4,6 @@ mod connect;
 mod extract;
 mod harness;
 mod partition;
+mod security;
 mod serve;
 mod types;
