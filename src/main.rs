@@ -88,11 +88,7 @@ async fn serve(config: Config) -> ExitCode {
 /// The first configured key whose feature this version does not provide: refusing to start
 /// beats serving without the TLS or authentication the operator asked for.
 fn not_yet_supported(config: &Config) -> Option<&'static str> {
-    if config.tls_cert.is_some() || config.tls_key.is_some() {
-        Some("tls_cert/tls_key (TLS on the Flight endpoint)")
-    } else if config.tls_client_ca.is_some() {
-        Some("tls_client_ca (mutual TLS)")
-    } else if config.auth != AuthMode::None {
+    if config.auth != AuthMode::None {
         Some("auth = \"password\" / \"postgres\"")
     } else if config.metrics_listen.is_some() {
         Some("metrics_listen")

@@ -18,6 +18,9 @@ use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
 use crate::telemetry::http::{self, ReadinessCheck};
 
+/// How long a client may take to complete the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How long running streams may go on after shutdown was asked for.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -31,12 +34,19 @@ pub async fn run(
     let pool = Arc::new(PgPool::new(&config)?);
     let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)
         .map_err(PgError::Setup)?;
+    let tls = crate::flight::tls::acceptor(&config).map_err(PgError::Setup)?;
     let router = routes(pool.clone(), config.clone(), Arc::new(signer));
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
-    tracing::info!(listen = %address, postgres = %config.summary(), "pgflight serving Flight SQL and HTTP");
+    tracing::info!(
+        listen = %address,
+        tls = tls.is_some(),
+        client_certificates = config.tls_client_ca.is_some(),
+        postgres = %config.summary(),
+        "pgflight serving Flight SQL and HTTP"
+    );
 
     let builder = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
@@ -54,10 +64,32 @@ pub async fn run(
                 };
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(router.clone());
-                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let connection = graceful.watch(connection.into_owned());
+                let builder = builder.clone();
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = connection.await {
+                    let result = match tls {
+                        None => {
+                            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(connection.into_owned()).await
+                        }
+                        Some(tls) => {
+                            let stream = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(err)) => {
+                                    tracing::info!(%peer, error = %err, "TLS handshake refused");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::info!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
+                            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(connection.into_owned()).await
+                        }
+                    };
+                    if let Err(err) = result {
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
                     }
                 });

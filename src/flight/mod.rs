@@ -7,6 +7,7 @@ pub mod service;
 pub mod signing;
 pub mod status;
 pub mod ticket;
+pub mod tls;
 
 pub use gateway::PgFlightService;
 pub use service::PgFlightSqlService;

@@ -158,3 +158,110 @@ async fn instances_sharing_a_ticket_secret_accept_each_others_tickets() {
         server.stop().await;
     }
 }
+
+mod tls {
+    use super::*;
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+
+    use crate::harness::Cluster;
+
+    fn tls_config(cluster: &Cluster, db: &str, mutual: bool) -> pgflight::config::Config {
+        let mut config = cluster.config(db);
+        config.tls_cert = Some(cluster.certs.server_cert.clone());
+        config.tls_key = Some(cluster.certs.server_key.clone());
+        if mutual {
+            config.tls_client_ca = Some(cluster.certs.ca.clone());
+        }
+        config
+    }
+
+    async fn tls_client(
+        server: &TestServer,
+        cluster: &Cluster,
+        identity: Option<(&std::path::Path, &std::path::Path)>,
+    ) -> Result<FlightClient, tonic::transport::Error> {
+        let ca = std::fs::read(&cluster.certs.ca).unwrap();
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .domain_name("localhost");
+        if let Some((cert, key)) = identity {
+            let (cert, key) = (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap());
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        let url = format!("https://localhost:{}", server.addr.port());
+        let channel = Channel::from_shared(url)
+            .unwrap()
+            .tls_config(tls)?
+            .connect()
+            .await?;
+        Ok(FlightClient::new(channel))
+    }
+
+    async fn count_rows(client: &mut FlightClient) -> Result<usize, FlightError> {
+        let descriptor = FlightDescriptor::new_cmd(r#"{"mode":{"fullTable":{"entity":"t"}}}"#);
+        let info = client.get_flight_info(descriptor).await?;
+        let batches: Vec<_> = client
+            .do_get(info.endpoint[0].ticket.clone().unwrap())
+            .await?
+            .try_collect()
+            .await?;
+        Ok(batches.iter().map(|b| b.num_rows()).sum())
+    }
+
+    async fn fixture(prefix: &str) -> (&'static Cluster, String) {
+        let cluster = cluster().await;
+        let db = cluster.create_db(prefix).await;
+        cluster
+            .admin(&db)
+            .await
+            .batch_execute("CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 3) g")
+            .await
+            .unwrap();
+        (cluster, db)
+    }
+
+    #[tokio::test]
+    async fn flight_over_tls_and_plaintext_refused() {
+        let (cluster, db) = fixture("tls").await;
+        let server = TestServer::start(tls_config(cluster, &db, false)).await;
+        let mut client = tls_client(&server, cluster, None).await.unwrap();
+        assert_eq!(count_rows(&mut client).await.unwrap(), 3);
+
+        // A plaintext client gets nowhere on the TLS port, and /healthz is not served in clear.
+        let mut plain = super::client(&server).await;
+        assert!(count_rows(&mut plain).await.is_err());
+        let (status, _) = crate::harness::http_get(server.addr, "/healthz").await;
+        assert_ne!(status, 200);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn mutual_tls_needs_a_certificate_from_the_client_ca() {
+        let (cluster, db) = fixture("mtls").await;
+        let server = TestServer::start(tls_config(cluster, &db, true)).await;
+        let certs = &cluster.certs;
+        let mut good = tls_client(
+            &server,
+            cluster,
+            Some((&certs.client_cert, &certs.client_key)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(count_rows(&mut good).await.unwrap(), 3);
+
+        for identity in [None, Some((&certs.stranger_cert, &certs.stranger_key))] {
+            let refused = match tls_client(
+                &server,
+                cluster,
+                identity.map(|(c, k)| (c.as_path(), k.as_path())),
+            )
+            .await
+            {
+                Err(_) => true,
+                Ok(mut client) => count_rows(&mut client).await.is_err(),
+            };
+            assert!(refused, "a client without a valid certificate got through");
+        }
+        server.stop().await;
+    }
+}

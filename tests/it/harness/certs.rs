@@ -23,6 +23,10 @@ pub struct Certs {
     pub client_cert: PathBuf,
     /// The client certificate's key.
     pub client_key: PathBuf,
+    /// A client certificate signed by the unrelated CA.
+    pub stranger_cert: PathBuf,
+    /// Its key.
+    pub stranger_key: PathBuf,
 }
 
 fn new_ca(name: &str) -> (String, Issuer<'static, KeyPair>) {
@@ -60,7 +64,7 @@ impl Certs {
     /// Generates every file into `dir`.
     pub fn generate(dir: &Path) -> Certs {
         let (ca_pem, ca) = new_ca("pgflight test CA");
-        let (other_pem, _) = new_ca("pgflight unrelated CA");
+        let (other_pem, other_ca) = new_ca("pgflight unrelated CA");
         let (server_pem, server_key) = leaf(
             vec!["localhost".into(), "127.0.0.1".into()],
             "localhost",
@@ -69,6 +73,12 @@ impl Certs {
         );
         let (client_pem, client_key) =
             leaf(vec![], "certuser", ExtendedKeyUsagePurpose::ClientAuth, &ca);
+        let (stranger_pem, stranger_key) = leaf(
+            vec![],
+            "certuser",
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &other_ca,
+        );
         let write = |name: &str, content: &str| {
             use std::os::unix::fs::PermissionsExt;
             let path = dir.join(name);
@@ -84,6 +94,8 @@ impl Certs {
             server_key: write("server.key", &server_key),
             client_cert: write("client.pem", &client_pem),
             client_key: write("client.key", &client_key),
+            stranger_cert: write("stranger.pem", &stranger_pem),
+            stranger_key: write("stranger.key", &stranger_key),
         }
     }
 }
