@@ -405,12 +405,17 @@ def _start_server(
                     f"its log:\n{text}",
                     pytrace=False,
                 )
-            try:
-                status, _ = server.get("/healthz", timeout=1)
-                if status == 200:
+            if "PGFLIGHT_TLS_CERT" in env:
+                # Plain HTTP cannot reach a TLS port: the start-up line says it listens.
+                if "pgflight serving" in server.log_text():
                     return server
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
+            else:
+                try:
+                    status, _ = server.get("/healthz", timeout=1)
+                    if status == 200:
+                        return server
+                except (urllib.error.URLError, ConnectionError, OSError):
+                    pass
             if time.monotonic() > deadline:
                 server.stop()
                 pytest.fail(
