@@ -118,6 +118,12 @@ pub struct ConfigFlags {
     /// How long a ticket stays valid, e.g. 1h [default: 1h]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub ticket_ttl: Option<Duration>,
+    /// auth = "password": file of `name:hash` lines
+    #[arg(long, value_name = "PATH")]
+    pub users_file: Option<PathBuf>,
+    /// How long a Handshake's bearer token stays valid, e.g. 1h [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub token_ttl: Option<Duration>,
 }
 
 /// clap parser for secret flags.

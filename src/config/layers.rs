@@ -275,6 +275,8 @@ pub(super) fn flags_layer(flags: &ConfigFlags) -> Layer {
     put("snapshot_ttl", flags.snapshot_ttl.as_ref().map(duration));
     put("ticket_secret", flags.ticket_secret.as_ref().map(secret));
     put("ticket_ttl", flags.ticket_ttl.as_ref().map(duration));
+    put("users_file", path(&flags.users_file));
+    put("token_ttl", flags.token_ttl.as_ref().map(duration));
     layer
 }
 

@@ -92,6 +92,8 @@ pub const KEYS: &[&str] = &[
     "snapshot_ttl",
     "ticket_secret",
     "ticket_ttl",
+    "users_file",
+    "token_ttl",
 ];
 
 /// The file read when none is named: `flight.toml` in the working directory.
@@ -171,6 +173,11 @@ pub struct Config {
     pub ticket_secret: Option<SecretString>,
     /// How long a ticket stays valid after GetFlightInfo. Default 1h.
     pub ticket_ttl: Duration,
+    /// `auth = "password"`: the file of users, one `name:hash` a line (`pgflight hash-password`
+    /// makes the hash).
+    pub users_file: Option<PathBuf>,
+    /// How long a bearer token from the Handshake stays valid. Default 1h.
+    pub token_ttl: Duration,
 }
 
 const DEFAULT_PORT: u16 = 5432;
@@ -182,6 +189,7 @@ const DEFAULT_PARTITION_MIN_ROWS: usize = 1_000_000;
 const DEFAULT_MAX_PARTITIONS: usize = 4;
 const DEFAULT_SNAPSHOT_TTL: Duration = Duration::from_secs(60);
 const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(3600);
+const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
 const DEFAULT_MAX_CONNECTIONS: usize = 10;
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_LISTEN: SocketAddr =
@@ -230,6 +238,8 @@ impl Config {
             snapshot_ttl: DEFAULT_SNAPSHOT_TTL,
             ticket_secret: None,
             ticket_ttl: DEFAULT_TICKET_TTL,
+            users_file: None,
+            token_ttl: DEFAULT_TOKEN_TTL,
         }
     }
 
@@ -282,6 +292,13 @@ impl Config {
             )));
         }
         pair("sslcert", &self.sslcert, "sslkey", &self.sslkey)?;
+        if self.auth == AuthMode::Password && self.users_file.is_none() {
+            return Err(ConfigError::Conflict(
+                "auth = \"password\" needs users_file, the file of users and password hashes \
+                 (make a hash with `pgflight hash-password`)"
+                    .into(),
+            ));
+        }
         pair("tls_cert", &self.tls_cert, "tls_key", &self.tls_key)?;
         if self.tls_client_ca.is_some() && self.tls_cert.is_none() {
             return Err(ConfigError::Conflict(
@@ -464,6 +481,8 @@ fn build(
         ticket_ttl: values
             .duration("ticket_ttl")?
             .unwrap_or(defaults.ticket_ttl),
+        users_file: values.plain_path("users_file")?,
+        token_ttl: values.duration("token_ttl")?.unwrap_or(defaults.token_ttl),
         ..defaults
     })
 }

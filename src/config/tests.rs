@@ -333,8 +333,27 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         ("PGFLIGHT_AUTH", "password"),
         ("PGFLIGHT_NUMERIC_NAN", "null"),
         ("PGFLIGHT_ARRAYS", "json"),
+        ("PGFLIGHT_PARTITION_MIN_ROWS", "500"),
+        ("PGFLIGHT_MAX_PARTITIONS", "3"),
+        ("PGFLIGHT_SNAPSHOT_TTL", "30s"),
+        ("PGFLIGHT_TICKET_SECRET", "shh"),
+        ("PGFLIGHT_TICKET_TTL", "10m"),
+        ("PGFLIGHT_USERS_FILE", "/users"),
+        ("PGFLIGHT_TOKEN_TTL", "2h"),
     ];
     let c = load(None, &ConfigFlags::default(), &env).unwrap();
+    assert_eq!((c.partition_min_rows, c.max_partitions), (500, 3));
+    assert_eq!(c.snapshot_ttl, Duration::from_secs(30));
+    assert_eq!(c.ticket_secret.as_ref().unwrap().expose_secret(), "shh");
+    assert!(!format!("{c:?}").contains("shh"));
+    assert_eq!(
+        (c.ticket_ttl, c.token_ttl),
+        (Duration::from_secs(600), Duration::from_secs(7200))
+    );
+    assert_eq!(
+        c.users_file.as_deref(),
+        Some(std::path::Path::new("/users"))
+    );
     assert_eq!(c.summary(), "h:7000/d as u, sslmode=verify-ca");
     assert_eq!(c.password().unwrap().expose_secret(), "pf");
     assert_eq!(c.statement_timeout, Duration::from_millis(2500));
@@ -563,7 +582,7 @@ fn unknown_keys_are_errors_in_files_and_pgflight_variables() {
         "{msg}"
     );
     assert!(
-        msg.ends_with("max_partitions, snapshot_ttl, ticket_secret, ticket_ttl)"),
+        msg.ends_with("ticket_secret, ticket_ttl, users_file, token_ttl)"),
         "{msg}"
     );
     let msg = error(load_file("c.yaml", "host: h\npostgres:\n  port: 1\n"));
