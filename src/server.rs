@@ -13,6 +13,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::flight::auth::Authenticator;
 use crate::flight::signing::HandleSigner;
 use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
@@ -35,7 +36,8 @@ pub async fn run(
     let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)
         .map_err(PgError::Setup)?;
     let tls = crate::flight::tls::acceptor(&config).map_err(PgError::Setup)?;
-    let router = routes(pool.clone(), config.clone(), Arc::new(signer));
+    let auth = Arc::new(Authenticator::new(&config).map_err(PgError::Setup)?);
+    let router = routes(pool.clone(), config.clone(), Arc::new(signer), auth);
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -110,13 +112,15 @@ pub async fn run(
 }
 
 /// The gRPC services and the HTTP endpoints in one router.
-fn routes(pool: Arc<PgPool>, config: Arc<Config>, signer: Arc<HandleSigner>) -> axum::Router {
-    let flight = FlightServiceServer::new(PgFlightService::new(PgFlightSqlService::new(
-        pool.clone(),
-        config,
-        signer,
-    )))
-    .max_decoding_message_size(64 * 1024 * 1024);
+fn routes(
+    pool: Arc<PgPool>,
+    config: Arc<Config>,
+    signer: Arc<HandleSigner>,
+    auth: Arc<Authenticator>,
+) -> axum::Router {
+    let sql = PgFlightSqlService::new(pool.clone(), config, signer);
+    let flight = FlightServiceServer::new(PgFlightService::new(sql, auth))
+        .max_decoding_message_size(64 * 1024 * 1024);
     let grpc = tonic::service::Routes::new(flight).into_axum_router();
     let readiness: ReadinessCheck = Arc::new(move || {
         let pool = pool.clone();

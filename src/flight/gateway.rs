@@ -15,19 +15,30 @@ use arrow_flight::{
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
-use crate::flight::auth::identity_of;
+use crate::flight::auth::{Authenticator, identity_of};
 
 type Sql = PgFlightSqlService;
 
 /// Flight SQL plus the seed connector's extraction descriptors.
 pub struct PgFlightService {
     sql: Arc<PgFlightSqlService>,
+    auth: Arc<Authenticator>,
 }
 
 impl PgFlightService {
-    /// Wraps the Flight SQL service.
-    pub fn new(sql: PgFlightSqlService) -> Self {
-        PgFlightService { sql: Arc::new(sql) }
+    /// Wraps the Flight SQL service; every call but the Handshake is authorised by `auth`.
+    pub fn new(sql: PgFlightSqlService, auth: Arc<Authenticator>) -> Self {
+        PgFlightService {
+            sql: Arc::new(sql),
+            auth,
+        }
+    }
+
+    /// Establishes the caller's identity (or refuses the call) and records it in the request.
+    fn authorize<T>(&self, request: &mut Request<T>) -> Result<(), Status> {
+        let identity = self.auth.authorize(request.metadata())?;
+        request.extensions_mut().insert(identity);
+        Ok(())
     }
 }
 
@@ -58,13 +69,20 @@ impl FlightService for PgFlightService {
         &self,
         request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
-        self.sql.handshake(request).await
+        let bearer = self.auth.handshake(request.metadata())?;
+        let mut response = self.sql.handshake(request).await?;
+        let value = bearer
+            .parse()
+            .map_err(|_| Status::internal("bearer token is not a valid header value"))?;
+        response.metadata_mut().insert("authorization", value);
+        Ok(response)
     }
 
     async fn list_flights(
         &self,
-        request: Request<Criteria>,
+        mut request: Request<Criteria>,
     ) -> Result<Response<Self::ListFlightsStream>, Status> {
+        self.authorize(&mut request)?;
         let infos = self.sql.list_relations(&identity_of(&request)).await?;
         let stream = futures::stream::iter(infos.into_iter().map(Ok));
         Ok(Response::new(Box::pin(stream)))
@@ -72,8 +90,9 @@ impl FlightService for PgFlightService {
 
     async fn get_flight_info(
         &self,
-        request: Request<FlightDescriptor>,
+        mut request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
+        self.authorize(&mut request)?;
         if is_extraction(request.get_ref()) {
             let identity = identity_of(&request);
             let info = self
@@ -87,15 +106,17 @@ impl FlightService for PgFlightService {
 
     async fn poll_flight_info(
         &self,
-        request: Request<FlightDescriptor>,
+        mut request: Request<FlightDescriptor>,
     ) -> Result<Response<PollInfo>, Status> {
+        self.authorize(&mut request)?;
         self.sql.poll_flight_info(request).await
     }
 
     async fn get_schema(
         &self,
-        request: Request<FlightDescriptor>,
+        mut request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
+        self.authorize(&mut request)?;
         if !is_extraction(request.get_ref()) {
             return self.sql.get_schema(request).await;
         }
@@ -108,36 +129,41 @@ impl FlightService for PgFlightService {
 
     async fn do_get(
         &self,
-        request: Request<Ticket>,
+        mut request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
+        self.authorize(&mut request)?;
         self.sql.do_get(request).await
     }
 
     async fn do_put(
         &self,
-        request: Request<Streaming<FlightData>>,
+        mut request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
+        self.authorize(&mut request)?;
         self.sql.do_put(request).await
     }
 
     async fn do_action(
         &self,
-        request: Request<Action>,
+        mut request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
+        self.authorize(&mut request)?;
         self.sql.do_action(request).await
     }
 
     async fn list_actions(
         &self,
-        request: Request<Empty>,
+        mut request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
+        self.authorize(&mut request)?;
         self.sql.list_actions(request).await
     }
 
     async fn do_exchange(
         &self,
-        request: Request<Streaming<FlightData>>,
+        mut request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        self.authorize(&mut request)?;
         self.sql.do_exchange(request).await
     }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod gateway;
 pub mod metadata;
+pub mod password;
 pub mod service;
 pub mod signing;
 pub mod status;

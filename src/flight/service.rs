@@ -170,8 +170,8 @@ type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + '
 impl FlightSqlService for PgFlightSqlService {
     type FlightService = PgFlightSqlService;
 
-    /// With `auth = "none"` every caller is accepted: the handshake payload is echoed back, as
-    /// Flight's basic handshake expects, and no token is issued.
+    /// The credentials were checked (and the bearer token added) by the gateway; the payload
+    /// is echoed back, as Flight's basic handshake expects.
     async fn do_handshake(
         &self,
         request: Request<Streaming<HandshakeRequest>>,

@@ -265,3 +265,124 @@ mod tls {
         server.stop().await;
     }
 }
+
+mod password_auth {
+    use super::*;
+    use arrow_flight::sql::client::FlightSqlServiceClient;
+    use pgflight::config::AuthMode;
+    use pgflight::flight::password::PasswordHash;
+
+    /// A server with `auth = "password"` and users alice / bob.
+    async fn start(prefix: &str, token_ttl: Duration) -> (TestServer, tempfile::TempDir) {
+        let cluster = cluster().await;
+        let db = cluster.create_db(prefix).await;
+        cluster
+            .admin(&db)
+            .await
+            .batch_execute("CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 3) g")
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let users = dir.path().join("users");
+        let alice = PasswordHash::new("alice-pw", 1000).unwrap();
+        let bob = PasswordHash::new("bob-pw", 1000).unwrap();
+        std::fs::write(&users, format!("alice:{alice}\nbob:{bob}\n")).unwrap();
+        let mut config = cluster.config(&db);
+        config.auth = AuthMode::Password;
+        config.users_file = Some(users);
+        config.token_ttl = token_ttl;
+        (TestServer::start(config).await, dir)
+    }
+
+    /// A Flight client that did the Handshake as `user` and sends the bearer token it got.
+    async fn logged_in(
+        server: &TestServer,
+        user: &str,
+        password: &str,
+    ) -> Result<FlightClient, String> {
+        let channel = Channel::from_shared(server.url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut sql = FlightSqlServiceClient::new(channel.clone());
+        sql.handshake(user, password)
+            .await
+            .map_err(|e| e.to_string())?;
+        let token = sql
+            .token()
+            .cloned()
+            .ok_or("no bearer token in the Handshake's answer")?;
+        let mut client = FlightClient::new(channel);
+        client
+            .add_header("authorization", &format!("Bearer {token}"))
+            .unwrap();
+        Ok(client)
+    }
+
+    fn descriptor() -> FlightDescriptor {
+        FlightDescriptor::new_cmd(r#"{"mode":{"fullTable":{"entity":"t"}}}"#)
+    }
+
+    #[tokio::test]
+    async fn handshake_token_works_and_wrong_passwords_do_not() {
+        let (server, _dir) = start("auth", Duration::from_secs(60)).await;
+        let mut alice = logged_in(&server, "alice", "alice-pw").await.unwrap();
+        let info = alice.get_flight_info(descriptor()).await.unwrap();
+        let batches: Vec<_> = alice
+            .do_get(info.endpoint[0].ticket.clone().unwrap())
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
+        // The token is reused across calls.
+        alice.get_flight_info(descriptor()).await.unwrap();
+
+        let err = logged_in(&server, "alice", "guess").await.err().unwrap();
+        assert!(err.contains("authentication failed"), "{err}");
+        let mut anonymous = super::client(&server).await;
+        let err = anonymous
+            .get_flight_info(descriptor())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("authentication required"), "{err}");
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn another_users_ticket_is_refused_before_postgres() {
+        let (server, _dir) = start("auth_bind", Duration::from_secs(60)).await;
+        let mut alice = logged_in(&server, "alice", "alice-pw").await.unwrap();
+        let info = alice.get_flight_info(descriptor()).await.unwrap();
+        let ticket = info.endpoint[0].ticket.clone().unwrap();
+        let mut bob = logged_in(&server, "bob", "bob-pw").await.unwrap();
+        let err = match bob.do_get(ticket).await {
+            Err(err) => err.to_string(),
+            Ok(stream) => stream
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap_err()
+                .to_string(),
+        };
+        assert!(err.contains("another user"), "{err}");
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_are_refused() {
+        let (server, _dir) = start("auth_expiry", Duration::from_millis(500)).await;
+        let mut alice = logged_in(&server, "alice", "alice-pw").await.unwrap();
+        alice.get_flight_info(descriptor()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let err = alice
+            .get_flight_info(descriptor())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bearer token expired"), "{err}");
+        server.stop().await;
+    }
+}
