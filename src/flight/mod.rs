@@ -1,5 +1,6 @@
 //! The Arrow Flight SQL protocol room. Depends on `plan` and `pg`; nothing depends on it.
 
+pub mod discovery;
 pub mod gateway;
 pub mod metadata;
 pub mod service;
