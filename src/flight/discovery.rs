@@ -118,6 +118,21 @@ fn catalog_matches(catalog: Option<&str>, database: &str) -> bool {
     catalog.is_none_or(|c| c == database)
 }
 
+/// Refuses a LIKE pattern that ends in an unescaped escape character (a backslash): it has no
+/// meaning, and PostgreSQL would reject it only for some names.
+fn check_pattern(pattern: Option<&str>) -> Result<(), Status> {
+    let Some(pattern) = pattern else {
+        return Ok(());
+    };
+    let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
+    if trailing % 2 == 1 {
+        return Err(Status::invalid_argument(format!(
+            "pattern {pattern:?} ends with the escape character \\; write \\\\ for a literal backslash"
+        )));
+    }
+    Ok(())
+}
+
 fn internal(err: FlightError) -> Status {
     Status::internal(err.to_string())
 }
@@ -138,6 +153,7 @@ pub async fn db_schemas(
     let mut builder = GetDbSchemasBuilder::new(None::<String>, None::<String>);
     if catalog_matches(command.catalog.as_deref(), database) {
         let pattern = command.db_schema_filter_pattern.as_deref();
+        check_pattern(pattern)?;
         let schemas = listing::schemas(pool, pattern)
             .await
             .map_err(|e| pg_status(&e))?;
@@ -167,6 +183,8 @@ pub async fn tables(
     options: &TypeOptions,
     command: CommandGetTables,
 ) -> Result<RecordBatch, Status> {
+    check_pattern(command.db_schema_filter_pattern.as_deref())?;
+    check_pattern(command.table_name_filter_pattern.as_deref())?;
     let mut builder = tables_builder(&command);
     let kinds: Vec<RelationKind> = RELATION_KINDS
         .into_iter()
@@ -415,6 +433,16 @@ mod tests {
         assert!(catalog_matches(Some("app"), "app"));
         assert!(!catalog_matches(Some(""), "app"));
         assert!(!catalog_matches(Some("other"), "app"));
+    }
+
+    #[test]
+    fn a_trailing_escape_is_refused() {
+        assert!(check_pattern(None).is_ok());
+        assert!(check_pattern(Some("a\\_b%")).is_ok());
+        assert!(check_pattern(Some("a\\\\")).is_ok());
+        let err = check_pattern(Some("a\\")).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(check_pattern(Some("a\\\\\\")).is_err());
     }
 
     #[test]

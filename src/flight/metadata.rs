@@ -27,8 +27,25 @@ const NUMERIC_FUNCTIONS: &[&str] = &[
     "truncate",
 ];
 const STRING_FUNCTIONS: &[&str] = &[
-    "ascii", "char", "concat", "lcase", "left", "length", "ltrim", "repeat", "rtrim", "space",
-    "substring", "ucase", "replace", "locate", "right", "position", "trim", "lower", "upper",
+    "ascii",
+    "char",
+    "concat",
+    "lcase",
+    "left",
+    "length",
+    "ltrim",
+    "repeat",
+    "rtrim",
+    "space",
+    "substring",
+    "ucase",
+    "replace",
+    "locate",
+    "right",
+    "position",
+    "trim",
+    "lower",
+    "upper",
 ];
 const SYSTEM_FUNCTIONS: &[&str] = &["database", "ifnull", "user", "version", "current_schema"];
 const DATETIME_FUNCTIONS: &[&str] = &[
@@ -53,7 +70,9 @@ const DATETIME_FUNCTIONS: &[&str] = &[
 
 /// A bitmask with the given bit positions set.
 fn bits<T: Into<i32>>(positions: impl IntoIterator<Item = T>) -> i32 {
-    positions.into_iter().fold(0, |mask, p| mask | 1 << p.into())
+    positions
+        .into_iter()
+        .fold(0, |mask, p| mask | 1 << p.into())
 }
 
 /// Which types CAST converts between (SqlSupportsConvert): numbers among themselves and to
@@ -76,7 +95,11 @@ fn supported_conversions() -> BTreeMap<i32, Vec<i32>> {
         C::SqlConvertVarchar,
         C::SqlConvertLongvarchar,
     ];
-    let binaries = [C::SqlConvertBinary, C::SqlConvertVarbinary, C::SqlConvertLongvarbinary];
+    let binaries = [
+        C::SqlConvertBinary,
+        C::SqlConvertVarbinary,
+        C::SqlConvertLongvarbinary,
+    ];
     let times = [C::SqlConvertDate, C::SqlConvertTime, C::SqlConvertTimestamp];
     let intervals = [C::SqlConvertIntervalDayTime, C::SqlConvertIntervalYearMonth];
     let ids = |group: &[C]| group.iter().map(|c| *c as i32).collect::<Vec<i32>>();
@@ -123,7 +146,10 @@ pub fn sql_info(
     b.append(SqlInfo::FlightSqlServerCancel, false);
     b.append(SqlInfo::FlightSqlServerBulkIngestion, false);
     b.append(SqlInfo::FlightSqlServerIngestTransactionsSupported, false);
-    b.append(SqlInfo::FlightSqlServerStatementTimeout, statement_timeout_ms);
+    b.append(
+        SqlInfo::FlightSqlServerStatementTimeout,
+        statement_timeout_ms,
+    );
     b.append(SqlInfo::FlightSqlServerTransactionTimeout, 0i32);
 
     // Read-only: no DDL, no positioned updates, no SELECT FOR UPDATE, no transactions.
@@ -136,7 +162,10 @@ pub fn sql_info(
     b.append(SqlInfo::SqlTransactionsSupported, false);
     let none = SqlTransactionIsolationLevel::SqlTransactionNone as i32;
     b.append(SqlInfo::SqlDefaultTransactionIsolation, none);
-    b.append(SqlInfo::SqlSupportedTransactionsIsolationLevels, bits([none]));
+    b.append(
+        SqlInfo::SqlSupportedTransactionsIsolationLevels,
+        bits([none]),
+    );
     b.append(SqlInfo::SqlDataDefinitionCausesTransactionCommit, false);
     b.append(SqlInfo::SqlDataDefinitionsInTransactionsIgnored, false);
     b.append(SqlInfo::SqlBatchUpdatesSupported, false);
@@ -146,10 +175,22 @@ pub fn sql_info(
     b.append(SqlInfo::SqlStoredFunctionsUsingCallSyntaxSupported, false);
     // Result sets: forward only (bit 1), read-only concurrency (bit 1).
     b.append(SqlInfo::SqlSupportedResultSetTypes, bits([1]));
-    b.append(SqlInfo::SqlSupportedConcurrenciesForResultSetUnspecified, 0i32);
-    b.append(SqlInfo::SqlSupportedConcurrenciesForResultSetForwardOnly, bits([1]));
-    b.append(SqlInfo::SqlSupportedConcurrenciesForResultSetScrollSensitive, 0i32);
-    b.append(SqlInfo::SqlSupportedConcurrenciesForResultSetScrollInsensitive, 0i32);
+    b.append(
+        SqlInfo::SqlSupportedConcurrenciesForResultSetUnspecified,
+        0i32,
+    );
+    b.append(
+        SqlInfo::SqlSupportedConcurrenciesForResultSetForwardOnly,
+        bits([1]),
+    );
+    b.append(
+        SqlInfo::SqlSupportedConcurrenciesForResultSetScrollSensitive,
+        0i32,
+    );
+    b.append(
+        SqlInfo::SqlSupportedConcurrenciesForResultSetScrollInsensitive,
+        0i32,
+    );
 
     // Identifiers: unquoted names fold to lower case; quoted names keep their case (the JDBC
     // driver reads CASE_INSENSITIVE here as "supports mixed-case quoted identifiers").
@@ -284,7 +325,11 @@ const fn number(name: &'static str, data_type: XdbcDataType, digits: i32, radix:
     }
 }
 
-const fn text(name: &'static str, data_type: XdbcDataType, create: &'static [&'static str]) -> TypeRow {
+const fn text(
+    name: &'static str,
+    data_type: XdbcDataType,
+    create: &'static [&'static str],
+) -> TypeRow {
     TypeRow {
         column_size: Some(1_073_741_823),
         create_params: create,
@@ -462,7 +507,9 @@ mod tests {
             .downcast_ref::<arrow::array::UInt32Array>()
             .unwrap();
         let ids: Vec<u32> = ids.values().to_vec();
-        for key in [0u32, 1, 2, 3, 4, 8, 503, 504, 505, 508, 513, 525, 526, 562, 563] {
+        for key in [
+            0u32, 1, 2, 3, 4, 8, 503, 504, 505, 508, 513, 525, 526, 562, 563,
+        ] {
             assert!(ids.contains(&key), "SqlInfo {key} missing");
         }
         assert!(ids.len() > 80, "{} keys", ids.len());

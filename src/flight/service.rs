@@ -120,7 +120,8 @@ impl PgFlightSqlService {
     /// GetSqlInfo's data: PostgreSQL's facts when it answers, pgflight's own keys always.
     async fn sql_info_data(&self) -> Result<SqlInfoData, Status> {
         let facts = self.server_facts().await.ok();
-        let timeout_ms = i32::try_from(self.config.statement_timeout.as_millis()).unwrap_or(i32::MAX);
+        let timeout_ms =
+            i32::try_from(self.config.statement_timeout.as_millis()).unwrap_or(i32::MAX);
         metadata::sql_info(facts, timeout_ms).map_err(|e| Status::internal(e.to_string()))
     }
 }
@@ -219,7 +220,9 @@ impl FlightSqlService for PgFlightSqlService {
         _query: CommandGetCatalogs,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::catalogs(&self.config.database)?)))
+        Ok(Response::new(discovery::stream(discovery::catalogs(
+            &self.config.database,
+        )?)))
     }
 
     async fn get_flight_info_schemas(
@@ -235,7 +238,9 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetDbSchemas,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::db_schemas(&self.pool, &self.config.database, query).await?)))
+        Ok(Response::new(discovery::stream(
+            discovery::db_schemas(&self.pool, &self.config.database, query).await?,
+        )))
     }
 
     async fn get_flight_info_tables(
@@ -251,7 +256,15 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetTables,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::tables(&self.pool, &self.config.database, &self.type_options(), query).await?)))
+        Ok(Response::new(discovery::stream(
+            discovery::tables(
+                &self.pool,
+                &self.config.database,
+                &self.type_options(),
+                query,
+            )
+            .await?,
+        )))
     }
 
     async fn get_flight_info_table_types(
@@ -267,7 +280,9 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetTableTypes,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::table_types(query)?)))
+        Ok(Response::new(discovery::stream(discovery::table_types(
+            query,
+        )?)))
     }
 
     async fn get_flight_info_primary_keys(
@@ -283,7 +298,9 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetPrimaryKeys,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::primary_keys(&self.pool, &self.config.database, query).await?)))
+        Ok(Response::new(discovery::stream(
+            discovery::primary_keys(&self.pool, &self.config.database, query).await?,
+        )))
     }
 
     async fn get_flight_info_imported_keys(
@@ -299,7 +316,9 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetImportedKeys,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::imported_keys(&self.pool, &self.config.database, query).await?)))
+        Ok(Response::new(discovery::stream(
+            discovery::imported_keys(&self.pool, &self.config.database, query).await?,
+        )))
     }
 
     async fn get_flight_info_exported_keys(
@@ -315,7 +334,9 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetExportedKeys,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::exported_keys(&self.pool, &self.config.database, query).await?)))
+        Ok(Response::new(discovery::stream(
+            discovery::exported_keys(&self.pool, &self.config.database, query).await?,
+        )))
     }
 
     async fn get_flight_info_cross_reference(
@@ -331,7 +352,9 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetCrossReference,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        Ok(Response::new(discovery::stream(discovery::cross_reference(&self.pool, &self.config.database, query).await?)))
+        Ok(Response::new(discovery::stream(
+            discovery::cross_reference(&self.pool, &self.config.database, query).await?,
+        )))
     }
 
     async fn get_flight_info_xdbc_type_info(
@@ -344,7 +367,9 @@ impl FlightSqlService for PgFlightSqlService {
         let info = FlightInfo::new()
             .try_with_schema(schema.as_ref())
             .map_err(|e| Status::internal(e.to_string()))?
-            .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(query.as_any().encode_to_vec())))
+            .with_endpoint(
+                FlightEndpoint::new().with_ticket(Ticket::new(query.as_any().encode_to_vec())),
+            )
             .with_descriptor(request.into_inner());
         Ok(Response::new(info))
     }
