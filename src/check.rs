@@ -64,6 +64,7 @@ pub fn exit_code(err: &PgError) -> u8 {
         | PgError::ReadOnly { .. }
         | PgError::Sql(_)
         | PgError::Decode(_)
+        | PgError::SnapshotExpired
         | PgError::Client { .. } => exit::OTHER,
     }
 }

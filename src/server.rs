@@ -13,6 +13,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::flight::signing::HandleSigner;
 use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
 use crate::telemetry::http::{self, ReadinessCheck};
@@ -28,7 +29,9 @@ pub async fn run(
 ) -> Result<(), PgError> {
     let config = Arc::new(config);
     let pool = Arc::new(PgPool::new(&config)?);
-    let router = routes(pool.clone(), config.clone());
+    let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)
+        .map_err(PgError::Setup)?;
+    let router = routes(pool.clone(), config.clone(), Arc::new(signer));
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -75,10 +78,11 @@ pub async fn run(
 }
 
 /// The gRPC services and the HTTP endpoints in one router.
-fn routes(pool: Arc<PgPool>, config: Arc<Config>) -> axum::Router {
+fn routes(pool: Arc<PgPool>, config: Arc<Config>, signer: Arc<HandleSigner>) -> axum::Router {
     let flight = FlightServiceServer::new(PgFlightService::new(PgFlightSqlService::new(
         pool.clone(),
         config,
+        signer,
     )))
     .max_decoding_message_size(64 * 1024 * 1024);
     let grpc = tonic::service::Routes::new(flight).into_axum_router();

@@ -103,6 +103,21 @@ pub struct ConfigFlags {
     /// How PostgreSQL arrays are delivered [default: list]
     #[arg(long)]
     pub arrays: Option<ArrayFormat>,
+    /// Split tables with at least this many rows into several endpoints [default: 1000000]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub partition_min_rows: Option<usize>,
+    /// Most endpoints per request; 1 turns splitting off [default: 4]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_partitions: Option<usize>,
+    /// How long a split request's shared snapshot is held open, e.g. 60s [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub snapshot_ttl: Option<Duration>,
+    /// Key that signs tickets (prefer PGFLIGHT_TICKET_SECRET or the file) [default: random]
+    #[arg(long, value_parser = secret)]
+    pub ticket_secret: Option<SecretString>,
+    /// How long a ticket stays valid, e.g. 1h [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    pub ticket_ttl: Option<Duration>,
 }
 
 /// clap parser for secret flags.

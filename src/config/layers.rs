@@ -264,6 +264,17 @@ pub(super) fn flags_layer(flags: &ConfigFlags) -> Layer {
     put("auth", flags.auth.map(|a| a.to_string()));
     put("numeric_nan", flags.numeric_nan.map(|n| n.to_string()));
     put("arrays", flags.arrays.map(|a| a.to_string()));
+    put(
+        "partition_min_rows",
+        flags.partition_min_rows.as_ref().and_then(|n| text(n)),
+    );
+    put(
+        "max_partitions",
+        flags.max_partitions.as_ref().and_then(|n| text(n)),
+    );
+    put("snapshot_ttl", flags.snapshot_ttl.as_ref().map(duration));
+    put("ticket_secret", flags.ticket_secret.as_ref().map(secret));
+    put("ticket_ttl", flags.ticket_ttl.as_ref().map(duration));
     layer
 }
 

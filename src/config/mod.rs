@@ -87,6 +87,11 @@ pub const KEYS: &[&str] = &[
     "auth",
     "numeric_nan",
     "arrays",
+    "partition_min_rows",
+    "max_partitions",
+    "snapshot_ttl",
+    "ticket_secret",
+    "ticket_ttl",
 ];
 
 /// The file read when none is named: `flight.toml` in the working directory.
@@ -152,6 +157,20 @@ pub struct Config {
     pub numeric_nan: NumericNan,
     /// How PostgreSQL arrays are delivered. Default `list`.
     pub arrays: ArrayFormat,
+    /// Tables with at least this many rows (PostgreSQL's estimate) are read through several
+    /// endpoints. Default 1000000.
+    pub partition_min_rows: usize,
+    /// Most endpoints one request is split into (also bounded by `max_connections`); 1 turns
+    /// splitting off. Default 4.
+    pub max_partitions: usize,
+    /// How long the snapshot shared by a split request's endpoints is held open (an open
+    /// transaction holds back vacuum). Default 60s.
+    pub snapshot_ttl: Duration,
+    /// Key that signs tickets and prepared-statement handles; give every instance behind one
+    /// load balancer the same. Random at start when absent (tickets then die with the process).
+    pub ticket_secret: Option<SecretString>,
+    /// How long a ticket stays valid after GetFlightInfo. Default 1h.
+    pub ticket_ttl: Duration,
 }
 
 const DEFAULT_PORT: u16 = 5432;
@@ -159,6 +178,10 @@ const DEFAULT_SCHEMA: &str = "public";
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_BATCH_SIZE: usize = 10_000;
+const DEFAULT_PARTITION_MIN_ROWS: usize = 1_000_000;
+const DEFAULT_MAX_PARTITIONS: usize = 4;
+const DEFAULT_SNAPSHOT_TTL: Duration = Duration::from_secs(60);
+const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(3600);
 const DEFAULT_MAX_CONNECTIONS: usize = 10;
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 const DEFAULT_LISTEN: SocketAddr =
@@ -202,6 +225,11 @@ impl Config {
             auth: AuthMode::default(),
             numeric_nan: NumericNan::default(),
             arrays: ArrayFormat::default(),
+            partition_min_rows: DEFAULT_PARTITION_MIN_ROWS,
+            max_partitions: DEFAULT_MAX_PARTITIONS,
+            snapshot_ttl: DEFAULT_SNAPSHOT_TTL,
+            ticket_secret: None,
+            ticket_ttl: DEFAULT_TICKET_TTL,
         }
     }
 
@@ -244,6 +272,8 @@ impl Config {
         };
         at_least_one("batch_size", self.batch_size)?;
         at_least_one("max_connections", self.max_connections)?;
+        at_least_one("partition_min_rows", self.partition_min_rows)?;
+        at_least_one("max_partitions", self.max_partitions)?;
         if self.sslmode.verifies_certificate() && self.sslrootcert.is_none() {
             return Err(ConfigError::Conflict(format!(
                 "sslmode: {:?} needs sslrootcert, the CA certificate(s) to check PostgreSQL's \
@@ -421,6 +451,19 @@ fn build(
             .choice("numeric_nan")?
             .unwrap_or(defaults.numeric_nan),
         arrays: values.choice("arrays")?.unwrap_or(defaults.arrays),
+        partition_min_rows: values
+            .count("partition_min_rows")?
+            .unwrap_or(defaults.partition_min_rows),
+        max_partitions: values
+            .count("max_partitions")?
+            .unwrap_or(defaults.max_partitions),
+        snapshot_ttl: values
+            .duration("snapshot_ttl")?
+            .unwrap_or(defaults.snapshot_ttl),
+        ticket_secret: values.secret("ticket_secret")?.map(|(secret, _)| secret),
+        ticket_ttl: values
+            .duration("ticket_ttl")?
+            .unwrap_or(defaults.ticket_ttl),
         ..defaults
     })
 }

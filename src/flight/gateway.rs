@@ -15,6 +15,7 @@ use arrow_flight::{
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
+use crate::flight::auth::identity_of;
 
 type Sql = PgFlightSqlService;
 
@@ -62,9 +63,9 @@ impl FlightService for PgFlightService {
 
     async fn list_flights(
         &self,
-        _request: Request<Criteria>,
+        request: Request<Criteria>,
     ) -> Result<Response<Self::ListFlightsStream>, Status> {
-        let infos = self.sql.list_relations().await?;
+        let infos = self.sql.list_relations(&identity_of(&request)).await?;
         let stream = futures::stream::iter(infos.into_iter().map(Ok));
         Ok(Response::new(Box::pin(stream)))
     }
@@ -74,7 +75,11 @@ impl FlightService for PgFlightService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         if is_extraction(request.get_ref()) {
-            let info = self.sql.extraction_info(request.into_inner()).await?;
+            let identity = identity_of(&request);
+            let info = self
+                .sql
+                .extraction_info(request.into_inner(), &identity)
+                .await?;
             return Ok(Response::new(info));
         }
         self.sql.get_flight_info(request).await

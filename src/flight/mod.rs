@@ -1,9 +1,11 @@
 //! The Arrow Flight SQL protocol room. Depends on `plan` and `pg`; nothing depends on it.
 
+pub mod auth;
 pub mod discovery;
 pub mod gateway;
 pub mod metadata;
 pub mod service;
+pub mod signing;
 pub mod status;
 pub mod ticket;
 

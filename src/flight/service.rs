@@ -25,29 +25,33 @@ use tokio::sync::OnceCell;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::{ArrayFormat, Config, NumericNan};
+use crate::flight::auth::{Identity, identity_of};
 use crate::flight::discovery;
 use crate::flight::metadata;
-use crate::flight::status::{pg_status, plan_status};
+use crate::flight::signing::HandleSigner;
+use crate::flight::status::{pg_status, plan_status, ticket_status};
 use crate::flight::ticket::ScanHandle;
 use crate::pg::PgPool;
 use crate::pg::scan::scan;
 use crate::pg::server_facts::{ServerFacts, server_facts};
 use crate::pg::types::TypeOptions;
-use crate::plan::extract::{self, ExtractPlan};
+use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
     pool: Arc<PgPool>,
     config: Arc<Config>,
+    signer: Arc<HandleSigner>,
     server_facts: OnceCell<ServerFacts>,
 }
 
 impl PgFlightSqlService {
-    /// A service answering from `pool`, configured by `config`.
-    pub fn new(pool: Arc<PgPool>, config: Arc<Config>) -> Self {
+    /// A service answering from `pool`, configured by `config`, sealing tickets with `signer`.
+    pub fn new(pool: Arc<PgPool>, config: Arc<Config>, signer: Arc<HandleSigner>) -> Self {
         PgFlightSqlService {
             pool,
             config,
+            signer,
             server_facts: OnceCell::new(),
         }
     }
@@ -64,16 +68,32 @@ impl PgFlightSqlService {
         }
     }
 
+    fn partitions(&self) -> PartitionOptions {
+        PartitionOptions {
+            min_rows: self.config.partition_min_rows,
+            max_partitions: self.config.max_partitions,
+            snapshot_ttl: self.config.snapshot_ttl,
+        }
+    }
+
     /// Plans an extraction descriptor: a path `[schema, table]` or the seed's JSON request.
     async fn plan_extraction(&self, descriptor: &FlightDescriptor) -> Result<ExtractPlan, Status> {
         let options = self.type_options();
         let planned = match descriptor.r#type() {
             DescriptorType::Path => {
-                extract::plan_path(&self.pool, &descriptor.path, &options).await
+                extract::plan_path(&self.pool, &descriptor.path, &options, &self.partitions()).await
             }
             _ => match extract::parse_request(&descriptor.cmd) {
                 Ok(request) => {
-                    extract::plan_request(&self.pool, &request, &self.config.schema, &options).await
+                    let partitions = self.partitions();
+                    extract::plan_request(
+                        &self.pool,
+                        &request,
+                        &self.config.schema,
+                        &options,
+                        &partitions,
+                    )
+                    .await
                 }
                 Err(err) => Err(err),
             },
@@ -81,13 +101,14 @@ impl PgFlightSqlService {
         planned.map_err(|e| plan_status(&e))
     }
 
-    /// GetFlightInfo for an extraction descriptor.
+    /// GetFlightInfo for an extraction descriptor, its tickets sealed for `identity`.
     pub async fn extraction_info(
         &self,
         descriptor: FlightDescriptor,
+        identity: &Identity,
     ) -> Result<FlightInfo, Status> {
         let plan = self.plan_extraction(&descriptor).await?;
-        flight_info(&plan, descriptor)
+        self.flight_info(&plan, descriptor, identity)
     }
 
     /// GetSchema for an extraction descriptor.
@@ -97,7 +118,7 @@ impl PgFlightSqlService {
     }
 
     /// ListFlights: every relation the role can read, as a path descriptor with its schema.
-    pub async fn list_relations(&self) -> Result<Vec<FlightInfo>, Status> {
+    pub async fn list_relations(&self, identity: &Identity) -> Result<Vec<FlightInfo>, Status> {
         let plans = extract::readable_relations(&self.pool, &self.type_options())
             .await
             .map_err(|e| plan_status(&e))?;
@@ -105,9 +126,38 @@ impl PgFlightSqlService {
             .iter()
             .map(|plan| {
                 let path = vec![plan.scan.schema.clone(), plan.scan.table.clone()];
-                flight_info(plan, FlightDescriptor::new_path(path))
+                self.flight_info(plan, FlightDescriptor::new_path(path), identity)
             })
             .collect()
+    }
+
+    /// The FlightInfo of a planned extraction: exact schema, one endpoint per range,
+    /// PostgreSQL's row estimate, tickets sealed for `identity`.
+    fn flight_info(
+        &self,
+        plan: &ExtractPlan,
+        descriptor: FlightDescriptor,
+        identity: &Identity,
+    ) -> Result<FlightInfo, Status> {
+        let columns: Vec<String> = plan
+            .scan
+            .columns
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let mut info = FlightInfo::new()
+            .try_with_schema(plan.scan.schema().as_ref())
+            .map_err(|e| Status::internal(e.to_string()))?
+            .with_descriptor(descriptor)
+            .with_total_records(plan.relation.estimated_rows.unwrap_or(-1))
+            .with_ordered(false);
+        for (scan, split) in plan.endpoint_scans() {
+            let handle = ScanHandle::new(&scan.schema, &scan.table, columns.clone())
+                .with_split(scan.snapshot.as_deref(), split);
+            let ticket = handle.to_ticket(&self.signer, &identity.0);
+            info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
+        }
+        Ok(info)
     }
 
     /// What GetSqlInfo says about PostgreSQL, asked once (again later if it failed).
@@ -184,16 +234,19 @@ impl FlightSqlService for PgFlightSqlService {
     async fn do_get_statement(
         &self,
         ticket: TicketStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let handle = ScanHandle::decode_handle(&ticket.statement_handle)
-            .map_err(Status::invalid_argument)?;
+        let identity = identity_of(&request);
+        let handle = ScanHandle::open(&self.signer, &ticket.statement_handle, &identity.0)
+            .map_err(|e| ticket_status(&e))?;
         let spec = extract::plan_ticket(
             &self.pool,
             &handle.schema,
             &handle.table,
             &handle.columns,
             &self.type_options(),
+            handle.split().as_ref(),
+            handle.snapshot(),
         )
         .await
         .map_err(|e| plan_status(&e))?;
@@ -388,24 +441,4 @@ impl FlightSqlService for PgFlightSqlService {
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
-}
-
-/// The FlightInfo of a planned extraction: exact schema, one endpoint, PostgreSQL's row
-/// estimate.
-fn flight_info(plan: &ExtractPlan, descriptor: FlightDescriptor) -> Result<FlightInfo, Status> {
-    let columns = plan
-        .scan
-        .columns
-        .iter()
-        .map(|c| c.name().to_string())
-        .collect();
-    let handle = ScanHandle::new(&plan.scan.schema, &plan.scan.table, columns);
-    let info = FlightInfo::new()
-        .try_with_schema(plan.scan.schema().as_ref())
-        .map_err(|e| Status::internal(e.to_string()))?
-        .with_endpoint(FlightEndpoint::new().with_ticket(handle.to_ticket()))
-        .with_descriptor(descriptor)
-        .with_total_records(plan.relation.estimated_rows.unwrap_or(-1))
-        .with_ordered(false);
-    Ok(info)
 }

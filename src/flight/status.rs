@@ -4,6 +4,8 @@
 use tokio_postgres::error::SqlState;
 use tonic::{Code, Status};
 
+use crate::flight::signing::SealError;
+use crate::flight::ticket::TicketError;
 use crate::pg::PgError;
 use crate::pg::copy::CopyError;
 use crate::plan::PlanError;
@@ -28,6 +30,7 @@ pub fn pg_status(err: &PgError) -> Status {
         PgError::ReadOnly { .. } => Code::PermissionDenied,
         PgError::Sql(db) => sqlstate_code(db.code()),
         PgError::Decode(CopyError::Value { .. }) => Code::OutOfRange,
+        PgError::SnapshotExpired => Code::FailedPrecondition,
         PgError::Decode(_) | PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
     };
     Status::new(code, truncate(err.to_string()))
@@ -42,6 +45,16 @@ pub fn plan_status(err: &PlanError) -> Status {
         PlanError::Stale(_) => Status::failed_precondition(truncate(err.to_string())),
         PlanError::Pg(pg) => pg_status(pg),
     }
+}
+
+/// The gRPC status for a refused ticket or handle.
+pub fn ticket_status(err: &TicketError) -> Status {
+    let code = match err {
+        TicketError::Seal(SealError::Forged) | TicketError::Malformed(_) => Code::InvalidArgument,
+        TicketError::Seal(SealError::OtherIdentity) => Code::PermissionDenied,
+        TicketError::Seal(SealError::Expired) => Code::FailedPrecondition,
+    };
+    Status::new(code, err.to_string())
 }
 
 /// SQLSTATE classes by rule (DESIGN.md "Errors").

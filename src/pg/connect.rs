@@ -13,6 +13,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{Config, SslMode};
 use crate::pg::error::{ConnectTarget, PgError};
+use crate::pg::snapshot::SnapshotHolder;
 use crate::pg::tls;
 
 /// A connection handed out by the pool; it goes back to the pool when dropped.
@@ -26,6 +27,7 @@ pub struct PgPool {
     target: ConnectTarget,
     size: usize,
     reaper: JoinHandle<()>,
+    snapshots: SnapshotHolder,
 }
 
 impl PgPool {
@@ -66,6 +68,7 @@ impl PgPool {
             },
             size: config.max_connections,
             reaper,
+            snapshots: SnapshotHolder::new(),
         })
     }
 
@@ -122,6 +125,16 @@ impl PgPool {
         if let Err(err) = result {
             tracing::warn!(error = %err, "could not cancel a PostgreSQL statement");
         }
+    }
+
+    /// Snapshots exported for split requests, held for their endpoints.
+    pub fn snapshots(&self) -> &SnapshotHolder {
+        &self.snapshots
+    }
+
+    /// The pool's size (`max_connections`).
+    pub fn max_size(&self) -> usize {
+        self.size
     }
 
     /// Where and as whom this pool connects.

@@ -12,9 +12,10 @@ use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::pg::copy::CopyDecoder;
+use crate::pg::snapshot;
 use crate::pg::sql::qualified_name;
 use crate::pg::types::{ColumnPlan, arrow_schema};
-use crate::pg::{PgError, PgPool};
+use crate::pg::{PgConnection, PgError, PgPool};
 
 /// Batches decoded ahead of the reader: the bound on server memory per stream.
 const BATCHES_IN_FLIGHT: usize = 2;
@@ -23,7 +24,7 @@ const BATCHES_IN_FLIGHT: usize = 2;
 pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, PgError>> + Send>>;
 
 /// What to read from one relation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ScanSpec {
     /// The relation's schema.
     pub schema: String,
@@ -36,6 +37,8 @@ pub struct ScanSpec {
     pub filter: Option<String>,
     /// At most this many rows.
     pub limit: Option<u64>,
+    /// An exported snapshot to read in (the endpoints of one split request share it).
+    pub snapshot: Option<String>,
 }
 
 impl ScanSpec {
@@ -82,6 +85,15 @@ pub fn scan(pool: Arc<PgPool>, spec: ScanSpec, batch_size: usize) -> BatchStream
     }))
 }
 
+/// Ends the transaction an imported snapshot was read in, before the connection goes back.
+async fn end_snapshot_transaction(client: &PgConnection, spec: &ScanSpec) {
+    if spec.snapshot.is_some()
+        && let Err(err) = client.batch_execute("ROLLBACK").await
+    {
+        tracing::warn!(error = %err, "could not end a snapshot transaction");
+    }
+}
+
 type BatchSender = mpsc::Sender<Result<RecordBatch, PgError>>;
 
 async fn copy_into(
@@ -92,12 +104,25 @@ async fn copy_into(
 ) -> Result<(), PgError> {
     let started = std::time::Instant::now();
     let client = pool.get().await?;
+    if let Some(id) = &spec.snapshot {
+        if let Err(err) = client.batch_execute(&snapshot::import_sql(id)?).await {
+            end_snapshot_transaction(&client, spec).await;
+            return Err(match pool.error(err) {
+                PgError::Sql(db) if db.message().contains("snapshot") => PgError::SnapshotExpired,
+                other => other,
+            });
+        }
+        pool.snapshots().imported(id).await;
+    }
     let sql = spec.copy_sql();
     tracing::debug!(%sql, "scan started");
-    let copy = client
-        .copy_out(sql.as_str())
-        .await
-        .map_err(|e| pool.error(e))?;
+    let copy = match client.copy_out(sql.as_str()).await {
+        Ok(copy) => copy,
+        Err(err) => {
+            end_snapshot_transaction(&client, spec).await;
+            return Err(pool.error(err));
+        }
+    };
     futures::pin_mut!(copy);
     let mut decoder = CopyDecoder::new(&spec.columns, batch_size);
     let outcome: Result<bool, PgError> = async {
@@ -129,6 +154,7 @@ async fn copy_into(
         // The reader left, or decoding failed: stop PostgreSQL from sending the rest.
         pool.cancel(client.cancel_token()).await;
     }
+    end_snapshot_transaction(&client, spec).await;
     tracing::info!(
         schema = %spec.schema,
         table = %spec.table,

@@ -5,20 +5,50 @@
 //! {"mode": {"incremental": {"entity": "users", "cursorField": "updated_at", "cursor": "2023-01-01T00:00:00Z"}}}
 //! ```
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
 use crate::pg::PgPool;
-use crate::pg::catalog::{self, Relation, RelationFilter};
+use crate::pg::catalog::{self, Relation, RelationFilter, RelationKind};
+use crate::pg::partition::{self, Split, SplitMethod};
 use crate::pg::scan::ScanSpec;
+use crate::pg::snapshot::SnapshotHolder;
 use crate::pg::types::{ColumnPlan, TypeOptions, plan_column};
 use crate::plan::PlanError;
 
-/// The shape the seed connector sends.
+/// The shape the seed connector sends, with pgflight's optional additions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExtractionRequest {
     /// Which extraction.
     pub mode: ExtractionMode,
+    /// Ask for this many endpoints (bounded by `max_partitions` and the pool), whatever the
+    /// table's size; 1 asks for a single endpoint.
+    #[serde(default)]
+    pub partitions: Option<usize>,
+    /// `"keys"`: split by ranges of the integer primary key even where block ranges work.
+    #[serde(default)]
+    pub split: Option<SplitBy>,
+}
+
+/// How a request wants its table split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitBy {
+    /// Ranges of the integer primary key.
+    Keys,
+}
+
+/// Limits and defaults for splitting a read into several endpoints (from configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionOptions {
+    /// Split tables estimated at this many rows or more.
+    pub min_rows: usize,
+    /// Most endpoints per request.
+    pub max_partitions: usize,
+    /// How long the shared snapshot is held.
+    pub snapshot_ttl: Duration,
 }
 
 /// Full table or incremental.
@@ -59,8 +89,27 @@ pub fn parse_request(bytes: &[u8]) -> Result<ExtractionRequest, PlanError> {
 pub struct ExtractPlan {
     /// The relation read.
     pub relation: Relation,
-    /// What PostgreSQL is asked for.
+    /// What PostgreSQL is asked for (the whole relation).
     pub scan: ScanSpec,
+    /// Disjoint ranges covering the relation, one endpoint each (one range: no split).
+    pub splits: Vec<Split>,
+}
+
+impl ExtractPlan {
+    /// The scan of each endpoint: the whole scan, restricted to one range each.
+    pub fn endpoint_scans(&self) -> Vec<(ScanSpec, Option<&Split>)> {
+        if self.splits.len() < 2 {
+            return vec![(self.scan.clone(), None)];
+        }
+        self.splits
+            .iter()
+            .map(|split| {
+                let mut scan = self.scan.clone();
+                scan.filter = Some(split.filter_sql());
+                (scan, Some(split))
+            })
+            .collect()
+    }
 }
 
 /// Plans a request: resolves the entity and maps its columns.
@@ -69,8 +118,9 @@ pub async fn plan_request(
     request: &ExtractionRequest,
     default_schema: &str,
     options: &TypeOptions,
+    partitions: &PartitionOptions,
 ) -> Result<ExtractPlan, PlanError> {
-    match &request.mode {
+    let plan = match &request.mode {
         ExtractionMode::FullTable { entity } => {
             let relation = catalog::resolve_entity(pool, entity, default_schema)
                 .await?
@@ -79,13 +129,20 @@ pub async fn plan_request(
                         "entity {entity:?} not found: no table or view of that name in schema {default_schema:?} (or the named schema)"
                     ))
                 })?;
-            Ok(full_table(relation, options))
+            full_table(relation, options)
         }
-        ExtractionMode::Incremental { .. } => Err(PlanError::Unsupported(
-            "incremental extraction is not available in this version of pgflight; use fullTable"
-                .into(),
-        )),
-    }
+        ExtractionMode::Incremental { .. } => {
+            return Err(PlanError::Unsupported(
+                "incremental extraction is not available in this version of pgflight; use fullTable"
+                    .into(),
+            ));
+        }
+    };
+    let method = match request.split {
+        Some(SplitBy::Keys) => SplitMethod::Keys,
+        None => SplitMethod::Auto,
+    };
+    split(pool, plan, partitions, request.partitions, method).await
 }
 
 /// Plans a path descriptor `[schema, table]` (exact names).
@@ -93,6 +150,7 @@ pub async fn plan_path(
     pool: &PgPool,
     path: &[String],
     options: &TypeOptions,
+    partitions: &PartitionOptions,
 ) -> Result<ExtractPlan, PlanError> {
     let [schema, table] = path else {
         return Err(PlanError::InvalidRequest(format!(
@@ -101,7 +159,58 @@ pub async fn plan_path(
         )));
     };
     let relation = exact_relation(pool, schema, table).await?;
-    Ok(full_table(relation, options))
+    split(
+        pool,
+        full_table(relation, options),
+        partitions,
+        None,
+        SplitMethod::Auto,
+    )
+    .await
+}
+
+/// Splits a full-table plan into endpoint ranges when the table is large (or `requested`
+/// asks for it): exports a snapshot, computes the ranges inside it, and holds it for the
+/// endpoints. Connections are bounded: the held transaction plus one per endpoint fit the pool.
+async fn split(
+    pool: &PgPool,
+    mut plan: ExtractPlan,
+    options: &PartitionOptions,
+    requested: Option<usize>,
+    method: SplitMethod,
+) -> Result<ExtractPlan, PlanError> {
+    let bound = options
+        .max_partitions
+        .min(pool.max_size().saturating_sub(1));
+    let parts = match requested {
+        Some(n) => n.min(bound),
+        None if plan.relation.estimated_rows.unwrap_or(0) >= options.min_rows as i64 => bound,
+        None => 1,
+    };
+    let splittable = matches!(
+        plan.relation.kind,
+        RelationKind::Table | RelationKind::MaterializedView | RelationKind::PartitionedTable
+    );
+    if parts < 2 || !splittable {
+        return Ok(plan);
+    }
+    let connection = pool.get().await?;
+    let exported = SnapshotHolder::export(&connection).await;
+    let id = exported.map_err(|e| pool.error(e))?;
+    let splits = partition::plan_splits(pool, &connection, plan.relation.oid, parts, method).await;
+    let splits = match splits {
+        Ok(splits) if splits.len() > 1 => splits,
+        other => {
+            let _ = connection.batch_execute("ROLLBACK").await;
+            other?;
+            return Ok(plan);
+        }
+    };
+    pool.snapshots()
+        .hold(id.clone(), connection, options.snapshot_ttl, splits.len());
+    plan.scan.snapshot = Some(id);
+    plan.splits = splits;
+    Ok(plan)
 }
 
 /// Re-plans the read a ticket describes: the same relation and columns, which must still exist.
@@ -111,6 +220,8 @@ pub async fn plan_ticket(
     table: &str,
     columns: &[String],
     options: &TypeOptions,
+    split: Option<&Split>,
+    snapshot: Option<&str>,
 ) -> Result<ScanSpec, PlanError> {
     let relation = exact_relation(pool, schema, table).await?;
     let mut plans = Vec::with_capacity(columns.len());
@@ -130,8 +241,9 @@ pub async fn plan_ticket(
         schema: relation.schema,
         table: relation.name,
         columns: plans,
-        filter: None,
+        filter: split.map(Split::filter_sql),
         limit: None,
+        snapshot: snapshot.map(str::to_string),
     })
 }
 
@@ -175,10 +287,13 @@ pub fn full_table(relation: Relation, options: &TypeOptions) -> ExtractPlan {
         schema: relation.schema.clone(),
         table: relation.name.clone(),
         columns,
-        filter: None,
-        limit: None,
+        ..ScanSpec::default()
     };
-    ExtractPlan { relation, scan }
+    ExtractPlan {
+        relation,
+        scan,
+        splits: Vec::new(),
+    }
 }
 
 #[cfg(test)]

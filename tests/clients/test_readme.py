@@ -29,5 +29,5 @@ def test_readme_snippet_runs(database, start_server, index):
     with contextlib.redirect_stdout(out):
         exec(compile(code, f"README.md python snippet {index}", "exec"), {})
     text = out.getvalue()
-    # Each snippet shows either the server's identity or the sample table's rows.
-    assert "PostgreSQL" in text or ("['public', 'users']" in text.replace("b'", "'") and "\n3\n" in text), text
+    # Each snippet shows either the server's identity or the sample table's 3 rows last.
+    assert "PostgreSQL" in text or text.split()[-1] == "3", text

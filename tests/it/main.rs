@@ -4,5 +4,7 @@ mod connect;
 mod discovery;
 mod extract;
 mod harness;
+mod partition;
+mod security;
 mod serve;
 mod types;
