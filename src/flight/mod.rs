@@ -1,6 +1,7 @@
 //! The Arrow Flight SQL protocol room. Depends on `plan` and `pg`; nothing depends on it.
 
 pub mod auth;
+pub mod discovery;
 pub mod gateway;
 pub mod metadata;
 pub mod password;

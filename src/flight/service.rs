@@ -9,8 +9,13 @@ use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::sql::metadata::SqlInfoData;
 use arrow_flight::sql::server::FlightSqlService;
-use arrow_flight::sql::{CommandGetSqlInfo, ProstMessageExt, SqlInfo, TicketStatementQuery};
+use arrow_flight::sql::{
+    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
+    CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
+    CommandGetTables, CommandGetXdbcTypeInfo, ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
 use arrow_flight::{
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
 };
@@ -21,12 +26,14 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::{ArrayFormat, Config, NumericNan};
 use crate::flight::auth::{Identity, identity_of};
+use crate::flight::discovery;
 use crate::flight::metadata;
 use crate::flight::signing::HandleSigner;
 use crate::flight::status::{pg_status, plan_status, ticket_status};
 use crate::flight::ticket::ScanHandle;
 use crate::pg::PgPool;
 use crate::pg::scan::scan;
+use crate::pg::server_facts::{ServerFacts, server_facts};
 use crate::pg::types::TypeOptions;
 use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
 
@@ -35,7 +42,7 @@ pub struct PgFlightSqlService {
     pool: Arc<PgPool>,
     config: Arc<Config>,
     signer: Arc<HandleSigner>,
-    postgres_version: OnceCell<String>,
+    server_facts: OnceCell<ServerFacts>,
 }
 
 impl PgFlightSqlService {
@@ -45,7 +52,7 @@ impl PgFlightSqlService {
             pool,
             config,
             signer,
-            postgres_version: OnceCell::new(),
+            server_facts: OnceCell::new(),
         }
     }
 
@@ -153,14 +160,19 @@ impl PgFlightSqlService {
         Ok(info)
     }
 
-    /// PostgreSQL's `server_version`, asked once.
-    async fn postgres_version(&self) -> Result<&str, Status> {
-        self.postgres_version
-            .get_or_try_init(|| async {
-                self.pool.server_version().await.map_err(|e| pg_status(&e))
-            })
+    /// What GetSqlInfo says about PostgreSQL, asked once (again later if it failed).
+    async fn server_facts(&self) -> Result<&ServerFacts, Status> {
+        self.server_facts
+            .get_or_try_init(|| async { server_facts(&self.pool).await.map_err(|e| pg_status(&e)) })
             .await
-            .map(String::as_str)
+    }
+
+    /// GetSqlInfo's data: PostgreSQL's facts when it answers, pgflight's own keys always.
+    async fn sql_info_data(&self) -> Result<SqlInfoData, Status> {
+        let facts = self.server_facts().await.ok();
+        let timeout_ms =
+            i32::try_from(self.config.statement_timeout.as_millis()).unwrap_or(i32::MAX);
+        metadata::sql_info(facts, timeout_ms).map_err(|e| Status::internal(e.to_string()))
     }
 }
 
@@ -192,8 +204,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let version = self.postgres_version().await.ok();
-        let data = metadata::sql_info(version).map_err(|e| Status::internal(e.to_string()))?;
+        let data = self.sql_info_data().await?;
         let ticket = Ticket::new(query.as_any().encode_to_vec());
         let schema = query.into_builder(&data).schema();
         let info = FlightInfo::new()
@@ -209,8 +220,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetSqlInfo,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let version = self.postgres_version().await.ok();
-        let data = metadata::sql_info(version).map_err(|e| Status::internal(e.to_string()))?;
+        let data = self.sql_info_data().await?;
         let builder = query.into_builder(&data);
         let schema = builder.schema();
         let batch = builder.build();
@@ -248,6 +258,186 @@ impl FlightSqlService for PgFlightSqlService {
             .build(batches)
             .map_err(Status::from);
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        _query: CommandGetCatalogs,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(discovery::catalogs(
+            &self.config.database,
+        )?)))
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(
+            discovery::db_schemas(&self.pool, &self.config.database, query).await?,
+        )))
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(
+            discovery::tables(
+                &self.pool,
+                &self.config.database,
+                &self.type_options(),
+                query,
+            )
+            .await?,
+        )))
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(discovery::table_types(
+            query,
+        )?)))
+    }
+
+    async fn get_flight_info_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_primary_keys(
+        &self,
+        query: CommandGetPrimaryKeys,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(
+            discovery::primary_keys(&self.pool, &self.config.database, query).await?,
+        )))
+    }
+
+    async fn get_flight_info_imported_keys(
+        &self,
+        query: CommandGetImportedKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_imported_keys(
+        &self,
+        query: CommandGetImportedKeys,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(
+            discovery::imported_keys(&self.pool, &self.config.database, query).await?,
+        )))
+    }
+
+    async fn get_flight_info_exported_keys(
+        &self,
+        query: CommandGetExportedKeys,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_exported_keys(
+        &self,
+        query: CommandGetExportedKeys,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(
+            discovery::exported_keys(&self.pool, &self.config.database, query).await?,
+        )))
+    }
+
+    async fn get_flight_info_cross_reference(
+        &self,
+        query: CommandGetCrossReference,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        discovery::flight_info(&query, request.into_inner()).map(Response::new)
+    }
+
+    async fn do_get_cross_reference(
+        &self,
+        query: CommandGetCrossReference,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        Ok(Response::new(discovery::stream(
+            discovery::cross_reference(&self.pool, &self.config.database, query).await?,
+        )))
+    }
+
+    async fn get_flight_info_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let data = metadata::xdbc_type_info().map_err(|e| Status::internal(e.to_string()))?;
+        let schema = query.into_builder(&data).schema();
+        let info = FlightInfo::new()
+            .try_with_schema(schema.as_ref())
+            .map_err(|e| Status::internal(e.to_string()))?
+            .with_endpoint(
+                FlightEndpoint::new().with_ticket(Ticket::new(query.as_any().encode_to_vec())),
+            )
+            .with_descriptor(request.into_inner());
+        Ok(Response::new(info))
+    }
+
+    async fn do_get_xdbc_type_info(
+        &self,
+        query: CommandGetXdbcTypeInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
+        let data = metadata::xdbc_type_info().map_err(|e| Status::internal(e.to_string()))?;
+        let batch = query
+            .into_builder(&data)
+            .build()
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(discovery::stream(batch)))
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

@@ -83,6 +83,12 @@ pub async fn relations(pool: &PgPool, filter: &RelationFilter) -> Result<Vec<Rel
         .query(RELATIONS_SQL, &params)
         .await
         .map_err(|e| pool.error(e))?;
+    Ok(collect_relations(rows))
+}
+
+/// Groups rows of a relation/column query (one row per column, relations in order) into
+/// relations with their columns.
+pub(crate) fn collect_relations(rows: Vec<tokio_postgres::Row>) -> Vec<Relation> {
     let mut relations: Vec<Relation> = Vec::new();
     for row in rows {
         let oid: u32 = row.get("rel_oid");
@@ -117,7 +123,7 @@ pub async fn relations(pool: &PgPool, filter: &RelationFilter) -> Result<Vec<Rel
             table: relation.name.clone(),
         });
     }
-    Ok(relations)
+    relations
 }
 
 /// Finds the relation an extraction request names. `entity` is `name`, `schema.name`, or
@@ -250,10 +256,16 @@ fn parse_entity(entity: &str) -> Result<(Option<Ident>, Ident), EntityError> {
     Ok((schema, name))
 }
 
-/// Relations with their columns; domains resolved (nested domains too) to the base type and
-/// the first type modifier found on the way down; array element types resolved likewise (an
-/// array of a domain over `numeric(10,2)` takes the domain's modifier, as its scalar does).
-const RELATIONS_SQL: &str = r#"
+/// The SELECT … FROM of a relation/column query (one row per column; `collect_relations`
+/// reads it): relations with their columns; domains resolved (nested domains too) to the base
+/// type and the first type modifier found on the way down; array element types resolved
+/// likewise (an array of a domain over `numeric(10,2)` takes the domain's modifier, as its
+/// scalar does). `$attribute_condition` is SQL text ANDed to the column join (`""` for every
+/// column); the caller appends the WHERE clause.
+macro_rules! relation_columns_select {
+    ($attribute_condition:literal) => {
+        concat!(
+            r#"
 WITH RECURSIVE domain_chain(domain_oid, base_oid, typmod) AS (
     SELECT t.oid, t.typbasetype, t.typtypmod FROM pg_type t WHERE t.typtype = 'd'
   UNION ALL
@@ -281,12 +293,23 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
        coalesce(a.attnotnull, false) AS attnotnull
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "#,
+            $attribute_condition,
+            r#"
   LEFT JOIN domain_base db ON db.domain_oid = a.atttypid
   LEFT JOIN pg_type bt ON bt.oid = coalesce(db.base_oid, a.atttypid)
   LEFT JOIN domain_base edb ON edb.domain_oid = bt.typelem
   LEFT JOIN pg_type et ON et.oid = coalesce(edb.base_oid, bt.typelem)
- WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+"#
+        )
+    };
+}
+pub(crate) use relation_columns_select;
+
+/// Relations with their columns (see [`relation_columns_select`]), by exact names.
+const RELATIONS_SQL: &str = concat!(
+    relation_columns_select!(""),
+    r#" WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
    AND NOT c.relispartition
    AND ($1::text IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
@@ -294,7 +317,8 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
    AND ($2::text IS NULL OR c.relname = $2::text)
    AND (NOT $3::bool OR has_table_privilege(c.oid, 'SELECT'))
  ORDER BY n.nspname, c.relname, c.oid, a.attnum
-"#;
+"#
+);
 
 #[cfg(test)]
 mod tests {

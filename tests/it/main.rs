@@ -1,6 +1,7 @@
 //! Integration tests against a throwaway PostgreSQL started by the harness.
 
 mod connect;
+mod discovery;
 mod extract;
 mod harness;
 mod partition;

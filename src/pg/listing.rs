@@ -1,0 +1,122 @@
+//! Discovery listings for Flight SQL's GetDbSchemas and GetTables: schemas and relations
+//! matched by LIKE patterns, each answer in ONE catalog query whatever the number of relations.
+//!
+//! Rules (README "Schema discovery"):
+//! - Patterns follow Flight SQL / JDBC LIKE semantics: `%` any run of characters, `_` one
+//!   character, `\` escapes the next character. They are bound as parameters to PostgreSQL's
+//!   own `LIKE`, never pasted into SQL. `None` matches everything.
+//! - Schemas are listed when the role has USAGE on them. System schemas (`pg_catalog`,
+//!   `information_schema`, `pg_toast*`, `pg_temp_*`) are hidden unless named: shown only when a
+//!   schema pattern without `%` matches them (`pg_catalog`, `information\_schema`).
+//! - Relations are listed when the role has USAGE on their schema and SELECT on the relation
+//!   (`has_table_privilege`, which counts ownership and grants to PUBLIC or to roles it is a
+//!   member of); column-level grants alone do not list a relation.
+//! - Partitions are not listed: the partitioned parent (`PARTITIONED TABLE`) stands for them.
+
+use tokio_postgres::types::ToSql;
+
+use crate::pg::catalog::{Relation, RelationKind, collect_relations, relation_columns_select};
+use crate::pg::{PgError, PgPool};
+
+/// Which relations GetTables lists.
+#[derive(Debug, Clone, Default)]
+pub struct RelationPattern {
+    /// LIKE pattern on the schema name.
+    pub schema_like: Option<String>,
+    /// LIKE pattern on the relation name.
+    pub name_like: Option<String>,
+    /// Only these kinds (empty: every kind).
+    pub kinds: Vec<RelationKind>,
+    /// Also read each relation's columns (for GetTables `include_schema`).
+    pub with_columns: bool,
+}
+
+/// Every relation kind discovery lists, in the order GetTableTypes reports them.
+pub const RELATION_KINDS: [RelationKind; 5] = [
+    RelationKind::Table,
+    RelationKind::View,
+    RelationKind::MaterializedView,
+    RelationKind::PartitionedTable,
+    RelationKind::ForeignTable,
+];
+
+/// Schema names the role can use that match `pattern`, in one query.
+pub async fn schemas(pool: &PgPool, pattern: Option<&str>) -> Result<Vec<String>, PgError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(SCHEMAS_SQL, &[&pattern])
+        .await
+        .map_err(|e| pool.error(e))?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Relations (and, when asked, their columns) matching `pattern`, in one query.
+pub async fn relations_like(
+    pool: &PgPool,
+    pattern: &RelationPattern,
+) -> Result<Vec<Relation>, PgError> {
+    let kinds: Vec<RelationKind> = if pattern.kinds.is_empty() {
+        RELATION_KINDS.to_vec()
+    } else {
+        pattern.kinds.clone()
+    };
+    let relkinds: Vec<String> = kinds.iter().map(|k| relkind(*k).to_string()).collect();
+    let client = pool.get().await?;
+    let params: [&(dyn ToSql + Sync); 4] = [
+        &relkinds,
+        &pattern.schema_like,
+        &pattern.name_like,
+        &pattern.with_columns,
+    ];
+    let rows = client
+        .query(RELATIONS_LIKE_SQL, &params)
+        .await
+        .map_err(|e| pool.error(e))?;
+    Ok(collect_relations(rows))
+}
+
+/// `pg_class.relkind` of a kind.
+fn relkind(kind: RelationKind) -> char {
+    match kind {
+        RelationKind::Table => 'r',
+        RelationKind::View => 'v',
+        RelationKind::MaterializedView => 'm',
+        RelationKind::PartitionedTable => 'p',
+        RelationKind::ForeignTable => 'f',
+    }
+}
+
+/// A schema pattern "names" a system schema when it has no `%`: `pg_catalog` shows
+/// `pg_catalog`, `%` or `pg%` do not.
+macro_rules! visible_schema {
+    ($pattern:literal) => {
+        concat!(
+            "(NOT (n.nspname IN ('pg_catalog', 'information_schema') ",
+            "OR n.nspname LIKE 'pg\\_toast%' OR n.nspname LIKE 'pg\\_temp\\_%') ",
+            "OR (",
+            $pattern,
+            "::text IS NOT NULL AND strpos(",
+            $pattern,
+            "::text, '%') = 0))"
+        )
+    };
+}
+
+const SCHEMAS_SQL: &str = concat!(
+    "SELECT n.nspname::text FROM pg_namespace n ",
+    "WHERE has_schema_privilege(n.oid, 'USAGE') ",
+    "AND ($1::text IS NULL OR n.nspname LIKE $1::text) AND ",
+    visible_schema!("$1"),
+    " ORDER BY n.nspname"
+);
+
+/// `$1` relkinds, `$2` schema pattern, `$3` name pattern, `$4` whether to join the columns.
+const RELATIONS_LIKE_SQL: &str = concat!(
+    relation_columns_select!("AND $4::bool"),
+    " WHERE c.relkind::text = ANY($1::text[]) AND NOT c.relispartition",
+    " AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')",
+    " AND ($2::text IS NULL OR n.nspname LIKE $2::text)",
+    " AND ($3::text IS NULL OR c.relname LIKE $3::text) AND ",
+    visible_schema!("$2"),
+    " ORDER BY n.nspname, c.relname, c.oid, a.attnum"
+);
