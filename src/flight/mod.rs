@@ -3,6 +3,7 @@
 pub mod gateway;
 pub mod metadata;
 pub mod service;
+pub mod statements;
 pub mod status;
 pub mod ticket;
 

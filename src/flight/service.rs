@@ -5,12 +5,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
+use arrow_flight::Action;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::FlightSqlService;
-use arrow_flight::sql::{CommandGetSqlInfo, ProstMessageExt, SqlInfo, TicketStatementQuery};
+use arrow_flight::sql::server::PeekableFlightDataStream;
+use arrow_flight::sql::{
+    ActionBeginSavepointRequest, ActionBeginSavepointResult, ActionBeginTransactionRequest,
+    ActionBeginTransactionResult, ActionClosePreparedStatementRequest,
+    ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    ActionCreatePreparedSubstraitPlanRequest, CommandGetSqlInfo, CommandPreparedStatementQuery,
+    CommandPreparedStatementUpdate, CommandStatementIngest, CommandStatementQuery,
+    CommandStatementSubstraitPlan, CommandStatementUpdate, DoPutPreparedStatementResult,
+    ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
 use arrow_flight::{
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
 };
@@ -21,12 +31,14 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::{ArrayFormat, Config, NumericNan};
 use crate::flight::metadata;
+use crate::flight::statements;
 use crate::flight::status::{pg_status, plan_status};
-use crate::flight::ticket::ScanHandle;
+use crate::flight::ticket::{ScanHandle, StatementHandle};
 use crate::pg::PgPool;
 use crate::pg::scan::scan;
 use crate::pg::types::TypeOptions;
 use crate::plan::extract::{self, ExtractPlan};
+use crate::plan::query::SqlContext;
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
@@ -103,6 +115,16 @@ impl PgFlightSqlService {
             .collect()
     }
 
+    /// What SQL statements are planned with.
+    fn sql_context(&self) -> SqlContext {
+        SqlContext {
+            pool: self.pool.clone(),
+            options: self.type_options(),
+            batch_size: self.config.batch_size,
+            default_schema: self.config.schema.clone(),
+        }
+    }
+
     /// PostgreSQL's `server_version`, asked once.
     async fn postgres_version(&self) -> Result<&str, Status> {
         self.postgres_version
@@ -176,8 +198,15 @@ impl FlightSqlService for PgFlightSqlService {
         ticket: TicketStatementQuery,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let handle = ScanHandle::decode_handle(&ticket.statement_handle)
-            .map_err(Status::invalid_argument)?;
+        let handle = match StatementHandle::decode(&ticket.statement_handle)
+            .map_err(Status::invalid_argument)?
+        {
+            StatementHandle::Scan(handle) => handle,
+            StatementHandle::Query(handle) => {
+                let stream = statements::run(&self.sql_context(), handle).await?;
+                return Ok(Response::new(stream));
+            }
+        };
         let spec = extract::plan_ticket(
             &self.pool,
             &handle.schema,
@@ -195,6 +224,114 @@ impl FlightSqlService for PgFlightSqlService {
             .build(batches)
             .map_err(Status::from);
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let ctx = self.sql_context();
+        let info = statements::statement_info(&ctx, query, request.into_inner()).await?;
+        Ok(Response::new(info))
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let ctx = self.sql_context();
+        let info = statements::prepared_info(&ctx, query, request.into_inner()).await?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        statements::create_prepared(&self.sql_context(), query).await
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        statements::close_prepared(query)
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        statements::bind(&self.sql_context(), query, request.into_inner()).await
+    }
+
+    async fn do_put_statement_update(
+        &self,
+        _ticket: CommandStatementUpdate,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_write("an update statement"))
+    }
+
+    async fn do_put_prepared_statement_update(
+        &self,
+        _query: CommandPreparedStatementUpdate,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_write("a prepared update"))
+    }
+
+    async fn do_put_statement_ingest(
+        &self,
+        _ticket: CommandStatementIngest,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_write("bulk ingestion"))
+    }
+
+    async fn do_put_substrait_plan(
+        &self,
+        _query: CommandStatementSubstraitPlan,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_unsupported("a Substrait plan"))
+    }
+
+    async fn get_flight_info_substrait_plan(
+        &self,
+        _query: CommandStatementSubstraitPlan,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        Err(statements::refuse_unsupported("a Substrait plan"))
+    }
+
+    async fn do_action_create_prepared_substrait_plan(
+        &self,
+        _query: ActionCreatePreparedSubstraitPlanRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        Err(statements::refuse_unsupported("a Substrait plan"))
+    }
+
+    async fn do_action_begin_transaction(
+        &self,
+        _query: ActionBeginTransactionRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionBeginTransactionResult, Status> {
+        Err(statements::refuse_unsupported("a transaction"))
+    }
+
+    async fn do_action_begin_savepoint(
+        &self,
+        _query: ActionBeginSavepointRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionBeginSavepointResult, Status> {
+        Err(statements::refuse_unsupported("a savepoint"))
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

@@ -8,6 +8,7 @@ pub mod error;
 pub mod probe;
 pub mod scan;
 pub mod sql;
+pub mod statement;
 pub mod tls;
 pub mod types;
 
