@@ -51,7 +51,7 @@ impl PushColumns {
         match expr {
             Expr::Column(column) => self.columns.get(&column.name),
             // Widening casts DataFusion adds for comparisons keep the value exact.
-            Expr::Cast(cast) if lossless_cast(&cast.expr, &cast.field.data_type()) => {
+            Expr::Cast(cast) if lossless_cast(&cast.expr, cast.field.data_type()) => {
                 self.get(&cast.expr)
             }
             _ => None,

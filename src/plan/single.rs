@@ -116,10 +116,8 @@ pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<Result<PlannedScan, Str
         &ctx.options,
         ctx.batch_size,
     ));
-    if let Some(schema) = &schema {
-        if let Some(catalog) = session.catalog("datafusion") {
-            let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
-        }
+    if let (Some(schema), Some(catalog)) = (&schema, session.catalog("datafusion")) {
+        let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
     }
     if let Err(e) = session.register_table(reference.clone(), table.clone()) {
         return Ok(Err(short(&e)));
@@ -219,7 +217,8 @@ fn check_column(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
         .qualified_field_from_column(column)
         .map_err(|e| short(&e))?;
     match field.data_type() {
-        DataType::List(_) | DataType::Interval(_) => Err(format!(
+        // A string literal means hex to PostgreSQL and raw bytes to DataFusion.
+        DataType::List(_) | DataType::Interval(_) | DataType::Binary => Err(format!(
             "its filter uses {} (a {} column)",
             column.name,
             field.data_type()
@@ -266,7 +265,8 @@ fn check_predicate(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
             if !allowed {
                 return refuse();
             }
-            if ordering && (!orderable(left, schema) || !orderable(right, schema)) {
+            let text_column = |e: &Expr| matches!(e, Expr::Column(_)) && !orderable(e, schema);
+            if ordering && (text_column(left) || text_column(right)) {
                 return Err(format!(
                     "its filter {expr} orders text (order depends on PostgreSQL's collation)"
                 ));

@@ -4,4 +4,5 @@ mod connect;
 mod extract;
 mod harness;
 mod serve;
+mod sql;
 mod types;
