@@ -7,6 +7,7 @@ pub mod metadata;
 pub mod password;
 pub mod service;
 pub mod signing;
+pub mod statements;
 pub mod status;
 pub mod ticket;
 pub mod tls;

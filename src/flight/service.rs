@@ -5,16 +5,24 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use arrow::datatypes::Schema;
+use arrow_flight::Action;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::SqlInfoData;
 use arrow_flight::sql::server::FlightSqlService;
+use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{
-    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
-    CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
-    CommandGetTables, CommandGetXdbcTypeInfo, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    ActionBeginSavepointRequest, ActionBeginSavepointResult, ActionBeginTransactionRequest,
+    ActionBeginTransactionResult, ActionClosePreparedStatementRequest,
+    ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
+    ActionCreatePreparedSubstraitPlanRequest, CommandGetCatalogs, CommandGetCrossReference,
+    CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys,
+    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
+    CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementIngest,
+    CommandStatementQuery, CommandStatementSubstraitPlan, CommandStatementUpdate,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
@@ -28,14 +36,16 @@ use crate::config::{ArrayFormat, Config, NumericNan};
 use crate::flight::auth::{Identity, identity_of};
 use crate::flight::discovery;
 use crate::flight::metadata;
-use crate::flight::signing::HandleSigner;
+use crate::flight::signing::{HandleSigner, Sealer};
+use crate::flight::statements;
 use crate::flight::status::{pg_status, plan_status, ticket_status};
-use crate::flight::ticket::ScanHandle;
+use crate::flight::ticket::{ScanHandle, StatementHandle};
 use crate::pg::PgPool;
 use crate::pg::scan::scan;
 use crate::pg::server_facts::{ServerFacts, server_facts};
 use crate::pg::types::TypeOptions;
 use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
+use crate::plan::query::SqlContext;
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
@@ -154,10 +164,25 @@ impl PgFlightSqlService {
         for (scan, split) in plan.endpoint_scans() {
             let handle = ScanHandle::new(&scan.schema, &scan.table, columns.clone())
                 .with_split(scan.snapshot.as_deref(), split);
-            let ticket = handle.to_ticket(&self.signer, &identity.0);
+            let ticket = handle.to_ticket(&Sealer::new(self.signer.clone(), identity.0.clone()));
             info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
         }
         Ok(info)
+    }
+
+    /// What SQL statements are planned with.
+    fn sql_context(&self) -> SqlContext {
+        SqlContext {
+            pool: self.pool.clone(),
+            options: self.type_options(),
+            batch_size: self.config.batch_size,
+            default_schema: self.config.schema.clone(),
+        }
+    }
+
+    /// Seals and opens handles for the caller of `request`.
+    fn sealer<T>(&self, request: &Request<T>) -> Sealer {
+        Sealer::new(self.signer.clone(), identity_of(request).0)
     }
 
     /// What GetSqlInfo says about PostgreSQL, asked once (again later if it failed).
@@ -236,9 +261,17 @@ impl FlightSqlService for PgFlightSqlService {
         ticket: TicketStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let identity = identity_of(&request);
-        let handle = ScanHandle::open(&self.signer, &ticket.statement_handle, &identity.0)
+        let sealer = self.sealer(&request);
+        let payload = sealer
+            .open(&ticket.statement_handle)
             .map_err(|e| ticket_status(&e))?;
+        let handle = match StatementHandle::decode(&payload).map_err(Status::invalid_argument)? {
+            StatementHandle::Scan(handle) => handle,
+            StatementHandle::Query(handle) => {
+                let stream = statements::run(&self.sql_context(), handle).await?;
+                return Ok(Response::new(stream));
+            }
+        };
         let spec = extract::plan_ticket(
             &self.pool,
             &handle.schema,
@@ -438,6 +471,115 @@ impl FlightSqlService for PgFlightSqlService {
             .build()
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(discovery::stream(batch)))
+    }
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let (ctx, sealer) = (self.sql_context(), self.sealer(&request));
+        let info = statements::statement_info(&ctx, &sealer, query, request.into_inner()).await?;
+        Ok(Response::new(info))
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let (ctx, sealer) = (self.sql_context(), self.sealer(&request));
+        let info = statements::prepared_info(&ctx, &sealer, query, request.into_inner()).await?;
+        Ok(Response::new(info))
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        statements::create_prepared(&self.sql_context(), &self.sealer(&request), query).await
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        query: ActionClosePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> Result<(), Status> {
+        statements::close_prepared(&self.sealer(&request), query)
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        let sealer = self.sealer(&request);
+        statements::bind(&self.sql_context(), &sealer, query, request.into_inner()).await
+    }
+
+    async fn do_put_statement_update(
+        &self,
+        _ticket: CommandStatementUpdate,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_write("an update statement"))
+    }
+
+    async fn do_put_prepared_statement_update(
+        &self,
+        _query: CommandPreparedStatementUpdate,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_write("a prepared update"))
+    }
+
+    async fn do_put_statement_ingest(
+        &self,
+        _ticket: CommandStatementIngest,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_write("bulk ingestion"))
+    }
+
+    async fn do_put_substrait_plan(
+        &self,
+        _query: CommandStatementSubstraitPlan,
+        _request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        Err(statements::refuse_unsupported("a Substrait plan"))
+    }
+
+    async fn get_flight_info_substrait_plan(
+        &self,
+        _query: CommandStatementSubstraitPlan,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        Err(statements::refuse_unsupported("a Substrait plan"))
+    }
+
+    async fn do_action_create_prepared_substrait_plan(
+        &self,
+        _query: ActionCreatePreparedSubstraitPlanRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        Err(statements::refuse_unsupported("a Substrait plan"))
+    }
+
+    async fn do_action_begin_transaction(
+        &self,
+        _query: ActionBeginTransactionRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionBeginTransactionResult, Status> {
+        Err(statements::refuse_unsupported("a transaction"))
+    }
+
+    async fn do_action_begin_savepoint(
+        &self,
+        _query: ActionBeginSavepointRequest,
+        _request: Request<Action>,
+    ) -> Result<ActionBeginSavepointResult, Status> {
+        Err(statements::refuse_unsupported("a savepoint"))
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

@@ -4,7 +4,11 @@
 //! handle is refused before anything reaches PostgreSQL. Any instance with the same secret
 //! opens it, so instances behind a load balancer share no state.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arrow_flight::Ticket;
+use arrow_flight::sql::{ProstMessageExt, TicketStatementQuery};
 
 use prost::Message;
 use ring::hmac;
@@ -111,6 +115,37 @@ impl HandleSigner {
         let identity = envelope.identity.clone();
         let payload = self.open(sealed, &identity)?;
         Ok((payload, identity))
+    }
+}
+
+/// A signer together with the caller it seals for: what handlers use.
+pub struct Sealer {
+    signer: Arc<HandleSigner>,
+    identity: String,
+}
+
+impl Sealer {
+    /// Seals and opens for `identity`.
+    pub fn new(signer: Arc<HandleSigner>, identity: String) -> Sealer {
+        Sealer { signer, identity }
+    }
+
+    /// `payload`, sealed for this caller.
+    pub fn seal(&self, payload: Vec<u8>) -> Vec<u8> {
+        self.signer.seal(payload, &self.identity)
+    }
+
+    /// A Flight ticket (a `TicketStatementQuery`) carrying `payload`, sealed for this caller.
+    pub fn ticket(&self, payload: Vec<u8>) -> Ticket {
+        let query = TicketStatementQuery {
+            statement_handle: self.seal(payload).into(),
+        };
+        Ticket::new(query.as_any().encode_to_vec())
+    }
+
+    /// The payload of a handle sealed for this caller, if it is valid.
+    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, SealError> {
+        self.signer.open(sealed, &self.identity)
     }
 }
 

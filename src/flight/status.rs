@@ -5,7 +5,6 @@ use tokio_postgres::error::SqlState;
 use tonic::{Code, Status};
 
 use crate::flight::signing::SealError;
-use crate::flight::ticket::TicketError;
 use crate::pg::PgError;
 use crate::pg::copy::CopyError;
 use crate::plan::PlanError;
@@ -48,11 +47,11 @@ pub fn plan_status(err: &PlanError) -> Status {
 }
 
 /// The gRPC status for a refused ticket or handle.
-pub fn ticket_status(err: &TicketError) -> Status {
+pub fn ticket_status(err: &SealError) -> Status {
     let code = match err {
-        TicketError::Seal(SealError::Forged) | TicketError::Malformed(_) => Code::InvalidArgument,
-        TicketError::Seal(SealError::OtherIdentity) => Code::PermissionDenied,
-        TicketError::Seal(SealError::Expired) => Code::FailedPrecondition,
+        SealError::Forged => Code::InvalidArgument,
+        SealError::OtherIdentity => Code::PermissionDenied,
+        SealError::Expired => Code::FailedPrecondition,
     };
     Status::new(code, err.to_string())
 }

@@ -154,6 +154,37 @@ pub async fn resolve_entity(
     Ok(None)
 }
 
+/// The relation PostgreSQL itself would read for `schema.name`, or for `name` along the
+/// session's search_path (names exact, as a SQL parser has already folded them).
+pub async fn lookup_relation(
+    pool: &PgPool,
+    schema: Option<&str>,
+    name: &str,
+) -> Result<Option<Relation>, PgError> {
+    let qualified = match schema {
+        Some(schema) => crate::pg::sql::qualified_name(schema, name),
+        None => crate::pg::sql::quote_ident(name),
+    };
+    let found = {
+        let client = pool.get().await?;
+        client
+            .query_opt(
+                "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
+                &[&qualified],
+            )
+            .await
+            .map_err(|e| pool.error(e))?
+    };
+    let Some(row) = found else { return Ok(None) };
+    let filter = RelationFilter {
+        schema: Some(row.get(0)),
+        name: Some(row.get(1)),
+        readable_only: false,
+    };
+    Ok(relations(pool, &filter).await?.into_iter().next())
+}
+
 /// Why an entity could not be resolved.
 #[derive(Debug, thiserror::Error)]
 pub enum EntityError {

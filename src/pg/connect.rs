@@ -211,6 +211,7 @@ fn startup_options(statement_timeout: Duration) -> String {
         "IntervalStyle=postgres".to_string(),
         "extra_float_digits=3".to_string(),
         "client_encoding=UTF8".to_string(),
+        "standard_conforming_strings=on".to_string(),
         "default_transaction_read_only=on".to_string(),
         format!("statement_timeout={}", statement_timeout.as_millis()),
     ]

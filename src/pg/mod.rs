@@ -13,6 +13,7 @@ pub mod scan;
 pub mod server_facts;
 pub mod snapshot;
 pub mod sql;
+pub mod statement;
 pub mod tls;
 pub mod types;
 

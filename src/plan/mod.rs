@@ -3,5 +3,10 @@
 
 pub mod error;
 pub mod extract;
+pub mod params;
+pub mod provider;
+pub mod pushdown;
+pub mod query;
+pub mod single;
 
 pub use error::PlanError;

@@ -7,4 +7,5 @@ mod harness;
 mod partition;
 mod security;
 mod serve;
+mod sql;
 mod types;

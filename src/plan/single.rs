@@ -1,0 +1,334 @@
+//! Statements over one relation, planned by DataFusion (see [`crate::plan::query`] for the rule
+//! that sends a statement here). Planning either succeeds, or says in words why the statement
+//! passes through to PostgreSQL instead.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::MemorySchemaProvider;
+use datafusion::common::{DFSchema, TableReference};
+use datafusion::config::Dialect;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::logical_expr::expr::{Alias, InList, Like, ScalarFunction};
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
+use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::pg::catalog;
+use crate::pg::scan::ScanSpec;
+use crate::pg::types::TYPE_NAME_KEY;
+use crate::pg::{PgError, PgPool};
+use crate::plan::PlanError;
+use crate::plan::provider::PgTable;
+use crate::plan::query::{QueryStream, SqlContext};
+
+/// Functions whose results DataFusion and PostgreSQL agree on for the types allowed here.
+const SAME_FUNCTIONS: [&str; 6] = [
+    "length",
+    "char_length",
+    "character_length",
+    "octet_length",
+    "abs",
+    "coalesce",
+];
+
+/// A statement DataFusion planned over one PostgreSQL relation.
+pub struct PlannedScan {
+    session: SessionContext,
+    physical: Arc<dyn ExecutionPlan>,
+    relation: String,
+    scans: Vec<ScanSpec>,
+}
+
+impl PlannedScan {
+    /// The exact schema of the result.
+    pub fn schema(&self) -> SchemaRef {
+        self.physical.schema()
+    }
+
+    /// Runs the plan.
+    pub fn execute(self) -> Result<QueryStream, PlanError> {
+        let stream = execute_stream(self.physical, self.session.task_ctx()).map_err(df_error)?;
+        Ok(Box::pin(stream.map_err(df_error).boxed()))
+    }
+
+    /// EXPLAIN's lines: the path, what went down, the SQL sent and DataFusion's plan.
+    pub fn explain_lines(&self) -> Vec<String> {
+        let mut lines = vec![format!("path: planned (DataFusion over {})", self.relation)];
+        for spec in &self.scans {
+            lines.push(format!(
+                "pushed filters: {}",
+                spec.filter.as_deref().unwrap_or("none")
+            ));
+            lines.push(format!(
+                "pushed limit: {}",
+                spec.limit.map_or("none".to_string(), |l| l.to_string())
+            ));
+            lines.push(format!("sql sent: {}", spec.copy_sql()));
+        }
+        lines.push("DataFusion plan:".to_string());
+        let plan = displayable(self.physical.as_ref())
+            .indent(false)
+            .to_string();
+        lines.extend(plan.lines().map(|l| format!("  {l}")));
+        lines
+    }
+}
+
+/// Plans `sql` with DataFusion when it qualifies; `Ok(Err(reason))` when it passes through.
+pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<Result<PlannedScan, String>, PlanError> {
+    let config = SessionConfig::new()
+        .with_target_partitions(1)
+        .with_batch_size(ctx.batch_size)
+        .with_information_schema(false);
+    let session = SessionContext::new_with_config(config);
+    let state = session.state();
+    let statement = match state.sql_to_statement(sql, &Dialect::PostgreSQL) {
+        Ok(statement) => statement,
+        Err(e) => return Ok(Err(format!("DataFusion does not parse it ({})", short(&e)))),
+    };
+    let references = match state.resolve_table_references(&statement) {
+        Ok(references) => references,
+        Err(e) => return Ok(Err(short(&e))),
+    };
+    let [reference] = references.as_slice() else {
+        return Ok(Err(format!(
+            "it reads {} relations (planned statements read exactly one)",
+            references.len()
+        )));
+    };
+    let (schema, name) = match reference {
+        TableReference::Bare { table } => (None, table.to_string()),
+        TableReference::Partial { schema, table } => (Some(schema.to_string()), table.to_string()),
+        TableReference::Full { .. } => {
+            return Ok(Err("it names a relation with a catalog".to_string()));
+        }
+    };
+    let Some(relation) = lookup(&ctx.pool, schema.as_deref(), &name).await? else {
+        return Ok(Err(format!(
+            "relation {reference} is not known to pgflight"
+        )));
+    };
+    let table = Arc::new(PgTable::new(
+        ctx.pool.clone(),
+        &relation,
+        &ctx.options,
+        ctx.batch_size,
+    ));
+    if let (Some(schema), Some(catalog)) = (&schema, session.catalog("datafusion")) {
+        let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
+    }
+    if let Err(e) = session.register_table(reference.clone(), table.clone()) {
+        return Ok(Err(short(&e)));
+    }
+    let logical = match state.statement_to_plan(statement).await {
+        Ok(plan) => plan,
+        Err(e) => return Ok(Err(format!("DataFusion cannot plan it ({})", short(&e)))),
+    };
+    if let Err(reason) = check_plan(&logical) {
+        return Ok(Err(reason));
+    }
+    let physical = match session.state().create_physical_plan(&logical).await {
+        Ok(plan) => plan,
+        Err(e) => return Ok(Err(format!("DataFusion cannot plan it ({})", short(&e)))),
+    };
+    Ok(Ok(PlannedScan {
+        session,
+        physical,
+        relation: crate::pg::sql::qualified_name(&relation.schema, &relation.name),
+        scans: table.scans(),
+    }))
+}
+
+/// The relation PostgreSQL would read for `schema.name` (or `name` on the search path).
+async fn lookup(
+    pool: &PgPool,
+    schema: Option<&str>,
+    name: &str,
+) -> Result<Option<catalog::Relation>, PgError> {
+    catalog::lookup_relation(pool, schema, name).await
+}
+
+/// Only projection of columns, filters, sort on non-text columns, limit, aliases and the scan.
+fn check_plan(plan: &LogicalPlan) -> Result<(), String> {
+    match plan {
+        LogicalPlan::Projection(p) => {
+            for expr in &p.expr {
+                let inner = match expr {
+                    Expr::Alias(Alias { expr, .. }) => expr.as_ref(),
+                    other => other,
+                };
+                if !matches!(inner, Expr::Column(_)) {
+                    return Err(format!(
+                        "it computes {expr} (planned statements project columns only)"
+                    ));
+                }
+            }
+            check_plan(&p.input)
+        }
+        LogicalPlan::Filter(f) => {
+            check_predicate(&f.predicate, f.input.schema())?;
+            check_plan(&f.input)
+        }
+        LogicalPlan::Sort(s) => {
+            for sort in &s.expr {
+                let Expr::Column(_) = &sort.expr else {
+                    return Err(format!("it orders by {} (not a column)", sort.expr));
+                };
+                if !orderable(&sort.expr, s.input.schema()) {
+                    return Err(format!(
+                        "it orders by text column {} (order depends on PostgreSQL's collation)",
+                        sort.expr
+                    ));
+                }
+            }
+            check_plan(&s.input)
+        }
+        LogicalPlan::Limit(l) => check_plan(&l.input),
+        LogicalPlan::SubqueryAlias(a) => check_plan(&a.input),
+        LogicalPlan::TableScan(_) => Ok(()),
+        other => Err(format!(
+            "it needs {} (planned statements are projection, filters, ORDER BY and LIMIT over one relation)",
+            other.display()
+        )),
+    }
+}
+
+fn data_type(expr: &Expr, schema: &DFSchema) -> Option<DataType> {
+    expr.get_type(schema).ok()
+}
+
+fn orderable(expr: &Expr, schema: &DFSchema) -> bool {
+    !matches!(
+        data_type(expr, schema),
+        None | Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+            | Some(DataType::List(_) | DataType::Interval(_))
+    )
+}
+
+/// A column that compares the same in both engines: not a list, and text only when it is
+/// PostgreSQL `text` or `varchar` (not `char(n)`, citext, enums, uuid, json, …).
+fn check_column(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
+    let Expr::Column(column) = expr else {
+        return Ok(());
+    };
+    let (_, field) = schema
+        .qualified_field_from_column(column)
+        .map_err(|e| short(&e))?;
+    match field.data_type() {
+        // A string literal means hex to PostgreSQL and raw bytes to DataFusion.
+        DataType::List(_) | DataType::Interval(_) | DataType::Binary => Err(format!(
+            "its filter uses {} (a {} column)",
+            column.name,
+            field.data_type()
+        )),
+        DataType::Utf8 => {
+            let type_name = field
+                .metadata()
+                .get(TYPE_NAME_KEY)
+                .map(String::as_str)
+                .unwrap_or("");
+            if type_name == "text" || type_name.starts_with("character varying") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "its filter uses {} of type {type_name}, which PostgreSQL compares by its own rules",
+                    column.name
+                ))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_predicate(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
+    let refuse = || {
+        Err(format!(
+            "its filter uses {expr}, which PostgreSQL may evaluate differently"
+        ))
+    };
+    match expr {
+        Expr::Column(_) => check_column(expr, schema),
+        Expr::Literal(..) => Ok(()),
+        Expr::Negative(inner) if matches!(inner.as_ref(), Expr::Literal(..)) => Ok(()),
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            let ordering = matches!(
+                op,
+                Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+            );
+            let allowed = ordering
+                || matches!(
+                    op,
+                    Operator::Eq | Operator::NotEq | Operator::And | Operator::Or
+                );
+            if !allowed {
+                return refuse();
+            }
+            let text_column = |e: &Expr| matches!(e, Expr::Column(_)) && !orderable(e, schema);
+            if ordering && (text_column(left) || text_column(right)) {
+                return Err(format!(
+                    "its filter {expr} orders text (order depends on PostgreSQL's collation)"
+                ));
+            }
+            check_predicate(left, schema)?;
+            check_predicate(right, schema)
+        }
+        Expr::Not(inner) | Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
+            check_predicate(inner, schema)
+        }
+        Expr::InList(InList { expr, list, .. }) => {
+            check_predicate(expr, schema)?;
+            list.iter().try_for_each(|e| check_predicate(e, schema))
+        }
+        Expr::Between(Between {
+            expr, low, high, ..
+        }) => {
+            if !orderable(expr, schema) {
+                return Err(format!(
+                    "its filter {expr} orders text (order depends on PostgreSQL's collation)"
+                ));
+            }
+            check_predicate(expr, schema)?;
+            check_predicate(low, schema)?;
+            check_predicate(high, schema)
+        }
+        Expr::Like(Like {
+            expr,
+            pattern,
+            case_insensitive: false,
+            escape_char: None,
+            ..
+        }) => {
+            check_predicate(expr, schema)?;
+            check_predicate(pattern, schema)
+        }
+        Expr::ScalarFunction(ScalarFunction { func, args })
+            if SAME_FUNCTIONS.contains(&func.name()) =>
+        {
+            args.iter().try_for_each(|e| check_predicate(e, schema))
+        }
+        _ => refuse(),
+    }
+}
+
+/// A DataFusion error as a planning error; PostgreSQL's own errors come back out unchanged.
+fn df_error(err: DataFusionError) -> PlanError {
+    match err {
+        DataFusionError::External(inner) => match inner.downcast::<PgError>() {
+            Ok(pg) => PlanError::Pg(*pg),
+            Err(other) => PlanError::InvalidRequest(other.to_string()),
+        },
+        DataFusionError::Context(_, inner) => df_error(*inner),
+        other => PlanError::InvalidRequest(short(&other)),
+    }
+}
+
+/// DataFusion's message without its backtrace-like prefixes, on one line.
+fn short(err: &DataFusionError) -> String {
+    err.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
