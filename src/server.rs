@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
 use crate::telemetry::http::{self, ReadinessCheck};
+use crate::telemetry::metrics::{self, GaugeRefresh};
 
 /// How long running streams may go on after shutdown was asked for.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +28,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), PgError> {
     let config = Arc::new(config);
+    metrics::handle();
+    crate::pg::metrics::describe();
+    crate::flight::metrics::describe();
     let pool = Arc::new(PgPool::new(&config)?);
     let router = routes(pool.clone(), config.clone());
     let address = listener
@@ -81,10 +85,15 @@ fn routes(pool: Arc<PgPool>, config: Arc<Config>) -> axum::Router {
         config,
     )))
     .max_decoding_message_size(64 * 1024 * 1024);
-    let grpc = tonic::service::Routes::new(flight).into_axum_router();
+    let grpc = tonic::service::Routes::new(flight)
+        .into_axum_router()
+        .layer(axum::middleware::from_fn(crate::flight::metrics::count));
+    let gauges_pool = pool.clone();
+    let refresh: GaugeRefresh = Arc::new(move || gauges_pool.record_gauges());
     let readiness: ReadinessCheck = Arc::new(move || {
         let pool = pool.clone();
         Box::pin(async move { pool.ping().await.map_err(|e| e.to_string()) })
     });
     grpc.merge(http::router(readiness))
+        .merge(metrics::router(refresh))
 }

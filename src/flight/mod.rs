@@ -2,6 +2,7 @@
 
 pub mod gateway;
 pub mod metadata;
+pub mod metrics;
 pub mod service;
 pub mod status;
 pub mod ticket;

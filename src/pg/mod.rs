@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod connect;
 pub mod copy;
 pub mod error;
+pub mod metrics;
 pub mod probe;
 pub mod scan;
 pub mod sql;

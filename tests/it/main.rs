@@ -3,5 +3,6 @@
 mod connect;
 mod extract;
 mod harness;
+mod metrics;
 mod serve;
 mod types;
