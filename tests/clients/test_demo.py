@@ -35,9 +35,12 @@ def _read_until_snippet(process: subprocess.Popen, timeout: float = 120) -> str:
     pytest.fail(f"pgflight demo printed no snippet; stdout:\n{''.join(lines)}\nstderr:\n{process.stderr.read()}")
 
 
-def _postgres_running(directory: str) -> bool:
-    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
-    return any(directory in line for line in out.stdout.splitlines())
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_demo_serves_the_sample_and_cleans_up(tmp_path: Path):
@@ -60,7 +63,8 @@ def test_demo_serves_the_sample_and_cleans_up(tmp_path: Path):
         assert "PostgreSQL server binaries:" in printed
         cluster_dir = re.search(r"Started a throwaway PostgreSQL on 127\.0\.0\.1:\d+ in (\S+)", printed).group(1)
         assert Path(cluster_dir, "data", "PG_VERSION").is_file()
-        assert _postgres_running(cluster_dir)
+        postmaster = int(Path(cluster_dir, "data", "postmaster.pid").read_text().split()[0])
+        assert _alive(postmaster)
         assert _http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
         assert _http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
 
@@ -86,7 +90,7 @@ def test_demo_serves_the_sample_and_cleans_up(tmp_path: Path):
         assert f"Stopped PostgreSQL and removed {cluster_dir}" in rest
         assert "partly" not in rest
         assert not Path(cluster_dir).exists()
-        assert not _postgres_running(cluster_dir)
+        assert not _alive(postmaster)
     finally:
         if process.poll() is None:
             process.kill()
