@@ -2,11 +2,12 @@
 //!
 //! Rooms (see DESIGN.md): `flight` → `plan` → `pg`, one way; `config` and `telemetry` are leaves
 //! used by all. `server` wires them together behind one listening port; `check` is the
-//! `pgflight check` command.
+//! `pgflight check` command, `demo` the `pgflight demo` command.
 #![warn(missing_docs)]
 
 pub mod check;
 pub mod config;
+pub mod demo;
 pub mod flight;
 pub mod pg;
 pub mod plan;

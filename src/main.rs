@@ -1,10 +1,10 @@
-//! The `pgflight` command: `serve`, `check`.
+//! The `pgflight` command: `serve`, `check`, `demo`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use pgflight::config::{AuthMode, Config, ConfigFlags};
-use pgflight::{check, server, telemetry};
+use pgflight::{check, demo, server, telemetry};
 
 /// Apache Arrow Flight SQL server in front of PostgreSQL.
 #[derive(Parser)]
@@ -20,12 +20,15 @@ enum Command {
     Serve(ConfigFlags),
     /// Connect with the configuration and report what pgflight would serve.
     Check(ConfigFlags),
+    /// Start a throwaway PostgreSQL with sample data, serve it, print a Python snippet.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let flags = match &cli.command {
         Command::Serve(flags) | Command::Check(flags) => flags,
+        Command::Demo(args) => return demo::run(args, shutdown_signal()),
     };
     let config = match Config::load(flags.config.as_deref(), flags) {
         Ok(config) => config,
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
             print!("{text}");
             ExitCode::from(code)
         }),
+        Command::Demo(_) => unreachable!("handled before the configuration is loaded"),
     }
 }
 

@@ -18,6 +18,7 @@ use crate::flight::signing::HandleSigner;
 use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
 use crate::telemetry::http::{self, ReadinessCheck};
+use crate::telemetry::metrics::{self, GaugeRefresh};
 
 /// How long a client may take to complete the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +33,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), PgError> {
     let config = Arc::new(config);
+    metrics::handle();
+    crate::pg::metrics::describe();
+    crate::flight::metrics::describe();
     let pool = Arc::new(PgPool::new(&config)?);
     let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)
         .map_err(PgError::Setup)?;
@@ -121,10 +125,15 @@ fn routes(
     let sql = PgFlightSqlService::new(pool.clone(), config, signer);
     let flight = FlightServiceServer::new(PgFlightService::new(sql, auth))
         .max_decoding_message_size(64 * 1024 * 1024);
-    let grpc = tonic::service::Routes::new(flight).into_axum_router();
+    let grpc = tonic::service::Routes::new(flight)
+        .into_axum_router()
+        .layer(axum::middleware::from_fn(crate::flight::metrics::count));
+    let gauges_pool = pool.clone();
+    let refresh: GaugeRefresh = Arc::new(move || gauges_pool.record_gauges());
     let readiness: ReadinessCheck = Arc::new(move || {
         let pool = pool.clone();
         Box::pin(async move { pool.ping().await.map_err(|e| e.to_string()) })
     });
     grpc.merge(http::router(readiness))
+        .merge(metrics::router(refresh))
 }

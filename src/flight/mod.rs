@@ -4,6 +4,7 @@ pub mod auth;
 pub mod discovery;
 pub mod gateway;
 pub mod metadata;
+pub mod metrics;
 pub mod password;
 pub mod service;
 pub mod signing;

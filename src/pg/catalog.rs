@@ -79,10 +79,9 @@ pub struct RelationFilter {
 pub async fn relations(pool: &PgPool, filter: &RelationFilter) -> Result<Vec<Relation>, PgError> {
     let client = pool.get().await?;
     let params: [&(dyn ToSql + Sync); 3] = [&filter.schema, &filter.name, &filter.readable_only];
-    let rows = client
-        .query(RELATIONS_SQL, &params)
-        .await
-        .map_err(|e| pool.error(e))?;
+    let rows = pool
+        .observe("catalog", client.query(RELATIONS_SQL, &params))
+        .await?;
     Ok(collect_relations(rows))
 }
 

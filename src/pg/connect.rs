@@ -2,6 +2,7 @@
 //! settings that make results independent of the server's and the role's own settings, and a
 //! reaper that closes connections idle for longer than `idle_timeout`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{Config, SslMode};
 use crate::pg::error::{ConnectTarget, PgError};
+use crate::pg::metrics::{self, QueryTimer};
 use crate::pg::snapshot::SnapshotHolder;
 use crate::pg::tls;
 
@@ -73,8 +75,16 @@ impl PgPool {
     }
 
     /// A connection from the pool, waiting at most `connect_timeout` for one to be free.
+    /// A failure is counted in `postgres_errors_total`.
     pub async fn get(&self) -> Result<PgConnection, PgError> {
-        self.pool.get().await.map_err(|e| match e {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| self.counted(self.pool_error(e)))
+    }
+
+    fn pool_error(&self, e: PoolError) -> PgError {
+        match e {
             PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => PgError::PoolExhausted {
                 size: self.size,
                 waited: self.target.connect_timeout,
@@ -90,21 +100,48 @@ impl PgPool {
             PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => PgError::Client {
                 message: e.to_string(),
             },
-        })
+        }
     }
 
-    /// Classifies an error raised by a statement on one of this pool's connections.
+    /// Classifies an error raised by a statement on one of this pool's connections, and counts
+    /// it in `postgres_errors_total`.
     pub fn error(&self, err: tokio_postgres::Error) -> PgError {
-        PgError::classify(err, &self.target)
+        self.counted(PgError::classify(err, &self.target))
+    }
+
+    fn counted(&self, err: PgError) -> PgError {
+        metrics::record_error(&err);
+        err
+    }
+
+    /// Runs one statement of `kind` (`catalog`, `metadata`, …), counting it in
+    /// `postgres_queries_total` and timing it in `postgres_query_duration_seconds`; its error is
+    /// classified and counted.
+    pub async fn observe<T>(
+        &self,
+        kind: &'static str,
+        statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, PgError> {
+        let timer = QueryTimer::start(kind);
+        let result = statement.await.map_err(|e| self.error(e));
+        timer.finish();
+        result
+    }
+
+    /// Publishes this pool's occupancy (`postgres_connections_active`, `postgres_pool_*`).
+    pub fn record_gauges(&self) {
+        metrics::record_pool(self.status());
     }
 
     /// PostgreSQL's `server_version` (e.g. "15.18 (Debian 15.18-0+deb12u1)").
     pub async fn server_version(&self) -> Result<String, PgError> {
         let client = self.get().await?;
-        let row = client
-            .query_one("SELECT current_setting('server_version')", &[])
-            .await
-            .map_err(|e| self.error(e))?;
+        let row = self
+            .observe(
+                "metadata",
+                client.query_one("SELECT current_setting('server_version')", &[]),
+            )
+            .await?;
         Ok(row.get(0))
     }
 

@@ -186,8 +186,9 @@ impl PgError {
     pub fn from_db_error(db: &DbError, target: &ConnectTarget) -> PgError {
         let code = db.code();
         let message = db.message().to_string();
+        // PostgreSQL 14+ says "no encryption", 12 and 13 "SSL off".
         if *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-            && message.contains("no encryption")
+            && (message.contains("no encryption") || message.contains("SSL off"))
         {
             return PgError::Tls {
                 message: format!(

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod error;
 pub mod keys;
 pub mod listing;
+pub mod metrics;
 pub mod partition;
 pub mod probe;
 pub mod scan;

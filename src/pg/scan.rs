@@ -12,6 +12,7 @@ use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::pg::copy::CopyDecoder;
+use crate::pg::metrics::{QueryTimer, record_error, record_rows};
 use crate::pg::snapshot;
 use crate::pg::sql::qualified_name;
 use crate::pg::types::{ColumnPlan, arrow_schema};
@@ -116,6 +117,7 @@ async fn copy_into(
     }
     let sql = spec.copy_sql();
     tracing::debug!(%sql, "scan started");
+    let timer = QueryTimer::start("copy");
     let copy = match client.copy_out(sql.as_str()).await {
         Ok(copy) => copy,
         Err(err) => {
@@ -137,19 +139,23 @@ async fn copy_into(
             };
             decoder.push(&chunk.map_err(|e| pool.error(e))?)?;
             while let Some(batch) = decoder.next_batch()? {
-                if tx.send(Ok(batch)).await.is_err() {
+                if !send(tx, batch).await {
                     return Ok(false);
                 }
             }
         }
         while let Some(batch) = decoder.finish()? {
-            if tx.send(Ok(batch)).await.is_err() {
+            if !send(tx, batch).await {
                 return Ok(true);
             }
         }
         Ok(true)
     }
     .await;
+    timer.finish();
+    if let Err(err @ PgError::Decode(_)) = &outcome {
+        record_error(err);
+    }
     if !matches!(outcome, Ok(true)) {
         // The reader left, or decoding failed: stop PostgreSQL from sending the rest.
         pool.cancel(client.cancel_token()).await;
@@ -164,4 +170,14 @@ async fn copy_into(
         "scan finished"
     );
     outcome.map(|_| ())
+}
+
+/// Hands a batch to the reader, counting its rows as extracted; false when the reader left.
+async fn send(tx: &BatchSender, batch: RecordBatch) -> bool {
+    let rows = batch.num_rows() as u64;
+    let sent = tx.send(Ok(batch)).await.is_ok();
+    if sent {
+        record_rows(rows);
+    }
+    sent
 }

@@ -1,6 +1,7 @@
-//! Logs (tracing, text or JSON) and the plain-HTTP operational endpoints.
+//! Logs (tracing, text or JSON), Prometheus metrics, and the plain-HTTP operational endpoints.
 
 pub mod http;
+pub mod metrics;
 
 use tracing_subscriber::EnvFilter;
 

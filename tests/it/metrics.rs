@@ -1,0 +1,210 @@
+//! `/metrics`: scraped before and after a scan, a failing query, an authentication failure and
+//! a refused connection, the right counters move. The recorder is process-wide and other
+//! tests run concurrently, so every assertion is about a delta (at least what this test
+//! caused), never an absolute value.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use arrow_flight::flight_service_client::FlightServiceClient;
+use arrow_flight::{FlightDescriptor, Ticket};
+use futures::StreamExt;
+use prost::Message;
+use secrecy::SecretString;
+use tonic::Code;
+use tonic::transport::Channel;
+
+use crate::harness::{TestServer, cluster, http_get};
+
+/// One scrape: sample (`name{labels}` exactly as rendered) → value.
+struct Scrape(HashMap<String, f64>);
+
+impl Scrape {
+    async fn take(addr: SocketAddr) -> Scrape {
+        let (status, body) = http_get(addr, "/metrics").await;
+        assert_eq!(status, 200, "{body}");
+        let samples = body
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .filter_map(|l| {
+                let (name, value) = l.rsplit_once(' ')?;
+                Some((name.to_string(), value.parse().ok()?))
+            })
+            .collect();
+        Scrape(samples)
+    }
+
+    fn get(&self, sample: &str) -> f64 {
+        self.0.get(sample).copied().unwrap_or(0.0)
+    }
+
+    /// How much `sample` grew since `before`.
+    fn delta(&self, before: &Scrape, sample: &str) -> f64 {
+        self.get(sample) - before.get(sample)
+    }
+}
+
+async fn flight(server: &TestServer) -> FlightServiceClient<Channel> {
+    let channel = Channel::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    FlightServiceClient::new(channel)
+}
+
+fn full_table(entity: &str) -> FlightDescriptor {
+    let json = serde_json::json!({"mode": {"fullTable": {"entity": entity}}});
+    FlightDescriptor::new_cmd(json.to_string())
+}
+
+/// GetFlightInfo + DoGet of `entity`; the sum of the encoded FlightData sizes received, or
+/// the status of whichever call failed.
+async fn extract(
+    client: &mut FlightServiceClient<Channel>,
+    entity: &str,
+) -> Result<(usize, usize), tonic::Status> {
+    let info = client
+        .get_flight_info(full_table(entity))
+        .await?
+        .into_inner();
+    let ticket: Ticket = info.endpoint[0].ticket.clone().unwrap();
+    let mut stream = client.do_get(ticket).await?.into_inner();
+    let (mut bytes, mut messages) = (0, 0);
+    while let Some(data) = stream.next().await {
+        bytes += data?.encoded_len();
+        messages += 1;
+    }
+    Ok((bytes, messages))
+}
+
+#[tokio::test]
+async fn counters_move_with_scans_failures_and_refusals() {
+    let cluster = cluster().await;
+    let db = cluster.create_db("metrics").await;
+    let admin = cluster.admin(&db).await;
+    admin
+        .batch_execute(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text);
+             INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 4321) g;
+             CREATE VIEW broken AS SELECT id / (id - id) AS boom FROM items;",
+        )
+        .await
+        .unwrap();
+    let mut config = cluster.config(&db);
+    config.batch_size = 1000;
+    let server = TestServer::start(config).await;
+    let mut client = flight(&server).await;
+
+    // A scan: one COPY, its rows, its duration, the Flight calls and their bytes.
+    let before = Scrape::take(server.addr).await;
+    let (bytes, messages) = extract(&mut client, "items").await.unwrap();
+    let after = Scrape::take(server.addr).await;
+    assert!(messages >= 5, "4321 rows in batches of 1000: {messages}");
+    assert!(after.delta(&before, "postgres_rows_extracted_total") >= 4321.0);
+    assert!(after.delta(&before, r#"postgres_queries_total{kind="copy"}"#) >= 1.0);
+    assert!(after.delta(&before, r#"postgres_queries_total{kind="catalog"}"#) >= 1.0);
+    assert!(
+        after.delta(
+            &before,
+            r#"postgres_query_duration_seconds_count{kind="copy"}"#
+        ) >= 1.0
+    );
+    assert!(after.delta(&before, r#"flight_requests_total{method="GetFlightInfo"}"#) >= 1.0);
+    assert!(after.delta(&before, r#"flight_requests_total{method="DoGet"}"#) >= 1.0);
+    // Every FlightData message went out with a 5-byte gRPC prefix.
+    let sent = after.delta(&before, r#"flight_bytes_sent_total{method="DoGet"}"#);
+    assert!(
+        sent >= (bytes + 5 * messages) as f64,
+        "DoGet bytes {sent} < {bytes} received"
+    );
+    assert!(after.get("postgres_pool_size") >= 1.0);
+    assert!(after.get("postgres_pool_connections_open") >= 1.0);
+
+    // A failing query: division by zero inside a view, raised by PostgreSQL during the COPY.
+    let before = Scrape::take(server.addr).await;
+    let status = extract(&mut client, "broken").await.unwrap_err();
+    let after = Scrape::take(server.addr).await;
+    assert!(status.message().contains("division by zero"), "{status:?}");
+    assert!(after.delta(&before, r#"postgres_errors_total{kind="sql"}"#) >= 1.0);
+    assert!(after.delta(&before, r#"postgres_queries_total{kind="copy"}"#) >= 1.0);
+
+    // A connection in use shows up as active while a stream is held open.
+    admin
+        .batch_execute("INSERT INTO items SELECT g FROM generate_series(4322, 200000) g")
+        .await
+        .unwrap();
+    let info = client
+        .get_flight_info(full_table("items"))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stream = client
+        .do_get(info.endpoint[0].ticket.clone().unwrap())
+        .await
+        .unwrap()
+        .into_inner();
+    stream.next().await.unwrap().unwrap();
+    let during = Scrape::take(server.addr).await;
+    assert!(during.get("postgres_connections_active") >= 1.0);
+    drop(stream);
+    server.stop().await;
+
+    // An authentication failure: the same server with a wrong password.
+    let mut wrong = cluster.config(&db);
+    wrong.password = Some(SecretString::from("not-the-password"));
+    let server = TestServer::start(wrong).await;
+    let mut client = flight(&server).await;
+    let before = Scrape::take(server.addr).await;
+    let status = extract(&mut client, "items").await.unwrap_err();
+    let after = Scrape::take(server.addr).await;
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(after.delta(&before, r#"postgres_errors_total{kind="auth"}"#) >= 1.0);
+    assert!(after.delta(&before, r#"flight_requests_total{method="GetFlightInfo"}"#) >= 1.0);
+    server.stop().await;
+
+    // Nothing listens: refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut nowhere = cluster.config(&db);
+    nowhere.port = port;
+    let server = TestServer::start(nowhere).await;
+    let mut client = flight(&server).await;
+    let before = Scrape::take(server.addr).await;
+    let status = extract(&mut client, "items").await.unwrap_err();
+    let after = Scrape::take(server.addr).await;
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(after.delta(&before, r#"postgres_errors_total{kind="refused"}"#) >= 1.0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_help_and_histogram_buckets() {
+    let cluster = cluster().await;
+    let server = TestServer::start(cluster.config("postgres")).await;
+    let mut client = flight(&server).await;
+    // One catalog statement, so that the histogram has a sample to render.
+    let _ = client
+        .list_flights(arrow_flight::Criteria::default())
+        .await
+        .unwrap();
+    let (status, body) = http_get(server.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    for line in [
+        "# TYPE postgres_queries_total counter",
+        "# TYPE postgres_query_duration_seconds histogram",
+        "# TYPE flight_requests_total counter",
+        "# TYPE postgres_connections_active gauge",
+        "# HELP postgres_errors_total",
+    ] {
+        assert!(body.contains(line), "missing {line:?} in:\n{body}");
+    }
+    assert!(
+        body.contains(r#"postgres_query_duration_seconds_bucket{kind="catalog",le="0.005"}"#),
+        "{body}"
+    );
+    server.stop().await;
+}
