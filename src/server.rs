@@ -12,8 +12,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
+use crate::config::AuthMode;
 use crate::config::Config;
-use crate::flight::auth::Authenticator;
+use crate::flight::auth::{Authenticator, http_guard};
 use crate::flight::signing::HandleSigner;
 use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
@@ -122,8 +123,9 @@ fn routes(
     signer: Arc<HandleSigner>,
     auth: Arc<Authenticator>,
 ) -> axum::Router {
+    let guard_http = config.auth != AuthMode::None && config.metrics_auth;
     let sql = PgFlightSqlService::new(pool.clone(), config, signer);
-    let flight = FlightServiceServer::new(PgFlightService::new(sql, auth))
+    let flight = FlightServiceServer::new(PgFlightService::new(sql, auth.clone()))
         .max_decoding_message_size(64 * 1024 * 1024);
     let grpc = tonic::service::Routes::new(flight)
         .into_axum_router()
@@ -134,6 +136,9 @@ fn routes(
         let pool = pool.clone();
         Box::pin(async move { pool.ping().await.map_err(|e| e.to_string()) })
     });
-    grpc.merge(http::router(readiness))
-        .merge(metrics::router(refresh))
+    let mut operational = http::readiness_router(readiness).merge(metrics::router(refresh));
+    if guard_http {
+        operational = operational.layer(axum::middleware::from_fn_with_state(auth, http_guard));
+    }
+    grpc.merge(http::health_router()).merge(operational)
 }

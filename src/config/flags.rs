@@ -124,6 +124,9 @@ pub struct ConfigFlags {
     /// How long a Handshake's bearer token stays valid, e.g. 1h [default: 1h]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     pub token_ttl: Option<Duration>,
+    /// Whether /metrics and /readyz need credentials when auth is on [default: true]
+    #[arg(long)]
+    pub metrics_auth: Option<bool>,
 }
 
 /// clap parser for secret flags.

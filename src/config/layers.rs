@@ -277,6 +277,7 @@ pub(super) fn flags_layer(flags: &ConfigFlags) -> Layer {
     put("ticket_ttl", flags.ticket_ttl.as_ref().map(duration));
     put("users_file", path(&flags.users_file));
     put("token_ttl", flags.token_ttl.as_ref().map(duration));
+    put("metrics_auth", flags.metrics_auth.map(|b| b.to_string()));
     layer
 }
 

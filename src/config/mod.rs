@@ -94,6 +94,7 @@ pub const KEYS: &[&str] = &[
     "ticket_ttl",
     "users_file",
     "token_ttl",
+    "metrics_auth",
 ];
 
 /// The file read when none is named: `flight.toml` in the working directory.
@@ -178,6 +179,9 @@ pub struct Config {
     pub users_file: Option<PathBuf>,
     /// How long a bearer token from the Handshake stays valid. Default 1h.
     pub token_ttl: Duration,
+    /// Whether `/metrics` and `/readyz` need the same credentials as Flight calls (when `auth`
+    /// is not `none`). Default true; false lets a scraper and a load balancer in anonymously.
+    pub metrics_auth: bool,
 }
 
 const DEFAULT_PORT: u16 = 5432;
@@ -240,6 +244,7 @@ impl Config {
             ticket_ttl: DEFAULT_TICKET_TTL,
             users_file: None,
             token_ttl: DEFAULT_TOKEN_TTL,
+            metrics_auth: true,
         }
     }
 
@@ -483,6 +488,9 @@ fn build(
             .unwrap_or(defaults.ticket_ttl),
         users_file: values.plain_path("users_file")?,
         token_ttl: values.duration("token_ttl")?.unwrap_or(defaults.token_ttl),
+        metrics_auth: values
+            .boolean("metrics_auth")?
+            .unwrap_or(defaults.metrics_auth),
         ..defaults
     })
 }

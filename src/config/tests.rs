@@ -340,6 +340,7 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         ("PGFLIGHT_TICKET_TTL", "10m"),
         ("PGFLIGHT_USERS_FILE", "/users"),
         ("PGFLIGHT_TOKEN_TTL", "2h"),
+        ("PGFLIGHT_METRICS_AUTH", "false"),
     ];
     let c = load(None, &ConfigFlags::default(), &env).unwrap();
     assert_eq!((c.partition_min_rows, c.max_partitions), (500, 3));
@@ -354,6 +355,7 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         c.users_file.as_deref(),
         Some(std::path::Path::new("/users"))
     );
+    assert!(!c.metrics_auth);
     assert_eq!(c.summary(), "h:7000/d as u, sslmode=verify-ca");
     assert_eq!(c.password().unwrap().expose_secret(), "pf");
     assert_eq!(c.statement_timeout, Duration::from_millis(2500));
@@ -582,7 +584,7 @@ fn unknown_keys_are_errors_in_files_and_pgflight_variables() {
         "{msg}"
     );
     assert!(
-        msg.ends_with("ticket_secret, ticket_ttl, users_file, token_ttl)"),
+        msg.ends_with("ticket_ttl, users_file, token_ttl, metrics_auth)"),
         "{msg}"
     );
     let msg = error(load_file("c.yaml", "host: h\npostgres:\n  port: 1\n"));

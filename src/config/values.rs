@@ -110,6 +110,24 @@ impl Values {
         })
     }
 
+    /// A yes/no: `true`/`false` (also as the strings "true", "false", "yes", "no", "1", "0").
+    pub fn boolean(&self, key: &'static str) -> Result<Option<bool>, ConfigError> {
+        self.typed(key, "true or false", |value| match value {
+            Value::Bool(_, b) => Some(*b),
+            Value::String(_, s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "1" => Some(true),
+                "false" | "no" | "off" | "0" => Some(false),
+                _ => None,
+            },
+            Value::Num(_, n) => n.to_u128().and_then(|n| match n {
+                0 => Some(false),
+                1 => Some(true),
+                _ => None,
+            }),
+            _ => None,
+        })
+    }
+
     /// An IP address and port.
     pub fn socket_addr(&self, key: &'static str) -> Result<Option<SocketAddr>, ConfigError> {
         self.typed(key, ADDR_EXPECTED, |value| match value {

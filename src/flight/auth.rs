@@ -6,9 +6,13 @@
 //! tickets to it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ring::digest;
@@ -148,6 +152,25 @@ impl Authenticator {
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Identity, Instant)>> {
         self.checked_basic.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// axum middleware for `/metrics` and `/readyz` (with `metrics_auth`): the same credentials as
+/// Flight calls, basic or bearer; 401 otherwise.
+pub async fn http_guard(
+    State(auth): State<Arc<Authenticator>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> axum::response::Response {
+    let metadata = MetadataMap::from_headers(request.headers().clone());
+    match auth.authorize(&metadata) {
+        Ok(_) => next.run(request).await,
+        Err(status) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"pgflight\"")],
+            format!("{}\n", status.message()),
+        )
+            .into_response(),
     }
 }
 

@@ -14,10 +14,14 @@ use axum::routing::get;
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
-/// The HTTP routes: `/healthz` and `/readyz`.
-pub fn router(readiness: ReadinessCheck) -> Router {
+/// `/healthz`: always answers while the process runs (no credentials, ever).
+pub fn health_router() -> Router {
+    Router::new().route("/healthz", get(|| async { "ok\n" }))
+}
+
+/// `/readyz`: whether PostgreSQL answers.
+pub fn readiness_router(readiness: ReadinessCheck) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .with_state(readiness)
 }

@@ -274,6 +274,14 @@ mod password_auth {
 
     /// A server with `auth = "password"` and users alice / bob.
     async fn start(prefix: &str, token_ttl: Duration) -> (TestServer, tempfile::TempDir) {
+        start_with(prefix, token_ttl, true).await
+    }
+
+    async fn start_with(
+        prefix: &str,
+        token_ttl: Duration,
+        metrics_auth: bool,
+    ) -> (TestServer, tempfile::TempDir) {
         let cluster = cluster().await;
         let db = cluster.create_db(prefix).await;
         cluster
@@ -291,6 +299,7 @@ mod password_auth {
         config.auth = AuthMode::Password;
         config.users_file = Some(users);
         config.token_ttl = token_ttl;
+        config.metrics_auth = metrics_auth;
         (TestServer::start(config).await, dir)
     }
 
@@ -383,6 +392,50 @@ mod password_auth {
             .unwrap_err()
             .to_string();
         assert!(err.contains("bearer token expired"), "{err}");
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn operational_endpoints_need_credentials_unless_opened() {
+        use crate::harness::http_get_with;
+        use base64::Engine;
+        let basic = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:alice-pw")
+        );
+        let wrong = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:nope")
+        );
+        let (server, _dir) = start("auth_http", Duration::from_secs(60)).await;
+        assert_eq!(http_get_with(server.addr, "/healthz", None).await.0, 200);
+        for path in ["/readyz", "/metrics"] {
+            assert_eq!(
+                http_get_with(server.addr, path, None).await.0,
+                401,
+                "{path}"
+            );
+            assert_eq!(
+                http_get_with(server.addr, path, Some(&wrong)).await.0,
+                401,
+                "{path}"
+            );
+            assert_eq!(
+                http_get_with(server.addr, path, Some(&basic)).await.0,
+                200,
+                "{path}"
+            );
+        }
+        server.stop().await;
+
+        let (server, _dir) = start_with("auth_http_open", Duration::from_secs(60), false).await;
+        for path in ["/healthz", "/readyz", "/metrics"] {
+            assert_eq!(
+                http_get_with(server.addr, path, None).await.0,
+                200,
+                "{path}"
+            );
+        }
         server.stop().await;
     }
 }
