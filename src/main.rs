@@ -92,9 +92,7 @@ async fn serve(config: Config) -> ExitCode {
 /// The first configured key whose feature this version does not provide: refusing to start
 /// beats serving without the TLS or authentication the operator asked for.
 fn not_yet_supported(config: &Config) -> Option<&'static str> {
-    if config.auth == AuthMode::Postgres {
-        Some("auth = \"postgres\"")
-    } else if config.metrics_listen.is_some() {
+    if config.metrics_listen.is_some() {
         Some("metrics_listen")
     } else {
         None

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::config::AuthMode;
 use crate::config::Config;
-use crate::flight::auth::{Authenticator, http_guard};
+use crate::flight::auth::{Access, http_guard};
 use crate::flight::signing::HandleSigner;
 use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
@@ -41,8 +41,10 @@ pub async fn run(
     let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)
         .map_err(PgError::Setup)?;
     let tls = crate::flight::tls::acceptor(&config).map_err(PgError::Setup)?;
-    let auth = Arc::new(Authenticator::new(&config).map_err(PgError::Setup)?);
-    let router = routes(pool.clone(), config.clone(), Arc::new(signer), auth);
+    let signer = Arc::new(signer);
+    let shared = PgFlightSqlService::new(pool.clone(), config.clone(), signer.clone());
+    let access = Arc::new(Access::new(config.clone(), shared, signer).map_err(PgError::Setup)?);
+    let router = routes(pool.clone(), &config, access);
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -117,15 +119,9 @@ pub async fn run(
 }
 
 /// The gRPC services and the HTTP endpoints in one router.
-fn routes(
-    pool: Arc<PgPool>,
-    config: Arc<Config>,
-    signer: Arc<HandleSigner>,
-    auth: Arc<Authenticator>,
-) -> axum::Router {
+fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> axum::Router {
     let guard_http = config.auth != AuthMode::None && config.metrics_auth;
-    let sql = PgFlightSqlService::new(pool.clone(), config, signer);
-    let flight = FlightServiceServer::new(PgFlightService::new(sql, auth.clone()))
+    let flight = FlightServiceServer::new(PgFlightService::new(access.clone()))
         .max_decoding_message_size(64 * 1024 * 1024);
     let grpc = tonic::service::Routes::new(flight)
         .into_axum_router()
@@ -138,7 +134,7 @@ fn routes(
     });
     let mut operational = http::readiness_router(readiness).merge(metrics::router(refresh));
     if guard_http {
-        operational = operational.layer(axum::middleware::from_fn_with_state(auth, http_guard));
+        operational = operational.layer(axum::middleware::from_fn_with_state(access, http_guard));
     }
     grpc.merge(http::health_router()).merge(operational)
 }

@@ -2,8 +2,10 @@
 //! model). `auth = "password"`: the Handshake's basic credentials are checked against
 //! `users_file` and answered with a bearer token (signed, expiring) in the `authorization`
 //! header; later calls send it — or HTTP basic credentials on every call, for clients that skip
-//! the Handshake. The identity travels in the request's extensions to the handlers that bind
-//! tickets to it.
+//! the Handshake. `auth = "postgres"`: the credentials are PostgreSQL's own; they are checked by
+//! logging in (see `flight::roles`), and the bearer token carries the password encrypted
+//! (AES-256-GCM) so any instance sharing `ticket_secret` can open the role's sessions. The
+//! identity travels in the request's extensions to the handlers that bind tickets to it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,13 +17,17 @@ use axum::middleware::Next;
 use axum::response::IntoResponse;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::digest;
+use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
 use crate::config::{AuthMode, Config};
+use crate::flight::PgFlightSqlService;
 use crate::flight::password::{PasswordHash, read_users};
+use crate::flight::roles::RoleServices;
 use crate::flight::signing::{HandleSigner, SealError};
 
 /// What a bearer token's sealed payload says.
@@ -32,6 +38,15 @@ const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
 /// The caller's identity: the authenticated user name, or empty with `auth = "none"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity(pub String);
+
+/// What a request's credentials establish (`{:?}` never shows the password).
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// Who is calling.
+    pub identity: Identity,
+    /// `auth = "postgres"`: the PostgreSQL password the caller's sessions log in with.
+    pub pg_password: Option<SecretString>,
+}
 
 /// The identity of `request` (anonymous when none was established).
 pub fn identity_of<T>(request: &Request<T>) -> Identity {
@@ -47,6 +62,7 @@ pub struct Authenticator {
     mode: AuthMode,
     users: HashMap<String, PasswordHash>,
     tokens: HandleSigner,
+    passwords: LessSafeKey,
     checked_basic: Mutex<HashMap<Vec<u8>, (Identity, Instant)>>,
 }
 
@@ -64,37 +80,78 @@ impl Authenticator {
             .ticket_secret
             .as_ref()
             .map(|s| SecretString::from(format!("{}\u{0}bearer-tokens", s.expose_secret())));
+        let mut key = [0u8; 32];
+        match &config.ticket_secret {
+            Some(secret) => {
+                let material =
+                    format!("pgflight token password key\u{0}{}", secret.expose_secret());
+                key.copy_from_slice(digest::digest(&digest::SHA256, material.as_bytes()).as_ref());
+            }
+            None => SystemRandom::new()
+                .fill(&mut key)
+                .map_err(|_| "no random numbers for the token key".to_string())?,
+        }
+        let passwords = UnboundKey::new(&AES_256_GCM, &key)
+            .map(LessSafeKey::new)
+            .map_err(|_| "cannot make the token key".to_string())?;
         Ok(Authenticator {
             mode: config.auth,
             users,
             tokens: HandleSigner::new(token_secret.as_ref(), config.token_ttl)?,
+            passwords,
             checked_basic: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The Handshake: checks the basic credentials in `metadata` and returns the value of the
-    /// `authorization` header to answer with (`Bearer …`). With `auth = "none"` any (or no)
-    /// credentials get an anonymous token: it proves nothing, but clients that insist on one
-    /// (the Go ADBC driver, given a user name) work.
-    pub fn handshake(&self, metadata: &MetadataMap) -> Result<String, Status> {
-        let identity = if self.mode == AuthMode::None {
-            Identity::default()
-        } else {
-            let header = authorization(metadata).ok_or_else(|| {
-                Status::unauthenticated(
-                    "Handshake needs basic credentials in the authorization header",
+    /// Which kind of authentication this is.
+    pub fn mode(&self) -> AuthMode {
+        self.mode
+    }
+
+    /// The Handshake's caller: anonymous with `auth = "none"` (any or no credentials), the
+    /// checked user with `"password"`, the claimed role and password with `"postgres"` (checked
+    /// by logging in, by the caller of this function).
+    pub fn handshake_caller(&self, metadata: &MetadataMap) -> Result<Caller, Status> {
+        if self.mode == AuthMode::None {
+            return Ok(Caller::default());
+        }
+        let header = authorization(metadata).ok_or_else(|| {
+            Status::unauthenticated("Handshake needs basic credentials in the authorization header")
+        })?;
+        self.check_basic(header)
+    }
+
+    /// The `authorization` header value answering a successful Handshake: a bearer token for
+    /// `caller` (with `auth = "none"` an anonymous one: it proves nothing, but clients that
+    /// insist on one — the Go ADBC driver, given a user name — work).
+    pub fn issue_token(&self, caller: &Caller) -> Result<String, Status> {
+        let mut payload = TOKEN_PAYLOAD.to_vec();
+        if let Some(password) = &caller.pg_password {
+            let mut nonce = [0u8; NONCE_LEN];
+            SystemRandom::new()
+                .fill(&mut nonce)
+                .map_err(|_| Status::internal("no random numbers"))?;
+            let mut sealed = password.expose_secret().as_bytes().to_vec();
+            self.passwords
+                .seal_in_place_append_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::empty(),
+                    &mut sealed,
                 )
-            })?;
-            self.check_basic(header)?
-        };
-        let token = self.tokens.seal(TOKEN_PAYLOAD.to_vec(), &identity.0);
+                .map_err(|_| Status::internal("cannot encrypt the token"))?;
+            payload.push(0);
+            payload.extend_from_slice(&nonce);
+            payload.extend_from_slice(&sealed);
+        }
+        let token = self.tokens.seal(payload, &caller.identity.0);
         Ok(format!("Bearer {}", URL_SAFE_NO_PAD.encode(token)))
     }
 
-    /// Every other call: the identity its bearer token or basic credentials prove.
-    pub fn authorize(&self, metadata: &MetadataMap) -> Result<Identity, Status> {
+    /// Every other call: the caller its bearer token or basic credentials prove (with
+    /// `auth = "postgres"`, basic credentials are only claimed here: logging in checks them).
+    pub fn authorize(&self, metadata: &MetadataMap) -> Result<Caller, Status> {
         if self.mode == AuthMode::None {
-            return Ok(Identity::default());
+            return Ok(Caller::default());
         }
         let header = authorization(metadata).ok_or_else(|| {
             Status::unauthenticated(
@@ -113,16 +170,39 @@ impl Authenticator {
                     Status::unauthenticated("bearer token refused: not issued by this pgflight")
                 }
             })?;
-            if payload != TOKEN_PAYLOAD {
-                return Err(Status::unauthenticated("bearer token refused"));
-            }
-            return Ok(Identity(user));
+            return self.caller_from_token(&payload, user);
         }
         self.check_basic(header)
     }
 
+    /// The caller a bearer token's payload describes.
+    fn caller_from_token(&self, payload: &[u8], user: String) -> Result<Caller, Status> {
+        let refused = || Status::unauthenticated("bearer token refused");
+        let rest = payload.strip_prefix(TOKEN_PAYLOAD).ok_or_else(refused)?;
+        let pg_password = match (self.mode, rest) {
+            (AuthMode::Postgres, [0, encrypted @ ..]) if encrypted.len() > NONCE_LEN => {
+                let (nonce, sealed) = encrypted.split_at(NONCE_LEN);
+                let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refused())?;
+                let mut sealed = sealed.to_vec();
+                let plain = self
+                    .passwords
+                    .open_in_place(nonce, Aad::empty(), &mut sealed)
+                    .map_err(|_| refused())?;
+                let text = String::from_utf8(plain.to_vec()).map_err(|_| refused())?;
+                Some(SecretString::from(text))
+            }
+            (AuthMode::Postgres, _) => return Err(refused()),
+            (_, []) => None,
+            _ => return Err(refused()),
+        };
+        Ok(Caller {
+            identity: Identity(user),
+            pg_password,
+        })
+    }
+
     /// Checks `Basic base64(user:password)`; remembers a success for a minute.
-    fn check_basic(&self, header: &str) -> Result<Identity, Status> {
+    fn check_basic(&self, header: &str) -> Result<Caller, Status> {
         let refused =
             || Status::unauthenticated("authentication failed: wrong user name or password");
         let encoded = strip_scheme(header, "Basic").ok_or_else(|| {
@@ -131,14 +211,23 @@ impl Authenticator {
         let fingerprint = digest::digest(&digest::SHA256, header.as_bytes())
             .as_ref()
             .to_vec();
-        if let Some((identity, at)) = self.cache().get(&fingerprint)
-            && at.elapsed() < BASIC_CACHE_TTL
-        {
-            return Ok(identity.clone());
-        }
         let decoded = STANDARD.decode(encoded.trim()).map_err(|_| refused())?;
         let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
         let (user, password) = decoded.split_once(':').ok_or_else(refused)?;
+        if self.mode == AuthMode::Postgres {
+            return Ok(Caller {
+                identity: Identity(user.to_string()),
+                pg_password: Some(SecretString::from(password)),
+            });
+        }
+        if let Some((identity, at)) = self.cache().get(&fingerprint)
+            && at.elapsed() < BASIC_CACHE_TTL
+        {
+            return Ok(Caller {
+                identity: identity.clone(),
+                pg_password: None,
+            });
+        }
         let known = self.users.get(user).ok_or_else(refused)?;
         if !known.verify(password) {
             return Err(refused());
@@ -147,7 +236,10 @@ impl Authenticator {
         let mut cache = self.cache();
         cache.retain(|_, (_, at)| at.elapsed() < BASIC_CACHE_TTL);
         cache.insert(fingerprint, (identity.clone(), Instant::now()));
-        Ok(identity)
+        Ok(Caller {
+            identity,
+            pg_password: None,
+        })
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Identity, Instant)>> {
@@ -158,12 +250,12 @@ impl Authenticator {
 /// axum middleware for `/metrics` and `/readyz` (with `metrics_auth`): the same credentials as
 /// Flight calls, basic or bearer; 401 otherwise.
 pub async fn http_guard(
-    State(auth): State<Arc<Authenticator>>,
+    State(access): State<Arc<Access>>,
     request: axum::extract::Request,
     next: Next,
 ) -> axum::response::Response {
     let metadata = MetadataMap::from_headers(request.headers().clone());
-    match auth.authorize(&metadata) {
+    match access.admit(&metadata).await {
         Ok(_) => next.run(request).await,
         Err(status) => (
             StatusCode::UNAUTHORIZED,
@@ -171,6 +263,69 @@ pub async fn http_guard(
             format!("{}\n", status.message()),
         )
             .into_response(),
+    }
+}
+
+/// Authentication and the service that answers each caller: one shared service, or with
+/// `auth = "postgres"` one per PostgreSQL role.
+pub struct Access {
+    auth: Authenticator,
+    services: Services,
+}
+
+enum Services {
+    Shared(Arc<PgFlightSqlService>),
+    PerRole(RoleServices),
+}
+
+impl Access {
+    /// Access for `config`: `shared` answers everyone, unless `auth = "postgres"`, where each
+    /// role gets a service (and pool) of its own, logging in as that role.
+    pub fn new(
+        config: Arc<Config>,
+        shared: PgFlightSqlService,
+        signer: Arc<HandleSigner>,
+    ) -> Result<Access, String> {
+        let auth = Authenticator::new(&config)?;
+        let services = match config.auth {
+            AuthMode::Postgres => Services::PerRole(RoleServices::new(config, signer)),
+            AuthMode::None | AuthMode::Password => Services::Shared(Arc::new(shared)),
+        };
+        Ok(Access { auth, services })
+    }
+
+    /// The Handshake: checks the credentials (for PostgreSQL roles by logging in) and returns
+    /// the service for the caller and the `authorization` header to answer with.
+    pub async fn handshake(
+        &self,
+        metadata: &MetadataMap,
+    ) -> Result<(Caller, Arc<PgFlightSqlService>, String), Status> {
+        let caller = self.auth.handshake_caller(metadata)?;
+        let service = self.service_for(&caller).await?;
+        let bearer = self.auth.issue_token(&caller)?;
+        Ok((caller, service, bearer))
+    }
+
+    /// Every other call: the caller and the service that answers it.
+    pub async fn admit(
+        &self,
+        metadata: &MetadataMap,
+    ) -> Result<(Caller, Arc<PgFlightSqlService>), Status> {
+        let caller = self.auth.authorize(metadata)?;
+        let service = self.service_for(&caller).await?;
+        Ok((caller, service))
+    }
+
+    async fn service_for(&self, caller: &Caller) -> Result<Arc<PgFlightSqlService>, Status> {
+        match &self.services {
+            Services::Shared(service) => Ok(service.clone()),
+            Services::PerRole(roles) => {
+                let password = caller.pg_password.as_ref().ok_or_else(|| {
+                    Status::unauthenticated("authentication required: PostgreSQL credentials")
+                })?;
+                roles.service(&caller.identity.0, password).await
+            }
+        }
     }
 }
 
@@ -209,16 +364,34 @@ mod tests {
     fn handshake_answers_a_token_that_later_calls_use() {
         let (auth, _dir) = password_auth();
         let basic = format!("Basic {}", STANDARD.encode("alice:s3cret"));
-        let bearer = auth.handshake(&with_auth(&basic)).unwrap();
+        let caller = auth.handshake_caller(&with_auth(&basic)).unwrap();
+        let bearer = auth.issue_token(&caller).unwrap();
         assert!(bearer.starts_with("Bearer "));
-        assert_eq!(
-            auth.authorize(&with_auth(&bearer)).unwrap(),
-            Identity("alice".into())
+        let alice = Identity("alice".into());
+        assert_eq!(auth.authorize(&with_auth(&bearer)).unwrap().identity, alice);
+        assert_eq!(auth.authorize(&with_auth(&basic)).unwrap().identity, alice);
+    }
+
+    #[test]
+    fn postgres_tokens_carry_the_password_encrypted() {
+        let mut config = Config::new("h", 5432, "d", "u");
+        config.auth = AuthMode::Postgres;
+        config.ticket_secret = Some(SecretString::from("shared"));
+        let auth = Authenticator::new(&config).unwrap();
+        let basic = format!("Basic {}", STANDARD.encode("role:pg-pw-123"));
+        let caller = auth.handshake_caller(&with_auth(&basic)).unwrap();
+        let bearer = auth.issue_token(&caller).unwrap();
+        assert!(!bearer.contains("pg-pw-123"));
+        let sealed = URL_SAFE_NO_PAD.decode(&bearer["Bearer ".len()..]).unwrap();
+        assert!(
+            !sealed.windows(9).any(|w| w == b"pg-pw-123"),
+            "password in clear"
         );
-        assert_eq!(
-            auth.authorize(&with_auth(&basic)).unwrap(),
-            Identity("alice".into())
-        );
+        // Another instance with the same secret opens it.
+        let again = Authenticator::new(&config).unwrap();
+        let caller = again.authorize(&with_auth(&bearer)).unwrap();
+        assert_eq!(caller.identity, Identity("role".into()));
+        assert_eq!(caller.pg_password.unwrap().expose_secret(), "pg-pw-123");
     }
 
     #[test]

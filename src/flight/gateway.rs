@@ -15,30 +15,27 @@ use arrow_flight::{
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
-use crate::flight::auth::{Authenticator, identity_of};
+use crate::flight::auth::{Access, identity_of};
 
 type Sql = PgFlightSqlService;
 
 /// Flight SQL plus the seed connector's extraction descriptors.
 pub struct PgFlightService {
-    sql: Arc<PgFlightSqlService>,
-    auth: Arc<Authenticator>,
+    access: Arc<Access>,
 }
 
 impl PgFlightService {
-    /// Wraps the Flight SQL service; every call but the Handshake is authorised by `auth`.
-    pub fn new(sql: PgFlightSqlService, auth: Arc<Authenticator>) -> Self {
-        PgFlightService {
-            sql: Arc::new(sql),
-            auth,
-        }
+    /// Serves the Flight SQL service(s) `access` chooses for each authenticated caller.
+    pub fn new(access: Arc<Access>) -> Self {
+        PgFlightService { access }
     }
 
-    /// Establishes the caller's identity (or refuses the call) and records it in the request.
-    fn authorize<T>(&self, request: &mut Request<T>) -> Result<(), Status> {
-        let identity = self.auth.authorize(request.metadata())?;
-        request.extensions_mut().insert(identity);
-        Ok(())
+    /// Establishes the caller (or refuses the call), records its identity in the request, and
+    /// returns the service that answers it.
+    async fn service<T>(&self, request: &mut Request<T>) -> Result<Arc<Sql>, Status> {
+        let (caller, service) = self.access.admit(request.metadata()).await?;
+        request.extensions_mut().insert(caller.identity);
+        Ok(service)
     }
 }
 
@@ -67,10 +64,11 @@ impl FlightService for PgFlightService {
 
     async fn handshake(
         &self,
-        request: Request<Streaming<HandshakeRequest>>,
+        mut request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
-        let bearer = self.auth.handshake(request.metadata())?;
-        let mut response = self.sql.handshake(request).await?;
+        let (caller, sql, bearer) = self.access.handshake(request.metadata()).await?;
+        request.extensions_mut().insert(caller.identity);
+        let mut response = sql.handshake(request).await?;
         let value = bearer
             .parse()
             .map_err(|_| Status::internal("bearer token is not a valid header value"))?;
@@ -82,8 +80,8 @@ impl FlightService for PgFlightService {
         &self,
         mut request: Request<Criteria>,
     ) -> Result<Response<Self::ListFlightsStream>, Status> {
-        self.authorize(&mut request)?;
-        let infos = self.sql.list_relations(&identity_of(&request)).await?;
+        let sql = self.service(&mut request).await?;
+        let infos = sql.list_relations(&identity_of(&request)).await?;
         let stream = futures::stream::iter(infos.into_iter().map(Ok));
         Ok(Response::new(Box::pin(stream)))
     }
@@ -92,35 +90,32 @@ impl FlightService for PgFlightService {
         &self,
         mut request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.authorize(&mut request)?;
+        let sql = self.service(&mut request).await?;
         if is_extraction(request.get_ref()) {
             let identity = identity_of(&request);
-            let info = self
-                .sql
-                .extraction_info(request.into_inner(), &identity)
-                .await?;
+            let info = sql.extraction_info(request.into_inner(), &identity).await?;
             return Ok(Response::new(info));
         }
-        self.sql.get_flight_info(request).await
+        sql.get_flight_info(request).await
     }
 
     async fn poll_flight_info(
         &self,
         mut request: Request<FlightDescriptor>,
     ) -> Result<Response<PollInfo>, Status> {
-        self.authorize(&mut request)?;
-        self.sql.poll_flight_info(request).await
+        let sql = self.service(&mut request).await?;
+        sql.poll_flight_info(request).await
     }
 
     async fn get_schema(
         &self,
         mut request: Request<FlightDescriptor>,
     ) -> Result<Response<SchemaResult>, Status> {
-        self.authorize(&mut request)?;
+        let sql = self.service(&mut request).await?;
         if !is_extraction(request.get_ref()) {
-            return self.sql.get_schema(request).await;
+            return sql.get_schema(request).await;
         }
-        let schema = self.sql.extraction_schema(request.get_ref()).await?;
+        let schema = sql.extraction_schema(request.get_ref()).await?;
         let result = SchemaAsIpc::new(&schema, &IpcWriteOptions::default())
             .try_into()
             .map_err(|e: arrow::error::ArrowError| Status::internal(e.to_string()))?;
@@ -131,40 +126,40 @@ impl FlightService for PgFlightService {
         &self,
         mut request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
-        self.authorize(&mut request)?;
-        self.sql.do_get(request).await
+        let sql = self.service(&mut request).await?;
+        sql.do_get(request).await
     }
 
     async fn do_put(
         &self,
         mut request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoPutStream>, Status> {
-        self.authorize(&mut request)?;
-        self.sql.do_put(request).await
+        let sql = self.service(&mut request).await?;
+        sql.do_put(request).await
     }
 
     async fn do_action(
         &self,
         mut request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
-        self.authorize(&mut request)?;
-        self.sql.do_action(request).await
+        let sql = self.service(&mut request).await?;
+        sql.do_action(request).await
     }
 
     async fn list_actions(
         &self,
         mut request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
-        self.authorize(&mut request)?;
-        self.sql.list_actions(request).await
+        let sql = self.service(&mut request).await?;
+        sql.list_actions(request).await
     }
 
     async fn do_exchange(
         &self,
         mut request: Request<Streaming<FlightData>>,
     ) -> Result<Response<Self::DoExchangeStream>, Status> {
-        self.authorize(&mut request)?;
-        self.sql.do_exchange(request).await
+        let sql = self.service(&mut request).await?;
+        sql.do_exchange(request).await
     }
 }
 

@@ -6,6 +6,7 @@ pub mod gateway;
 pub mod metadata;
 pub mod metrics;
 pub mod password;
+pub mod roles;
 pub mod service;
 pub mod signing;
 pub mod statements;

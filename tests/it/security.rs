@@ -439,3 +439,100 @@ mod password_auth {
         server.stop().await;
     }
 }
+
+mod postgres_auth {
+    use super::*;
+    use arrow_flight::sql::client::FlightSqlServiceClient;
+    use pgflight::config::AuthMode;
+
+    async fn logged_in(
+        server: &TestServer,
+        user: &str,
+        password: &str,
+    ) -> Result<FlightClient, String> {
+        let channel = Channel::from_shared(server.url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut sql = FlightSqlServiceClient::new(channel.clone());
+        sql.handshake(user, password)
+            .await
+            .map_err(|e| e.to_string())?;
+        let token = sql.token().cloned().ok_or("no bearer token")?;
+        let mut client = FlightClient::new(channel);
+        client
+            .add_header("authorization", &format!("Bearer {token}"))
+            .unwrap();
+        Ok(client)
+    }
+
+    async fn rows(client: &mut FlightClient, entity: &str) -> Result<Vec<i64>, FlightError> {
+        let json = format!(r#"{{"mode":{{"fullTable":{{"entity":"{entity}"}}}}}}"#);
+        let info = client
+            .get_flight_info(FlightDescriptor::new_cmd(json))
+            .await?;
+        let batches: Vec<_> = client
+            .do_get(info.endpoint[0].ticket.clone().unwrap())
+            .await?
+            .try_collect()
+            .await?;
+        let mut ids: Vec<i64> = batches
+            .iter()
+            .flat_map(|b| {
+                b.column(0)
+                    .as_any()
+                    .downcast_ref::<arrow::array::Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec()
+            })
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    #[tokio::test]
+    async fn each_role_reads_with_its_own_privileges_and_row_security() {
+        let cluster = cluster().await;
+        let db = cluster.create_db("pg_roles").await;
+        let admin = cluster.admin(&db).await;
+        admin
+            .batch_execute(&format!(
+                "CREATE TABLE notes (id int8, owner text);
+                 INSERT INTO notes VALUES (1, 'reader_a'), (2, 'reader_b'), (3, 'reader_a');
+                 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+                 CREATE POLICY own ON notes USING (owner = current_user);
+                 CREATE TABLE secrets (id int8); INSERT INTO secrets VALUES (42);
+                 DO $$ BEGIN
+                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reader_a') THEN
+                     CREATE ROLE reader_a LOGIN PASSWORD 'pw-a'; END IF;
+                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'reader_b') THEN
+                     CREATE ROLE reader_b LOGIN PASSWORD 'pw-b'; END IF;
+                 END $$;
+                 GRANT SELECT ON notes TO reader_a, reader_b;
+                 GRANT SELECT ON secrets TO reader_b;
+                 GRANT CONNECT ON DATABASE \"{db}\" TO reader_a, reader_b;"
+            ))
+            .await
+            .unwrap();
+        let mut config = cluster.config(&db);
+        config.auth = AuthMode::Postgres;
+        let server = TestServer::start(config).await;
+
+        let mut a = logged_in(&server, "reader_a", "pw-a").await.unwrap();
+        let mut b = logged_in(&server, "reader_b", "pw-b").await.unwrap();
+        assert_eq!(rows(&mut a, "notes").await.unwrap(), vec![1, 3]);
+        assert_eq!(rows(&mut b, "notes").await.unwrap(), vec![2]);
+        assert_eq!(rows(&mut b, "secrets").await.unwrap(), vec![42]);
+        let denied = rows(&mut a, "secrets").await.unwrap_err().to_string();
+        assert!(denied.contains("permission denied"), "{denied}");
+
+        let err = logged_in(&server, "reader_a", "wrong").await.err().unwrap();
+        assert!(err.contains("authentication failed for user"), "{err}");
+        assert!(!err.contains("wrong"), "{err}");
+        let mut anonymous = super::client(&server).await;
+        assert!(rows(&mut anonymous, "notes").await.is_err());
+        server.stop().await;
+    }
+}
