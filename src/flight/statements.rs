@@ -130,9 +130,7 @@ pub async fn bind(
 /// DoGet of a statement ticket: plans the SQL again (restricted to the endpoint's range when
 /// the read was split) and runs it.
 pub async fn run(ctx: &SqlContext, handle: QueryHandle) -> Result<DoGetStream, Status> {
-    let range = handle
-        .endpoint_range()
-        .map_err(Status::invalid_argument)?;
+    let range = handle.endpoint_range().map_err(Status::invalid_argument)?;
     let plan = query::plan_endpoint(ctx, &handle.sql, range.as_ref())
         .await
         .map_err(|e| plan_status(&e))?;

@@ -18,6 +18,11 @@
 //!   and `LIMIT`/`OFFSET` are numbers;
 //! - the relation exists and DataFusion can plan the statement.
 //!
+//! A planned statement without `ORDER BY` and `LIMIT`/`OFFSET` over a large relation is split
+//! into endpoints exactly like full-table extraction ([`split`], [`crate::plan::endpoints`]):
+//! each endpoint's handle carries its range and the exported snapshot, and DoGet plans the
+//! statement again with the range added to the pushed filters ([`plan_endpoint`]).
+//!
 //! **Every other statement passes through** to PostgreSQL verbatim, so PostgreSQL SQL behaves
 //! exactly as in psql: its result types are learned by preparing it (never running it), and it
 //! runs as `COPY (<sql>) TO STDOUT (FORMAT binary)` in a read-only transaction that is rolled
@@ -150,7 +155,14 @@ pub async fn split(ctx: &SqlContext, plan: &StatementPlan) -> Result<Option<Spli
     match &plan.route {
         Route::Planned(planned) if planned.splittable() => {
             let relation = planned.relation();
-            split_relation(&ctx.pool, relation, &ctx.partitions, None, SplitMethod::Auto).await
+            split_relation(
+                &ctx.pool,
+                relation,
+                &ctx.partitions,
+                None,
+                SplitMethod::Auto,
+            )
+            .await
         }
         _ => Ok(None),
     }

@@ -385,10 +385,8 @@ mod password_auth {
             query: sql.to_string(),
             transaction_id: None,
         };
-        let action = arrow_flight::Action::new(
-            "CreatePreparedStatement",
-            request.as_any().encode_to_vec(),
-        );
+        let action =
+            arrow_flight::Action::new("CreatePreparedStatement", request.as_any().encode_to_vec());
         let results: Vec<bytes::Bytes> = client
             .do_action(action)
             .await
@@ -409,7 +407,10 @@ mod password_auth {
     }
 
     /// DoPut of one parameter row (id = 2) for `handle`: the bound handle, or the error.
-    async fn bind(client: &mut FlightClient, handle: &bytes::Bytes) -> Result<bytes::Bytes, String> {
+    async fn bind(
+        client: &mut FlightClient,
+        handle: &bytes::Bytes,
+    ) -> Result<bytes::Bytes, String> {
         let params = RecordBatch::try_from_iter([(
             "p",
             std::sync::Arc::new(Int64Array::from(vec![2])) as arrow::array::ArrayRef,
@@ -466,10 +467,8 @@ mod password_auth {
             let close = ActionClosePreparedStatementRequest {
                 prepared_statement_handle: handle.clone(),
             };
-            let action = arrow_flight::Action::new(
-                "ClosePreparedStatement",
-                close.as_any().encode_to_vec(),
-            );
+            let action =
+                arrow_flight::Action::new("ClosePreparedStatement", close.as_any().encode_to_vec());
             let err = match bob.do_action(action).await {
                 Err(e) => e.to_string(),
                 Ok(stream) => stream

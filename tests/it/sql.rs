@@ -294,7 +294,11 @@ mod split {
             assert!(!info.ordered, "{sql}");
             let expected = postgres_ids(&admin, sql).await;
             assert!(!expected.is_empty());
-            assert_eq!(sorted_unique(fetch_all(&server, &info).await), expected, "{sql}");
+            assert_eq!(
+                sorted_unique(fetch_all(&server, &info).await),
+                expected,
+                "{sql}"
+            );
         }
 
         // PostgreSQL's estimate where every row is read; unknown once there is a filter.
@@ -332,7 +336,10 @@ mod split {
             let got = fetch_all(&server, &info).await;
             match rows {
                 Some(n) => assert_eq!(got.len(), n, "{sql}"),
-                None => assert!(got == postgres_rows(&admin, sql).await, "{sql}: other rows or order"),
+                None => assert!(
+                    got == postgres_rows(&admin, sql).await,
+                    "{sql}: other rows or order"
+                ),
             }
         }
         let ordered = c
@@ -358,7 +365,10 @@ mod split {
             .batch_execute("CREATE TABLE small AS SELECT g::int8 AS id FROM generate_series(1, 10) g; ANALYZE small;")
             .await
             .unwrap();
-        let info = c.execute("SELECT id FROM small".into(), None).await.unwrap();
+        let info = c
+            .execute("SELECT id FROM small".into(), None)
+            .await
+            .unwrap();
         assert_eq!(info.endpoint.len(), 1);
         assert_eq!(info.total_records, 10);
         server.stop().await;
