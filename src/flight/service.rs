@@ -177,6 +177,7 @@ impl PgFlightSqlService {
             options: self.type_options(),
             batch_size: self.config.batch_size,
             default_schema: self.config.schema.clone(),
+            partitions: self.partitions(),
         }
     }
 

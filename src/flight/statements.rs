@@ -24,6 +24,7 @@ use crate::flight::PgFlightSqlService;
 use crate::flight::signing::Sealer;
 use crate::flight::status::{plan_status, ticket_status};
 use crate::flight::ticket::QueryHandle;
+use crate::plan::endpoints::SplitRead;
 use crate::plan::params::value_text;
 use crate::plan::query::{self, SqlContext, StatementPlan};
 
@@ -40,7 +41,8 @@ pub async fn statement_info(
     descriptor: FlightDescriptor,
 ) -> Result<FlightInfo, Status> {
     let plan = plan(ctx, &command.query).await?;
-    flight_info(&plan, sealer, QueryHandle::new(&plan.sql), descriptor)
+    let read = split(ctx, &plan).await?;
+    flight_info(&plan, sealer, QueryHandle::new(&plan.sql), descriptor, read)
 }
 
 /// GetFlightInfo for a prepared statement (with whatever parameters were bound).
@@ -52,7 +54,8 @@ pub async fn prepared_info(
 ) -> Result<FlightInfo, Status> {
     let handle = open(sealer, &command.prepared_statement_handle)?;
     let plan = plan(ctx, &handle.sql).await?;
-    flight_info(&plan, sealer, handle, descriptor)
+    let read = split(ctx, &plan).await?;
+    flight_info(&plan, sealer, handle, descriptor, read)
 }
 
 /// ActionCreatePreparedStatementRequest: the handle, the exact dataset schema and the
@@ -124,9 +127,13 @@ pub async fn bind(
     })
 }
 
-/// DoGet of a statement ticket: plans the SQL again and runs it.
+/// DoGet of a statement ticket: plans the SQL again (restricted to the endpoint's range when
+/// the read was split) and runs it.
 pub async fn run(ctx: &SqlContext, handle: QueryHandle) -> Result<DoGetStream, Status> {
-    let plan = plan(ctx, &handle.sql).await?;
+    let range = handle.endpoint_range().map_err(Status::invalid_argument)?;
+    let plan = query::plan_endpoint(ctx, &handle.sql, range.as_ref())
+        .await
+        .map_err(|e| plan_status(&e))?;
     let schema = plan.schema.clone();
     let batches = query::execute(ctx, plan, handle.param_rows())
         .map_err(|e| plan_status(&e))?
@@ -160,22 +167,38 @@ fn open(sealer: &Sealer, sealed: &[u8]) -> Result<QueryHandle, Status> {
     QueryHandle::decode_handle(&bytes).map_err(Status::invalid_argument)
 }
 
+async fn split(ctx: &SqlContext, plan: &StatementPlan) -> Result<Option<SplitRead>, Status> {
+    query::split(ctx, plan).await.map_err(|e| plan_status(&e))
+}
+
+/// The FlightInfo of a planned statement: exact schema, one endpoint (or one per range of a
+/// split read), PostgreSQL's row estimate where the statement reads every row of a relation.
 fn flight_info(
     plan: &StatementPlan,
     sealer: &Sealer,
     handle: QueryHandle,
     descriptor: FlightDescriptor,
+    read: Option<SplitRead>,
 ) -> Result<FlightInfo, Status> {
-    FlightInfo::new()
+    let handles = match &read {
+        Some(read) => read
+            .endpoints()
+            .iter()
+            .map(|range| handle.clone().with_range(range))
+            .collect(),
+        None => vec![handle],
+    };
+    let mut info = FlightInfo::new()
         .try_with_schema(plan.schema.as_ref())
-        .map_err(|e| Status::internal(e.to_string()))
-        .map(|info| {
-            let ticket = sealer.ticket(prost::Message::encode_to_vec(&handle));
-            info.with_endpoint(FlightEndpoint::new().with_ticket(ticket))
-                .with_descriptor(descriptor)
-                .with_total_records(-1)
-                .with_ordered(true)
-        })
+        .map_err(|e| Status::internal(e.to_string()))?
+        .with_descriptor(descriptor)
+        .with_total_records(plan.estimated_rows().unwrap_or(-1))
+        .with_ordered(read.is_none());
+    for handle in handles {
+        let ticket = sealer.ticket(prost::Message::encode_to_vec(&handle));
+        info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
+    }
+    Ok(info)
 }
 
 fn schema_bytes(schema: &Schema) -> Result<bytes::Bytes, Status> {

@@ -11,6 +11,7 @@ use prost::Message;
 
 use crate::flight::signing::Sealer;
 use crate::pg::partition::Split;
+use crate::plan::endpoints::EndpointRange;
 
 /// Version of the handle layout; a handle of another version is refused.
 const HANDLE_VERSION: u32 = 1;
@@ -64,38 +65,27 @@ impl ScanHandle {
 
     /// This handle, restricted to one range of a split request reading `snapshot`.
     pub fn with_split(mut self, snapshot: Option<&str>, split: Option<&Split>) -> ScanHandle {
-        self.snapshot = snapshot.unwrap_or_default().to_string();
-        match split {
-            Some(Split::Blocks { from, to }) => {
-                self.block_from = *from;
-                self.block_to = *to;
-            }
-            Some(Split::Keys { column, from, to }) => {
-                self.key_column = column.clone();
-                self.key_from = *from;
-                self.key_to = *to;
-            }
-            None => {}
-        }
+        let range = RangeHandle::new(snapshot.unwrap_or_default(), split);
+        self.snapshot = range.snapshot;
+        self.block_from = range.block_from;
+        self.block_to = range.block_to;
+        self.key_column = range.key_column;
+        self.key_from = range.key_from;
+        self.key_to = range.key_to;
         self
     }
 
     /// The range this endpoint reads, if the request was split.
     pub fn split(&self) -> Option<Split> {
-        if !self.key_column.is_empty() {
-            Some(Split::Keys {
-                column: self.key_column.clone(),
-                from: self.key_from,
-                to: self.key_to,
-            })
-        } else if self.block_from.is_some() || self.block_to.is_some() {
-            Some(Split::Blocks {
-                from: self.block_from,
-                to: self.block_to,
-            })
-        } else {
-            None
+        RangeHandle {
+            snapshot: String::new(),
+            block_from: self.block_from,
+            block_to: self.block_to,
+            key_column: self.key_column.clone(),
+            key_from: self.key_from,
+            key_to: self.key_to,
         }
+        .split()
     }
 
     /// The snapshot this endpoint reads in, if the request was split.
@@ -120,6 +110,70 @@ impl ScanHandle {
     }
 }
 
+/// The range one endpoint of a split read covers, and the exported snapshot it reads in.
+#[derive(Clone, PartialEq, Message)]
+pub struct RangeHandle {
+    /// The exported snapshot shared by the endpoints ("" when not split).
+    #[prost(string, tag = "1")]
+    pub snapshot: String,
+    /// Block range start (ctid split).
+    #[prost(uint64, optional, tag = "2")]
+    pub block_from: Option<u64>,
+    /// Block range end, exclusive (ctid split).
+    #[prost(uint64, optional, tag = "3")]
+    pub block_to: Option<u64>,
+    /// The integer key column of a key-range split ("" otherwise).
+    #[prost(string, tag = "4")]
+    pub key_column: String,
+    /// Key range start (key split).
+    #[prost(int64, optional, tag = "5")]
+    pub key_from: Option<i64>,
+    /// Key range end, exclusive (key split).
+    #[prost(int64, optional, tag = "6")]
+    pub key_to: Option<i64>,
+}
+
+impl RangeHandle {
+    /// `split` (if any), read in `snapshot`.
+    pub fn new(snapshot: &str, split: Option<&Split>) -> RangeHandle {
+        let mut range = RangeHandle {
+            snapshot: snapshot.to_string(),
+            ..RangeHandle::default()
+        };
+        match split {
+            Some(Split::Blocks { from, to }) => {
+                range.block_from = *from;
+                range.block_to = *to;
+            }
+            Some(Split::Keys { column, from, to }) => {
+                range.key_column = column.clone();
+                range.key_from = *from;
+                range.key_to = *to;
+            }
+            None => {}
+        }
+        range
+    }
+
+    /// The range, if there is one.
+    pub fn split(&self) -> Option<Split> {
+        if !self.key_column.is_empty() {
+            Some(Split::Keys {
+                column: self.key_column.clone(),
+                from: self.key_from,
+                to: self.key_to,
+            })
+        } else if self.block_from.is_some() || self.block_to.is_some() {
+            Some(Split::Blocks {
+                from: self.block_from,
+                to: self.block_to,
+            })
+        } else {
+            None
+        }
+    }
+}
+
 /// Layout version of a [`QueryHandle`]; distinct from [`HANDLE_VERSION`] so that the two kinds
 /// of handle are told apart by their first field.
 const QUERY_HANDLE_VERSION: u32 = 2;
@@ -137,6 +191,9 @@ pub struct QueryHandle {
     /// Bound parameter rows; each row is one execution, results concatenated.
     #[prost(message, repeated, tag = "6")]
     pub params: Vec<ParamRow>,
+    /// The range this endpoint reads when the statement's read was split (absent otherwise).
+    #[prost(message, optional, tag = "7")]
+    pub range: Option<RangeHandle>,
 }
 
 /// One execution's parameter values, as PostgreSQL input text (absent = NULL).
@@ -162,6 +219,27 @@ impl QueryHandle {
             version: QUERY_HANDLE_VERSION,
             sql: sql.to_string(),
             params: Vec::new(),
+            range: None,
+        }
+    }
+
+    /// This handle, restricted to one endpoint's range of a split read.
+    pub fn with_range(mut self, range: &EndpointRange) -> QueryHandle {
+        self.range = Some(RangeHandle::new(&range.snapshot, Some(&range.split)));
+        self
+    }
+
+    /// The range this endpoint reads, if the statement's read was split.
+    pub fn endpoint_range(&self) -> Result<Option<EndpointRange>, String> {
+        let Some(range) = &self.range else {
+            return Ok(None);
+        };
+        match range.split() {
+            Some(split) if !range.snapshot.is_empty() => Ok(Some(EndpointRange {
+                snapshot: range.snapshot.clone(),
+                split,
+            })),
+            _ => Err("statement handle was not issued by this pgflight (incomplete range)".into()),
         }
     }
 
@@ -295,6 +373,22 @@ mod tests {
             assert_eq!(decoded.split(), Some(split));
             assert_eq!(decoded.snapshot(), Some("0003-1B-1"));
         }
+        let range = EndpointRange {
+            snapshot: "0003-1B-1".into(),
+            split: Split::Keys {
+                column: "id".into(),
+                from: None,
+                to: Some(7),
+            },
+        };
+        let query = QueryHandle::new("SELECT 1").with_range(&range);
+        let StatementHandle::Query(decoded) =
+            StatementHandle::decode(&query.encode_to_vec()).unwrap()
+        else {
+            panic!("not a query handle");
+        };
+        assert_eq!(decoded.endpoint_range().unwrap(), Some(range));
+        assert_eq!(QueryHandle::new("SELECT 1").endpoint_range().unwrap(), None);
         let plain = ScanHandle::new("s", "t", vec![]);
         assert_eq!((plain.split(), plain.snapshot()), (None, None));
     }

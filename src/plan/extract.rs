@@ -5,17 +5,16 @@
 //! {"mode": {"incremental": {"entity": "users", "cursorField": "updated_at", "cursor": "2023-01-01T00:00:00Z"}}}
 //! ```
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
 use crate::pg::PgPool;
-use crate::pg::catalog::{self, Relation, RelationFilter, RelationKind};
-use crate::pg::partition::{self, Split, SplitMethod};
+use crate::pg::catalog::{self, Relation, RelationFilter};
+use crate::pg::partition::{Split, SplitMethod};
 use crate::pg::scan::ScanSpec;
-use crate::pg::snapshot::SnapshotHolder;
 use crate::pg::types::{ColumnPlan, TypeOptions, plan_column};
 use crate::plan::PlanError;
+pub use crate::plan::endpoints::PartitionOptions;
+use crate::plan::endpoints::split_relation;
 
 /// The shape the seed connector sends, with pgflight's optional additions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -38,17 +37,6 @@ pub struct ExtractionRequest {
 pub enum SplitBy {
     /// Ranges of the integer primary key.
     Keys,
-}
-
-/// Limits and defaults for splitting a read into several endpoints (from configuration).
-#[derive(Debug, Clone, Copy)]
-pub struct PartitionOptions {
-    /// Split tables estimated at this many rows or more.
-    pub min_rows: usize,
-    /// Most endpoints per request.
-    pub max_partitions: usize,
-    /// How long the shared snapshot is held.
-    pub snapshot_ttl: Duration,
 }
 
 /// Full table or incremental.
@@ -170,8 +158,7 @@ pub async fn plan_path(
 }
 
 /// Splits a full-table plan into endpoint ranges when the table is large (or `requested`
-/// asks for it): exports a snapshot, computes the ranges inside it, and holds it for the
-/// endpoints. Connections are bounded: the held transaction plus one per endpoint fit the pool.
+/// asks for it); see [`crate::plan::endpoints`].
 async fn split(
     pool: &PgPool,
     mut plan: ExtractPlan,
@@ -179,37 +166,10 @@ async fn split(
     requested: Option<usize>,
     method: SplitMethod,
 ) -> Result<ExtractPlan, PlanError> {
-    let bound = options
-        .max_partitions
-        .min(pool.max_size().saturating_sub(1));
-    let parts = match requested {
-        Some(n) => n.min(bound),
-        None if plan.relation.estimated_rows.unwrap_or(0) >= options.min_rows as i64 => bound,
-        None => 1,
-    };
-    let splittable = matches!(
-        plan.relation.kind,
-        RelationKind::Table | RelationKind::MaterializedView | RelationKind::PartitionedTable
-    );
-    if parts < 2 || !splittable {
-        return Ok(plan);
+    if let Some(read) = split_relation(pool, &plan.relation, options, requested, method).await? {
+        plan.scan.snapshot = Some(read.snapshot);
+        plan.splits = read.splits;
     }
-    let connection = pool.get().await?;
-    let exported = SnapshotHolder::export(&connection).await;
-    let id = exported.map_err(|e| pool.error(e))?;
-    let splits = partition::plan_splits(pool, &connection, plan.relation.oid, parts, method).await;
-    let splits = match splits {
-        Ok(splits) if splits.len() > 1 => splits,
-        other => {
-            let _ = connection.batch_execute("ROLLBACK").await;
-            other?;
-            return Ok(plan);
-        }
-    };
-    pool.snapshots()
-        .hold(id.clone(), connection, options.snapshot_ttl, splits.len());
-    plan.scan.snapshot = Some(id);
-    plan.splits = splits;
     Ok(plan)
 }
 

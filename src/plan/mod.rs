@@ -1,6 +1,7 @@
 //! Planning: what to read and which filters PostgreSQL evaluates. Depends on `pg`, never on
 //! `flight`.
 
+pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod params;

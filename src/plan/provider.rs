@@ -28,6 +28,7 @@ use crate::pg::PgPool;
 use crate::pg::catalog::Relation;
 use crate::pg::scan::{ScanSpec, scan};
 use crate::pg::types::{ColumnPlan, TypeOptions, arrow_schema, plan_column};
+use crate::plan::endpoints::EndpointRange;
 use crate::plan::pushdown::{self, PushColumn, PushColumns};
 
 /// PostgreSQL's `text` and `varchar` type oids: the text types whose comparisons match Arrow's.
@@ -44,6 +45,8 @@ pub struct PgTable {
     batch_size: usize,
     /// Every scan planned over this table (EXPLAIN shows them).
     scans: Arc<Mutex<Vec<ScanSpec>>>,
+    /// The one range (and snapshot) every scan is restricted to: an endpoint of a split read.
+    range: Option<EndpointRange>,
 }
 
 impl PgTable {
@@ -94,7 +97,14 @@ impl PgTable {
             push,
             batch_size,
             scans: Arc::default(),
+            range: None,
         }
+    }
+
+    /// This table restricted to one endpoint's range, read in the split's exported snapshot.
+    pub fn with_range(mut self, range: Option<EndpointRange>) -> PgTable {
+        self.range = range;
+        self
     }
 
     /// The scans planned so far.
@@ -157,13 +167,16 @@ impl TableProvider for PgTable {
             })?;
             pushed.push(sql);
         }
+        if let Some(range) = &self.range {
+            pushed.push(format!("({})", range.split.filter_sql()));
+        }
         let spec = ScanSpec {
             schema: self.schema_name.clone(),
             table: self.table.clone(),
             columns,
             filter: (!pushed.is_empty()).then(|| pushed.join(" AND ")),
             limit: limit.map(|l| l as u64),
-            snapshot: None,
+            snapshot: self.range.as_ref().map(|r| r.snapshot.clone()),
         };
         if let Ok(mut scans) = self.scans.lock() {
             scans.push(spec.clone());

@@ -18,6 +18,11 @@
 //!   and `LIMIT`/`OFFSET` are numbers;
 //! - the relation exists and DataFusion can plan the statement.
 //!
+//! A planned statement without `ORDER BY` and `LIMIT`/`OFFSET` over a large relation is split
+//! into endpoints exactly like full-table extraction ([`split`], [`crate::plan::endpoints`]):
+//! each endpoint's handle carries its range and the exported snapshot, and DoGet plans the
+//! statement again with the range added to the pushed filters ([`plan_endpoint`]).
+//!
 //! **Every other statement passes through** to PostgreSQL verbatim, so PostgreSQL SQL behaves
 //! exactly as in psql: its result types are learned by preparing it (never running it), and it
 //! runs as `COPY (<sql>) TO STDOUT (FORMAT binary)` in a read-only transaction that is rolled
@@ -37,9 +42,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::pg::PgPool;
+use crate::pg::partition::SplitMethod;
 use crate::pg::statement::{self, ParamType};
 use crate::pg::types::{ColumnPlan, TypeOptions, arrow_schema};
 use crate::plan::PlanError;
+use crate::plan::endpoints::{EndpointRange, PartitionOptions, SplitRead, split_relation};
 use crate::plan::params::{self, typed_literal};
 use crate::plan::single::{self, PlannedScan};
 
@@ -54,6 +61,8 @@ pub struct SqlContext {
     pub batch_size: usize,
     /// The schema unqualified names resolve in (the configured `schema`).
     pub default_schema: String,
+    /// When and how far planned reads are split into endpoints.
+    pub partitions: PartitionOptions,
 }
 
 /// A stream of result batches.
@@ -93,6 +102,17 @@ impl StatementPlan {
         Arc::new(Schema::new(fields))
     }
 
+    /// PostgreSQL's estimate of the result's rows, where the statement reads every row of one
+    /// relation (planned, no `WHERE`, no `LIMIT`).
+    pub fn estimated_rows(&self) -> Option<i64> {
+        match &self.route {
+            Route::Planned(planned) if planned.reads_every_row() => {
+                planned.relation().estimated_rows
+            }
+            _ => None,
+        }
+    }
+
     /// Which path the statement takes: `"planned"`, `"pass-through"` or `"explain"`.
     pub fn path(&self) -> &'static str {
         match self.route {
@@ -106,6 +126,53 @@ impl StatementPlan {
 /// Plans `sql`: decides its path and learns its exact result and parameter schemas, without
 /// running it.
 pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<StatementPlan, PlanError> {
+    plan_endpoint(ctx, sql, None).await
+}
+
+/// Plans one endpoint of a split read of `sql` ([`split`]): the same statement, its relation
+/// read only in `range`, in the split's snapshot. The statement must still be planned.
+pub async fn plan_endpoint(
+    ctx: &SqlContext,
+    sql: &str,
+    range: Option<&EndpointRange>,
+) -> Result<StatementPlan, PlanError> {
+    let plan = plan_statement(ctx, sql, range).await?;
+    if range.is_some() && !matches!(plan.route, Route::Planned(_)) {
+        return Err(PlanError::Stale(
+            "the statement is no longer planned over one relation, so its endpoints no longer \
+             apply; call GetFlightInfo again"
+                .into(),
+        ));
+    }
+    Ok(plan)
+}
+
+/// Splits a planned statement's read into endpoint ranges, as full-table extraction does,
+/// when the statement reads one large relation without `ORDER BY` or `LIMIT` (filters
+/// evaluated by DataFusion are fine: each endpoint applies them to its own rows). `None`: one
+/// endpoint runs the whole statement.
+pub async fn split(ctx: &SqlContext, plan: &StatementPlan) -> Result<Option<SplitRead>, PlanError> {
+    match &plan.route {
+        Route::Planned(planned) if planned.splittable() => {
+            let relation = planned.relation();
+            split_relation(
+                &ctx.pool,
+                relation,
+                &ctx.partitions,
+                None,
+                SplitMethod::Auto,
+            )
+            .await
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn plan_statement(
+    ctx: &SqlContext,
+    sql: &str,
+    range: Option<&EndpointRange>,
+) -> Result<StatementPlan, PlanError> {
     let sql = params::rewrite_placeholders(&normalize(sql)?);
     if let Some(inner) = explain_target(&sql)? {
         let inner = Box::pin(plan(ctx, inner)).await?;
@@ -117,7 +184,7 @@ pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<StatementPlan, PlanErro
             route: Route::Explain(Box::new(inner)),
         });
     }
-    let reason = match single::plan(ctx, &sql).await? {
+    let reason = match single::plan(ctx, &sql, range).await? {
         Ok(planned) => {
             return Ok(StatementPlan {
                 schema: planned.schema(),

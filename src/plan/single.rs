@@ -20,6 +20,7 @@ use crate::pg::scan::ScanSpec;
 use crate::pg::types::TYPE_NAME_KEY;
 use crate::pg::{PgError, PgPool};
 use crate::plan::PlanError;
+use crate::plan::endpoints::EndpointRange;
 use crate::plan::provider::PgTable;
 use crate::plan::query::{QueryStream, SqlContext};
 
@@ -39,12 +40,60 @@ pub struct PlannedScan {
     physical: Arc<dyn ExecutionPlan>,
     relation: String,
     scans: Vec<ScanSpec>,
+    source: catalog::Relation,
+    shape: Shape,
+}
+
+/// What a planned statement does besides reading, as far as splitting and estimates care.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shape {
+    /// It has `ORDER BY`.
+    sorts: bool,
+    /// It has `LIMIT` or `OFFSET`.
+    limits: bool,
+    /// It has a `WHERE`.
+    filters: bool,
+}
+
+impl Shape {
+    fn of(plan: &LogicalPlan) -> Shape {
+        let mut shape = Shape::default();
+        let mut node = Some(plan);
+        while let Some(plan) = node {
+            match plan {
+                LogicalPlan::Sort(_) => shape.sorts = true,
+                LogicalPlan::Limit(_) => shape.limits = true,
+                LogicalPlan::Filter(_) => shape.filters = true,
+                LogicalPlan::TableScan(scan) => shape.filters |= !scan.filters.is_empty(),
+                _ => {}
+            }
+            node = plan.inputs().first().copied();
+        }
+        shape
+    }
 }
 
 impl PlannedScan {
     /// The exact schema of the result.
     pub fn schema(&self) -> SchemaRef {
         self.physical.schema()
+    }
+
+    /// The relation read.
+    pub fn relation(&self) -> &catalog::Relation {
+        &self.source
+    }
+
+    /// Whether the read may be split into endpoints whose union is the result: no `ORDER BY`
+    /// (endpoints arrive in no order) and no `LIMIT`/`OFFSET` (each endpoint would apply it).
+    pub fn splittable(&self) -> bool {
+        !self.shape.sorts && !self.shape.limits
+    }
+
+    /// Whether the result is every row of the relation (no `WHERE`, no `LIMIT`), so that
+    /// PostgreSQL's estimate of the relation's rows is the estimate of the result.
+    pub fn reads_every_row(&self) -> bool {
+        !self.shape.filters && !self.shape.limits
     }
 
     /// Runs the plan.
@@ -67,6 +116,11 @@ impl PlannedScan {
             ));
             lines.push(format!("sql sent: {}", spec.copy_sql()));
         }
+        lines.push(if self.splittable() {
+            "endpoints: several when the relation is large (ranges read in one snapshot)".into()
+        } else {
+            "endpoints: one (ORDER BY / LIMIT apply to the whole result)".into()
+        });
         lines.push("DataFusion plan:".to_string());
         let plan = displayable(self.physical.as_ref())
             .indent(false)
@@ -77,7 +131,12 @@ impl PlannedScan {
 }
 
 /// Plans `sql` with DataFusion when it qualifies; `Ok(Err(reason))` when it passes through.
-pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<Result<PlannedScan, String>, PlanError> {
+/// With `range`, the relation is read only in that range of a split read (in its snapshot).
+pub async fn plan(
+    ctx: &SqlContext,
+    sql: &str,
+    range: Option<&EndpointRange>,
+) -> Result<Result<PlannedScan, String>, PlanError> {
     let config = SessionConfig::new()
         .with_target_partitions(1)
         .with_batch_size(ctx.batch_size)
@@ -110,12 +169,10 @@ pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<Result<PlannedScan, Str
             "relation {reference} is not known to pgflight"
         )));
     };
-    let table = Arc::new(PgTable::new(
-        ctx.pool.clone(),
-        &relation,
-        &ctx.options,
-        ctx.batch_size,
-    ));
+    let table = Arc::new(
+        PgTable::new(ctx.pool.clone(), &relation, &ctx.options, ctx.batch_size)
+            .with_range(range.cloned()),
+    );
     if let (Some(schema), Some(catalog)) = (&schema, session.catalog("datafusion")) {
         let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
     }
@@ -129,6 +186,13 @@ pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<Result<PlannedScan, Str
     if let Err(reason) = check_plan(&logical) {
         return Ok(Err(reason));
     }
+    let shape = Shape::of(&logical);
+    if range.is_some() && (shape.sorts || shape.limits) {
+        return Err(PlanError::Stale(
+            "an endpoint of a split read cannot apply ORDER BY or LIMIT; call GetFlightInfo again"
+                .into(),
+        ));
+    }
     let physical = match session.state().create_physical_plan(&logical).await {
         Ok(plan) => plan,
         Err(e) => return Ok(Err(format!("DataFusion cannot plan it ({})", short(&e)))),
@@ -138,6 +202,8 @@ pub async fn plan(ctx: &SqlContext, sql: &str) -> Result<Result<PlannedScan, Str
         physical,
         relation: crate::pg::sql::qualified_name(&relation.schema, &relation.name),
         scans: table.scans(),
+        source: relation,
+        shape,
     }))
 }
 

@@ -8,7 +8,10 @@ import datetime as dt
 import adbc_driver_flightsql.dbapi
 import adbc_driver_manager
 import pyarrow as pa
+import pyarrow.flight as flight
 import pytest
+
+from flightsql import any_message, fetch, length_delimited
 
 
 @pytest.fixture
@@ -134,3 +137,103 @@ def test_explain_shows_the_path_and_pushed_filters(conn):
     plan = "\n".join(query(conn, "EXPLAIN SELECT count(*) FROM items").column(0).to_pylist())
     assert "path: pass-through" in plan, plan
     assert "COPY (\nSELECT count(*) FROM items\n) TO STDOUT (FORMAT binary)" in plan, plan
+
+
+def unchanged(shop):
+    """The fixture's rows, exactly as written (nothing a refused command did reached them)."""
+    assert shop.query("SELECT id, name, price::text FROM items ORDER BY id") == [
+        (1, "apple", "1.50"),
+        (2, "pear", "2.25"),
+        (3, None, None),
+    ]
+    assert shop.query("SELECT count(*) FROM orders") == [(3,)]
+
+
+def test_update_commands_are_permission_denied(conn, shop, server):
+    # CommandStatementUpdate (ADBC's ExecuteUpdate) and CommandPreparedStatementUpdate.
+    with conn.cursor() as cur:
+        cur.adbc_statement.set_sql_query("UPDATE items SET name = 'x'")
+        with pytest.raises(adbc_driver_manager.ProgrammingError) as err:
+            cur.adbc_statement.execute_update()
+        assert "UNAUTHORIZED" in str(err.value) and "PermissionDenied" in str(err.value), err.value
+        assert "pgflight is read-only: an update statement is refused" in str(err.value)
+        with pytest.raises(adbc_driver_manager.ProgrammingError) as err:
+            cur.executemany("UPDATE items SET name = ? WHERE id = 1", [("y",)])
+        assert "pgflight is read-only" in str(err.value), err.value
+    # The same command sent raw by pyarrow.flight: DoPut with a CommandStatementUpdate.
+    client = flight.FlightClient(server.grpc_uri)
+    command = any_message("CommandStatementUpdate", length_delimited(1, b"DELETE FROM orders"))
+    with pytest.raises(flight.FlightUnauthorizedError) as err:
+        writer, _ = client.do_put(flight.FlightDescriptor.for_command(command), pa.schema([]))
+        writer.close()
+    assert "PERMISSION_DENIED" in str(err.value), err.value
+    assert "pgflight is read-only: an update statement is refused" in str(err.value), err.value
+    unchanged(shop)
+
+
+def test_ingestion_is_permission_denied(conn, shop):
+    rows = pa.table({"id": pa.array([7], pa.int32()), "item_id": pa.array([1], pa.int32()), "qty": pa.array([1], pa.int32())})
+    for mode in ("append", "create"):
+        target = "orders" if mode == "append" else "orders_copy"
+        with conn.cursor() as cur:
+            with pytest.raises(adbc_driver_manager.ProgrammingError) as err:
+                cur.adbc_ingest(target, rows, mode=mode)
+        text = str(err.value)
+        assert "UNAUTHORIZED" in text and "PermissionDenied" in text, text
+        assert "pgflight is read-only: bulk ingestion is refused" in text, text
+    unchanged(shop)
+    assert shop.query("SELECT to_regclass('orders_copy') IS NULL") == [(True,)]
+
+
+def test_transactions_are_not_offered(shop, server):
+    # ADBC asks GetSqlInfo first: pgflight reports no transaction support, so autocommit stays on.
+    with pytest.warns(Warning, match="Cannot disable autocommit"):
+        conn = adbc_driver_flightsql.dbapi.connect(server.grpc_uri)
+    with conn:
+        with pytest.raises(adbc_driver_manager.NotSupportedError) as err:
+            conn.adbc_connection.set_autocommit(False)
+        assert "server does not report transaction support" in str(err.value), err.value
+        conn.commit()  # a no-op under autocommit, as DB-API allows
+        assert query(conn, "SELECT count(*) AS n FROM items").to_pydict() == {"n": [3]}
+    # Sent raw: BeginTransaction, and a prepared statement inside a transaction.
+    client = flight.FlightClient(server.grpc_uri)
+    begin = flight.Action("BeginTransaction", any_message("ActionBeginTransactionRequest", b""))
+    with pytest.raises(pa.ArrowNotImplementedError) as err:
+        list(client.do_action(begin))
+    assert "a transaction is not supported: pgflight is read-only" in str(err.value), err.value
+    prepare = any_message(
+        "ActionCreatePreparedStatementRequest",
+        length_delimited(1, b"DELETE FROM items") + length_delimited(2, b"txn-1"),
+    )
+    with pytest.raises(pa.ArrowNotImplementedError) as err:
+        list(client.do_action(flight.Action("CreatePreparedStatement", prepare)))
+    assert "pgflight is read-only and offers no transactions" in str(err.value), err.value
+    unchanged(shop)
+
+
+def test_planned_select_over_a_large_table_reads_several_endpoints(database, start_server):
+    database.execute(
+        "CREATE TABLE big (id bigint PRIMARY KEY, v integer, t text)",
+        "INSERT INTO big SELECT g, g % 100, 'row ' || g FROM generate_series(1, 50000) g",
+        "ANALYZE big",
+    )
+    server = start_server(
+        env={"PGFLIGHT_PARTITION_MIN_ROWS": "10000", "PGFLIGHT_MAX_PARTITIONS": "4", "PGFLIGHT_MAX_CONNECTIONS": "6"}
+    )
+    sql = "SELECT id, t FROM big WHERE v < 30 AND t LIKE 'row 1%'"
+    expected = sorted(row[0] for row in database.query(sql))
+    # pyarrow.flight: a CommandStatementQuery answers several endpoints; their union is the result.
+    client = flight.FlightClient(server.grpc_uri)
+    command = any_message("CommandStatementQuery", length_delimited(1, sql.encode()))
+    info, table = fetch(client, command)
+    assert len(info.endpoints) == 4
+    assert sorted(table.column("id").to_pylist()) == expected
+    # ADBC reads every endpoint of the same statement (prepared first, as its dbapi does).
+    with adbc_driver_flightsql.dbapi.connect(server.grpc_uri, autocommit=True) as conn:
+        result = query(conn, sql)
+        assert sorted(result.column("id").to_pylist()) == expected
+        ordered = query(conn, "SELECT id FROM big WHERE v = 7 ORDER BY id DESC LIMIT 3")
+        assert ordered.column("id").to_pylist() == [49907, 49807, 49707]
+    info, _ = fetch(client, any_message("CommandStatementQuery", length_delimited(1, b"SELECT id FROM big ORDER BY id")))
+    assert len(info.endpoints) == 1
+    assert info.total_records == 50000

@@ -268,7 +268,15 @@ mod tls {
 
 mod password_auth {
     use super::*;
+    use arrow::array::{AsArray, Int64Array, RecordBatch};
+    use arrow::datatypes::Int64Type;
+    use arrow_flight::encode::FlightDataEncoderBuilder;
     use arrow_flight::sql::client::FlightSqlServiceClient;
+    use arrow_flight::sql::{
+        ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+        ActionCreatePreparedStatementResult, CommandPreparedStatementQuery,
+        DoPutPreparedStatementResult,
+    };
     use pgflight::config::AuthMode;
     use pgflight::flight::password::PasswordHash;
 
@@ -377,6 +385,118 @@ mod password_auth {
                 .to_string(),
         };
         assert!(err.contains("another user"), "{err}");
+        server.stop().await;
+    }
+
+    /// ActionCreatePreparedStatementRequest as `client`: the sealed handle.
+    async fn prepare(client: &mut FlightClient, sql: &str) -> bytes::Bytes {
+        let request = ActionCreatePreparedStatementRequest {
+            query: sql.to_string(),
+            transaction_id: None,
+        };
+        let action =
+            arrow_flight::Action::new("CreatePreparedStatement", request.as_any().encode_to_vec());
+        let results: Vec<bytes::Bytes> = client
+            .do_action(action)
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let any = Any::decode(&*results[0]).unwrap();
+        let result: ActionCreatePreparedStatementResult = any.unpack().unwrap().unwrap();
+        result.prepared_statement_handle
+    }
+
+    fn prepared_descriptor(handle: &bytes::Bytes) -> FlightDescriptor {
+        let command = CommandPreparedStatementQuery {
+            prepared_statement_handle: handle.clone(),
+        };
+        FlightDescriptor::new_cmd(command.as_any().encode_to_vec())
+    }
+
+    /// DoPut of one parameter row (id = 2) for `handle`: the bound handle, or the error.
+    async fn bind(
+        client: &mut FlightClient,
+        handle: &bytes::Bytes,
+    ) -> Result<bytes::Bytes, String> {
+        let params = RecordBatch::try_from_iter([(
+            "p",
+            std::sync::Arc::new(Int64Array::from(vec![2])) as arrow::array::ArrayRef,
+        )])
+        .unwrap();
+        let data = FlightDataEncoderBuilder::new()
+            .with_flight_descriptor(Some(prepared_descriptor(handle)))
+            .build(futures::stream::iter([Ok(params)]));
+        let results: Vec<arrow_flight::PutResult> = match client.do_put(data).await {
+            Ok(stream) => stream.try_collect().await.map_err(|e| e.to_string())?,
+            Err(e) => return Err(e.to_string()),
+        };
+        let result = DoPutPreparedStatementResult::decode(&*results[0].app_metadata).unwrap();
+        Ok(result.prepared_statement_handle.unwrap())
+    }
+
+    async fn rows(client: &mut FlightClient, handle: &bytes::Bytes) -> Vec<i64> {
+        let info = client
+            .get_flight_info(prepared_descriptor(handle))
+            .await
+            .unwrap();
+        let batches: Vec<RecordBatch> = client
+            .do_get(info.endpoint[0].ticket.clone().unwrap())
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        batches
+            .iter()
+            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn another_users_prepared_statement_is_refused() {
+        let (server, _dir) = start("auth_prepared", Duration::from_secs(60)).await;
+        let mut alice = logged_in(&server, "alice", "alice-pw").await.unwrap();
+        let mut bob = logged_in(&server, "bob", "bob-pw").await.unwrap();
+        let handle = prepare(&mut alice, "SELECT id FROM t WHERE id = $1").await;
+        let bound = bind(&mut alice, &handle).await.unwrap();
+        assert_eq!(rows(&mut alice, &bound).await, vec![2]);
+
+        for handle in [&handle, &bound] {
+            // Execute (GetFlightInfo), bind (DoPut) and close, each as bob: refused.
+            let err = bob
+                .get_flight_info(prepared_descriptor(handle))
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("another user"), "{err}");
+            let err = bind(&mut bob, handle).await.unwrap_err();
+            assert!(err.contains("another user"), "{err}");
+            let close = ActionClosePreparedStatementRequest {
+                prepared_statement_handle: handle.clone(),
+            };
+            let action =
+                arrow_flight::Action::new("ClosePreparedStatement", close.as_any().encode_to_vec());
+            let err = match bob.do_action(action).await {
+                Err(e) => e.to_string(),
+                Ok(stream) => stream
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .unwrap_err()
+                    .to_string(),
+            };
+            assert!(err.contains("another user"), "{err}");
+        }
+
+        // The ticket alice's execution gave her is hers alone too.
+        let info = alice
+            .get_flight_info(prepared_descriptor(&bound))
+            .await
+            .unwrap();
+        let status = super::do_get_status(&mut bob, info.endpoint[0].ticket.clone().unwrap()).await;
+        assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+        assert!(status.message().contains("another user"), "{status:?}");
         server.stop().await;
     }
 

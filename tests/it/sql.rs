@@ -187,3 +187,220 @@ async fn explain_shows_pushed_filter_and_sql_sent() {
         "{text}"
     );
 }
+
+mod split {
+    use std::collections::HashSet;
+
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use arrow_flight::FlightInfo;
+    use arrow_flight::sql::client::FlightSqlServiceClient;
+    use futures::TryStreamExt;
+    use tonic::transport::Channel;
+
+    use crate::harness::{TestServer, cluster};
+
+    async fn client(server: &TestServer) -> FlightSqlServiceClient<Channel> {
+        let channel = Channel::from_shared(server.url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        FlightSqlServiceClient::new(channel)
+    }
+
+    /// Fetches every endpoint at once, each on its own connection; the ids (first column) read.
+    async fn fetch_all(server: &TestServer, info: &FlightInfo) -> Vec<i64> {
+        let mut tasks = Vec::new();
+        for endpoint in &info.endpoint {
+            let ticket = endpoint.ticket.clone().unwrap();
+            let mut client = client(server).await;
+            tasks.push(tokio::spawn(async move {
+                let batches: Vec<arrow::array::RecordBatch> = client
+                    .do_get(ticket)
+                    .await
+                    .unwrap()
+                    .try_collect()
+                    .await
+                    .unwrap();
+                batches
+                    .iter()
+                    .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
+                    .collect::<Vec<i64>>()
+            }));
+        }
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.extend(task.await.unwrap());
+        }
+        ids
+    }
+
+    /// PostgreSQL's rows for `sql` (first column), in PostgreSQL's order.
+    async fn postgres_rows(admin: &tokio_postgres::Client, sql: &str) -> Vec<i64> {
+        admin
+            .query(sql, &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    /// PostgreSQL's rows for `sql` (first column), sorted.
+    async fn postgres_ids(admin: &tokio_postgres::Client, sql: &str) -> Vec<i64> {
+        let mut ids = postgres_rows(admin, sql).await;
+        ids.sort_unstable();
+        ids
+    }
+
+    fn sorted_unique(ids: Vec<i64>) -> Vec<i64> {
+        let unique: HashSet<i64> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len(), "a row was read by two endpoints");
+        let mut ids = ids;
+        ids.sort_unstable();
+        ids
+    }
+
+    #[tokio::test]
+    async fn planned_statements_over_large_tables_give_parallel_endpoints() {
+        let cluster = cluster().await;
+        let db = cluster.create_db("sqlsplit").await;
+        let admin = cluster.admin(&db).await;
+        admin
+            .batch_execute(
+                "CREATE TABLE big (id int8 PRIMARY KEY, v int4, t text);
+                 INSERT INTO big SELECT g, g % 100, g::text FROM generate_series(1, 30000) g;
+                 ANALYZE big;",
+            )
+            .await
+            .unwrap();
+        let mut config = cluster.config(&db);
+        config.partition_min_rows = 1000;
+        config.max_partitions = 4;
+        config.max_connections = 6;
+        config.batch_size = 2000;
+        let server = TestServer::start(config).await;
+        let mut c = client(&server).await;
+
+        // A pushed filter (v < 50) and one DataFusion evaluates (LIKE) on every endpoint.
+        for sql in [
+            "SELECT id, t FROM big WHERE v < 50",
+            "SELECT id FROM big WHERE v < 50 AND t LIKE '1%'",
+            "SELECT id, v FROM big",
+        ] {
+            let info = c.execute(sql.to_string(), None).await.unwrap();
+            assert_eq!(info.endpoint.len(), 4, "{sql}: a large table is split");
+            assert!(!info.ordered, "{sql}");
+            let expected = postgres_ids(&admin, sql).await;
+            assert!(!expected.is_empty());
+            assert_eq!(
+                sorted_unique(fetch_all(&server, &info).await),
+                expected,
+                "{sql}"
+            );
+        }
+
+        // PostgreSQL's estimate where every row is read; unknown once there is a filter.
+        let info = c.execute("SELECT id FROM big".into(), None).await.unwrap();
+        assert_eq!(info.total_records, 30000);
+        let info = c
+            .execute("SELECT id FROM big WHERE v < 50".into(), None)
+            .await
+            .unwrap();
+        assert_eq!(info.total_records, -1);
+
+        // Every endpoint reads the snapshot taken at planning time.
+        let sql = "SELECT id FROM big WHERE v >= 10";
+        let before = postgres_ids(&admin, sql).await;
+        let info = c.execute(sql.to_string(), None).await.unwrap();
+        assert_eq!(info.endpoint.len(), 4);
+        admin
+            .batch_execute(
+                "INSERT INTO big SELECT g, 77, 'late' FROM generate_series(30001, 31000) g;
+                 DELETE FROM big WHERE id <= 500;",
+            )
+            .await
+            .unwrap();
+        assert_eq!(sorted_unique(fetch_all(&server, &info).await), before);
+
+        // ORDER BY, LIMIT and OFFSET keep one endpoint (each endpoint would apply them).
+        for (sql, rows) in [
+            ("SELECT id FROM big WHERE v < 50 ORDER BY id", None),
+            ("SELECT id FROM big LIMIT 10", Some(10)),
+            ("SELECT id FROM big WHERE v = 3 LIMIT 5 OFFSET 2", Some(5)),
+            ("SELECT id FROM big ORDER BY v, id", None),
+        ] {
+            let info = c.execute(sql.to_string(), None).await.unwrap();
+            assert_eq!(info.endpoint.len(), 1, "{sql}");
+            let got = fetch_all(&server, &info).await;
+            match rows {
+                Some(n) => assert_eq!(got.len(), n, "{sql}"),
+                None => assert!(
+                    got == postgres_rows(&admin, sql).await,
+                    "{sql}: other rows or order"
+                ),
+            }
+        }
+        let ordered = c
+            .execute("SELECT id FROM big ORDER BY id DESC".into(), None)
+            .await
+            .unwrap();
+        let got = fetch_all(&server, &ordered).await;
+        assert!(got.windows(2).all(|w| w[0] > w[1]), "order kept");
+
+        // Pass-through statements stay one endpoint.
+        let info = c
+            .execute("SELECT id FROM big WHERE id::text LIKE '7%'".into(), None)
+            .await
+            .unwrap();
+        assert_eq!(info.endpoint.len(), 1);
+        assert_eq!(
+            sorted_unique(fetch_all(&server, &info).await),
+            postgres_ids(&admin, "SELECT id FROM big WHERE id::text LIKE '7%'").await
+        );
+
+        // Small tables are not split.
+        admin
+            .batch_execute("CREATE TABLE small AS SELECT g::int8 AS id FROM generate_series(1, 10) g; ANALYZE small;")
+            .await
+            .unwrap();
+        let info = c
+            .execute("SELECT id FROM small".into(), None)
+            .await
+            .unwrap();
+        assert_eq!(info.endpoint.len(), 1);
+        assert_eq!(info.total_records, 10);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn prepared_planned_statements_split_too() {
+        let cluster = cluster().await;
+        let db = cluster.create_db("sqlsplitprep").await;
+        let admin = cluster.admin(&db).await;
+        admin
+            .batch_execute(
+                "CREATE TABLE big (id int8 PRIMARY KEY, v int4);
+                 INSERT INTO big SELECT g, g % 10 FROM generate_series(1, 20000) g;
+                 ANALYZE big;",
+            )
+            .await
+            .unwrap();
+        let mut config = cluster.config(&db);
+        config.partition_min_rows = 1000;
+        config.max_partitions = 3;
+        config.max_connections = 6;
+        let server = TestServer::start(config).await;
+        let mut c = client(&server).await;
+        let sql = "SELECT id FROM big WHERE v IN (1, 2)";
+        let mut prepared = c.prepare(sql.to_string(), None).await.unwrap();
+        let info = prepared.execute().await.unwrap();
+        assert_eq!(info.endpoint.len(), 3);
+        assert_eq!(
+            sorted_unique(fetch_all(&server, &info).await),
+            postgres_ids(&admin, sql).await
+        );
+        server.stop().await;
+    }
+}
