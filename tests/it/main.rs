@@ -3,6 +3,7 @@
 mod connect;
 mod discovery;
 mod extract;
+mod fuzz;
 mod harness;
 mod metrics;
 mod partition;
