@@ -22,6 +22,16 @@ enum Command {
     Check(ConfigFlags),
     /// Start a throwaway PostgreSQL with sample data, serve it, print a Python snippet.
     Demo(demo::DemoArgs),
+    /// Read a password from standard input and print its hash for `users_file`
+    /// (`name:<hash>` lines, with `auth = "password"`).
+    HashPassword(HashPasswordArgs),
+}
+
+#[derive(clap::Args)]
+struct HashPasswordArgs {
+    /// PBKDF2 iterations (more is slower for attackers and for every Handshake).
+    #[arg(long, default_value_t = pgflight::flight::password::DEFAULT_ITERATIONS)]
+    iterations: u32,
 }
 
 fn main() -> ExitCode {
@@ -29,6 +39,7 @@ fn main() -> ExitCode {
     let flags = match &cli.command {
         Command::Serve(flags) | Command::Check(flags) => flags,
         Command::Demo(args) => return demo::run(args, shutdown_signal()),
+        Command::HashPassword(args) => return hash_password(args.iterations),
     };
     let config = match Config::load(flags.config.as_deref(), flags) {
         Ok(config) => config,
@@ -51,7 +62,33 @@ fn main() -> ExitCode {
             print!("{text}");
             ExitCode::from(code)
         }),
-        Command::Demo(_) => unreachable!("handled before the configuration is loaded"),
+        Command::Demo(_) | Command::HashPassword(_) => {
+            unreachable!("handled before the configuration is loaded")
+        }
+    }
+}
+
+/// `pgflight hash-password`: one line of standard input (without its newline) → its hash.
+fn hash_password(iterations: u32) -> ExitCode {
+    let mut line = String::new();
+    if let Err(err) = std::io::stdin().read_line(&mut line) {
+        eprintln!("pgflight: cannot read the password from standard input: {err}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("pgflight: the password is empty (give it on standard input)");
+        return ExitCode::FAILURE;
+    }
+    match pgflight::flight::password::PasswordHash::new(password, iterations) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("pgflight: {err}");
+            ExitCode::FAILURE
+        }
     }
 }
 
