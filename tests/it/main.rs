@@ -4,6 +4,7 @@ mod connect;
 mod discovery;
 mod extract;
 mod harness;
+mod incremental;
 mod metrics;
 mod partition;
 mod security;
