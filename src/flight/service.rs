@@ -44,8 +44,8 @@ use crate::pg::PgPool;
 use crate::pg::scan::scan;
 use crate::pg::server_facts::{ServerFacts, server_facts};
 use crate::pg::types::TypeOptions;
-use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
 use crate::plan::cursor::with_cursor_metadata;
+use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
 use crate::plan::query::{self, SqlContext};
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.

@@ -94,7 +94,11 @@ impl ScanHandle {
     }
 
     /// This handle, restricted to an incremental request's window.
-    pub fn with_window(mut self, window: Option<&CursorWindow>, metadata: Option<&str>) -> ScanHandle {
+    pub fn with_window(
+        mut self,
+        window: Option<&CursorWindow>,
+        metadata: Option<&str>,
+    ) -> ScanHandle {
         if let Some(window) = window {
             self.cursor_field = window.field.clone();
             self.cursor_from = window.from.clone();
@@ -235,6 +239,8 @@ impl QueryHandle {
 }
 
 /// Any handle pgflight puts in a `TicketStatementQuery`.
+// Decoded once per DoGet and consumed at once: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementHandle {
     /// A relation scan (extraction).

@@ -84,14 +84,14 @@ pub async fn snapshot_xmin(pool: &PgPool) -> Result<u64, PgError> {
 /// near 2³² and fall outside, as long as fewer than 2³² − (to − from) transactions separate
 /// them from `to`. The condition reads every row (no index serves `xmin`).
 pub fn xmin_window_sql(from: Option<u64>, to: u64) -> String {
-    let span = to
-        .saturating_sub(from.unwrap_or(0))
-        .min(XID_SPAN - 1);
+    let span = to.saturating_sub(from.unwrap_or(0)).min(XID_SPAN - 1);
     if span == 0 {
         return "false".to_string();
     }
     let low = to % XID_SPAN;
-    format!("((({low}::bigint - xmin::text::bigint + {XID_SPAN}) % {XID_SPAN}) BETWEEN 1 AND {span})")
+    format!(
+        "((({low}::bigint - xmin::text::bigint + {XID_SPAN}) % {XID_SPAN}) BETWEEN 1 AND {span})"
+    )
 }
 
 #[cfg(test)]

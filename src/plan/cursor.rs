@@ -125,7 +125,10 @@ impl CursorKind {
             CursorKind::Timestamp => {
                 let (at, offset) = parse_timestamp(text)?;
                 if offset.is_some_and(|o| o.local_minus_utc() != 0) {
-                    return Err("a timestamp without time zone takes no offset (or a UTC one: Z, +00:00)".into());
+                    return Err(
+                        "a timestamp without time zone takes no offset (or a UTC one: Z, +00:00)"
+                            .into(),
+                    );
                 }
                 ScalarValue::TimestampMicrosecond(Some(micros(at)?), None)
             }
@@ -365,10 +368,17 @@ fn canonical(scalar: &ScalarValue, kind: CursorKind) -> String {
 
 fn parse_int<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     let digits = text.strip_prefix('+').unwrap_or(text);
-    if digits.is_empty() || !digits.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) {
+    if digits.is_empty()
+        || !digits
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
         return Err("expected an integer".into());
     }
-    digits.parse().map_err(|_| "out of range for the column's type".into())
+    digits
+        .parse()
+        .map_err(|_| "out of range for the column's type".into())
 }
 
 /// `[+-]digits[.digits]` → Decimal256(76, scale), exactly.
@@ -381,16 +391,26 @@ fn parse_numeric(text: &str) -> Result<ScalarValue, String> {
     let (int, frac) = rest.split_once('.').unwrap_or((rest, ""));
     let digit_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !digit_only(int) || !digit_only(frac) {
-        return Err("expected a decimal number such as 12.50 (no exponent, NaN or infinity)".into());
+        return Err(
+            "expected a decimal number such as 12.50 (no exponent, NaN or infinity)".into(),
+        );
     }
     let digits = format!("{int}{frac}");
     let significant = digits.trim_start_matches('0');
     if significant.len() > MAX_NUMERIC_DIGITS || frac.len() > MAX_NUMERIC_DIGITS {
         return Err(format!("more than {MAX_NUMERIC_DIGITS} digits"));
     }
-    let magnitude = i256::from_string(if significant.is_empty() { "0" } else { significant })
-        .ok_or("not a number")?;
-    let value = if negative { magnitude.wrapping_neg() } else { magnitude };
+    let magnitude = i256::from_string(if significant.is_empty() {
+        "0"
+    } else {
+        significant
+    })
+    .ok_or("not a number")?;
+    let value = if negative {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
+    };
     Ok(ScalarValue::Decimal256(
         Some(value),
         MAX_NUMERIC_DIGITS as u8,
@@ -447,7 +467,7 @@ fn split_offset(text: &str) -> Result<(&str, Option<FixedOffset>), String> {
 }
 
 fn micros(at: NaiveDateTime) -> Result<i64, String> {
-    if at.and_utc().timestamp_subsec_nanos() % 1_000 != 0 {
+    if !at.and_utc().timestamp_subsec_nanos().is_multiple_of(1_000) {
         return Err("finer than a microsecond (PostgreSQL keeps microseconds)".into());
     }
     Ok(at.and_utc().timestamp_micros())

@@ -162,7 +162,14 @@ pub async fn plan_request(
             // A window is usually a small part of its table, read best through an index on
             // the cursor column: it is split only when the request asks for partitions.
             let requested = request.partitions.unwrap_or(1);
-            return split(pool, plan, partitions, Some(requested), split_method(request)).await;
+            return split(
+                pool,
+                plan,
+                partitions,
+                Some(requested),
+                split_method(request),
+            )
+            .await;
         }
     };
     split(

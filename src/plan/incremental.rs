@@ -108,7 +108,10 @@ pub fn incremental_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanErro
             break;
         }
     }
-    if !rest.trim_end_matches(|c: char| c == ';' || c.is_whitespace()).is_empty() {
+    if !rest
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+        .is_empty()
+    {
         return Err(usage());
     }
     let (entity, field, cursor) = match args.as_slice() {
@@ -180,7 +183,9 @@ mod tests {
     #[test]
     fn the_table_function_is_recognised() {
         assert_eq!(
-            call("select * from PGFLIGHT_INCREMENTAL ( 'app.users' , 'updated_at', '2024-01-01T00:00:00Z' ) ;"),
+            call(
+                "select * from PGFLIGHT_INCREMENTAL ( 'app.users' , 'updated_at', '2024-01-01T00:00:00Z' ) ;"
+            ),
             Some((
                 "app.users".into(),
                 "updated_at".into(),

@@ -40,9 +40,9 @@ use crate::pg::PgPool;
 use crate::pg::statement::{self, ParamType};
 use crate::pg::types::{ColumnPlan, TypeOptions, arrow_schema};
 use crate::plan::PlanError;
-use crate::plan::params::{self, typed_literal};
 use crate::plan::extract::{ExtractPlan, ExtractionMode};
 pub use crate::plan::incremental::incremental_call;
+use crate::plan::params::{self, typed_literal};
 use crate::plan::single::{self, PlannedScan};
 
 /// What planning a statement needs.
@@ -287,7 +287,10 @@ fn explain_lines(plan: &StatementPlan) -> Vec<String> {
                 "pushed filters: {}",
                 planned.scan.filter.as_deref().unwrap_or("none")
             ),
-            format!("next cursor: {}", planned.cursor_metadata.as_deref().unwrap_or("none")),
+            format!(
+                "next cursor: {}",
+                planned.cursor_metadata.as_deref().unwrap_or("none")
+            ),
             format!("sql sent: {}", planned.scan.copy_sql()),
         ],
         Route::Explain(inner) => explain_lines(inner),

@@ -49,9 +49,20 @@ impl Run {
     fn pairs(&self) -> Vec<(i64, i32)> {
         let mut out = Vec::new();
         for batch in &self.batches {
-            let ids = batch.column_by_name("id").unwrap().as_primitive::<Int64Type>();
-            let vers = batch.column_by_name("ver").unwrap().as_primitive::<Int32Type>();
-            out.extend(ids.values().iter().copied().zip(vers.values().iter().copied()));
+            let ids = batch
+                .column_by_name("id")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            let vers = batch
+                .column_by_name("ver")
+                .unwrap()
+                .as_primitive::<Int32Type>();
+            out.extend(
+                ids.values()
+                    .iter()
+                    .copied()
+                    .zip(vers.values().iter().copied()),
+            );
         }
         out
     }
@@ -229,7 +240,11 @@ async fn ties_microseconds_and_role_time_zones() {
             "2024-05-01T21:00:00.000001+09:00",
             "2024-05-01T12:00:00.000002+00:00",
         ),
-        ("local", "2024-05-01T12:00:00.000001", "2024-05-01T12:00:00.000002"),
+        (
+            "local",
+            "2024-05-01T12:00:00.000001",
+            "2024-05-01T12:00:00.000002",
+        ),
         ("seq", "7", "8"),
     ] {
         let got = run(&mut client, "app.t", field, Some(cursor)).await;
@@ -298,17 +313,77 @@ async fn bad_requests_get_clear_statuses_and_touch_nothing() {
     let mut client = client(&server).await;
     let hostile = "2024-01-01'); DROP TABLE app.t; --";
     for (entity, field, cursor, code, words) in [
-        ("app.t", "nope", None, Code::InvalidArgument, vec!["\"nope\"", "not a column"]),
-        ("app.t", "name", None, Code::InvalidArgument, vec!["\"name\"", "type text"]),
-        ("app.t", "doc", None, Code::InvalidArgument, vec!["\"doc\"", "jsonb"]),
-        ("app.t", "at", Some("yesterday"), Code::InvalidArgument, vec!["\"yesterday\"", "timestamptz", "\"at\""]),
-        ("app.t", "id", Some("1.5"), Code::InvalidArgument, vec!["\"1.5\"", "bigint", "\"id\""]),
-        ("app.t", "at", Some(hostile), Code::InvalidArgument, vec!["timestamptz"]),
-        ("app.t", "id\"; DROP TABLE app.t; --", None, Code::InvalidArgument, vec!["not a column"]),
-        ("app.t; DROP TABLE app.t", "id", None, Code::InvalidArgument, vec!["not a relation name"]),
+        (
+            "app.t",
+            "nope",
+            None,
+            Code::InvalidArgument,
+            vec!["\"nope\"", "not a column"],
+        ),
+        (
+            "app.t",
+            "name",
+            None,
+            Code::InvalidArgument,
+            vec!["\"name\"", "type text"],
+        ),
+        (
+            "app.t",
+            "doc",
+            None,
+            Code::InvalidArgument,
+            vec!["\"doc\"", "jsonb"],
+        ),
+        (
+            "app.t",
+            "at",
+            Some("yesterday"),
+            Code::InvalidArgument,
+            vec!["\"yesterday\"", "timestamptz", "\"at\""],
+        ),
+        (
+            "app.t",
+            "id",
+            Some("1.5"),
+            Code::InvalidArgument,
+            vec!["\"1.5\"", "bigint", "\"id\""],
+        ),
+        (
+            "app.t",
+            "at",
+            Some(hostile),
+            Code::InvalidArgument,
+            vec!["timestamptz"],
+        ),
+        (
+            "app.t",
+            "id\"; DROP TABLE app.t; --",
+            None,
+            Code::InvalidArgument,
+            vec!["not a column"],
+        ),
+        (
+            "app.t; DROP TABLE app.t",
+            "id",
+            None,
+            Code::InvalidArgument,
+            vec!["not a relation name"],
+        ),
         ("app.nothere", "id", None, Code::NotFound, vec!["not found"]),
-        ("app.t", "xmin", Some("42"), Code::InvalidArgument, vec!["xid:"]),
-        ("app.v", "xmin", None, Code::InvalidArgument, vec!["needs a table"]),
+        (
+            "app.t",
+            "xmin",
+            Some("42"),
+            Code::InvalidArgument,
+            vec!["xid:"],
+        ),
+        (
+            "app.v",
+            "xmin",
+            None,
+            Code::InvalidArgument,
+            vec!["needs a table"],
+        ),
     ] {
         let err = client
             .get_flight_info(request(entity, field, cursor))
@@ -317,9 +392,18 @@ async fn bad_requests_get_clear_statuses_and_touch_nothing() {
         let arrow_flight::error::FlightError::Tonic(status) = err else {
             panic!("{err}");
         };
-        assert_eq!(status.code(), code, "{entity} {field}: {}", status.message());
+        assert_eq!(
+            status.code(),
+            code,
+            "{entity} {field}: {}",
+            status.message()
+        );
         for word in words {
-            assert!(status.message().contains(word), "{word}: {}", status.message());
+            assert!(
+                status.message().contains(word),
+                "{word}: {}",
+                status.message()
+            );
         }
     }
     let count: i64 = admin
@@ -373,12 +457,19 @@ async fn the_window_is_an_index_scan_in_postgresql() {
         .map(|r| r.get(0))
         .collect();
     let text = explain.join("\n");
-    assert!(text.contains("Index Scan using events_updated_at"), "{text}");
+    assert!(
+        text.contains("Index Scan using events_updated_at"),
+        "{text}"
+    );
 
     // Flight SQL's EXPLAIN of the table function shows the same window.
     let server = TestServer::start(config).await;
     let mut flight = arrow_flight::sql::client::FlightSqlServiceClient::new(
-        Channel::from_shared(server.url()).unwrap().connect().await.unwrap(),
+        Channel::from_shared(server.url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
     );
     let info = flight
         .execute(
@@ -397,7 +488,11 @@ async fn the_window_is_an_index_scan_in_postgresql() {
     let lines = batches[0].column(0).as_string::<i32>();
     let lines: Vec<&str> = (0..lines.len()).map(|i| lines.value(i)).collect();
     assert!(lines[0].starts_with("path: incremental"), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("'2024-01-02 03:30:00.000000+00'::timestamptz")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("'2024-01-02 03:30:00.000000+00'::timestamptz"))
+    );
     server.stop().await;
 }
 
@@ -470,7 +565,14 @@ async fn commit_order_loses_nothing_under_late_commits() {
     let mut client = client(&server).await;
     let until = Instant::now() + Duration::from_secs(6);
     let writers: Vec<_> = (0..6u64)
-        .map(|i| tokio::spawn(writer(db.clone(), 0x9E37_79B9 * (i + 1), until, committed.clone())))
+        .map(|i| {
+            tokio::spawn(writer(
+                db.clone(),
+                0x9E37_79B9 * (i + 1),
+                until,
+                committed.clone(),
+            ))
+        })
         .collect();
 
     // Runs loop while the writers write, in both modes.
@@ -488,7 +590,13 @@ async fn commit_order_loses_nothing_under_late_commits() {
         let got = run(&mut client, "app.events", "xmin", xmin_cursor.as_deref()).await;
         collect(&mut delivered, &got);
         xmin_cursor = got.cursor;
-        let got = run(&mut client, "app.events", "updated_at", time_cursor.as_deref()).await;
+        let got = run(
+            &mut client,
+            "app.events",
+            "updated_at",
+            time_cursor.as_deref(),
+        )
+        .await;
         collect(&mut by_time, &got);
         time_cursor = got.cursor;
         runs += 1;
@@ -499,7 +607,13 @@ async fn commit_order_loses_nothing_under_late_commits() {
     }
     // Every writer has committed: one more timestamp run; commit order catches up as soon as
     // no older transaction runs anywhere in the cluster (other tests share it).
-    let got = run(&mut client, "app.events", "updated_at", time_cursor.as_deref()).await;
+    let got = run(
+        &mut client,
+        "app.events",
+        "updated_at",
+        time_cursor.as_deref(),
+    )
+    .await;
     collect(&mut by_time, &got);
     let committed = committed.lock().unwrap().clone();
     let missing_from = |delivered: &BTreeMap<i64, i32>| -> Vec<(i64, i32)> {
@@ -517,7 +631,11 @@ async fn commit_order_loses_nothing_under_late_commits() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    assert!(runs > 10 && committed.len() > 60, "{runs} runs, {} rows", committed.len());
+    assert!(
+        runs > 10 && committed.len() > 60,
+        "{runs} runs, {} rows",
+        committed.len()
+    );
     let missing = missing_from(&delivered);
     assert!(missing.is_empty(), "commit order missed {missing:?}");
     let lost = missing_from(&by_time).len();
@@ -539,7 +657,9 @@ async fn a_late_commit_is_lost_by_the_cursor_and_kept_by_commit_order() {
         .unwrap();
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
-    let time0 = run(&mut client, "app.events", "updated_at", None).await.cursor;
+    let time0 = run(&mut client, "app.events", "updated_at", None)
+        .await
+        .cursor;
     let xmin0 = run(&mut client, "app.events", "xmin", None).await.cursor;
 
     // A starts first (its now() is older) but commits after B and after a run.
@@ -566,7 +686,13 @@ async fn a_late_commit_is_lost_by_the_cursor_and_kept_by_commit_order() {
     assert!(xmin1.ids().is_subset(&BTreeSet::from([2])));
     a.commit().await.unwrap();
 
-    let time2 = run(&mut client, "app.events", "updated_at", time1.cursor.as_deref()).await;
+    let time2 = run(
+        &mut client,
+        "app.events",
+        "updated_at",
+        time1.cursor.as_deref(),
+    )
+    .await;
     // The documented loss: A's row carries a cursor value below the cursor already returned.
     assert!(time2.ids().is_empty(), "{:?}", time2.ids());
     // Commit order delivers both, once no older transaction runs (other tests share the
@@ -576,7 +702,10 @@ async fn a_late_commit_is_lost_by_the_cursor_and_kept_by_commit_order() {
     let deadline = Instant::now() + Duration::from_secs(20);
     while union.len() < 2 && Instant::now() < deadline {
         let next = run(&mut client, "app.events", "xmin", cursor.as_deref()).await;
-        assert!(next.ids().is_disjoint(&union), "no row twice without writes");
+        assert!(
+            next.ids().is_disjoint(&union),
+            "no row twice without writes"
+        );
         union.extend(next.ids());
         cursor = next.cursor;
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -599,7 +728,11 @@ async fn flight_sql_table_function_returns_the_window_and_cursor() {
         .unwrap();
     let server = TestServer::start(cluster.config(&db)).await;
     let mut flight = arrow_flight::sql::client::FlightSqlServiceClient::new(
-        Channel::from_shared(server.url()).unwrap().connect().await.unwrap(),
+        Channel::from_shared(server.url())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
     );
     let mut cursor: Option<String> = None;
     for expected in [25, 0] {
@@ -628,9 +761,15 @@ async fn flight_sql_table_function_returns_the_window_and_cursor() {
         assert!(cursor.is_some());
     }
     let err = flight
-        .execute("SELECT * FROM pgflight_incremental('app.events')".into(), None)
+        .execute(
+            "SELECT * FROM pgflight_incremental('app.events')".into(),
+            None,
+        )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("pgflight_incremental('<table>'"), "{err}");
+    assert!(
+        err.to_string().contains("pgflight_incremental('<table>'"),
+        "{err}"
+    );
     server.stop().await;
 }

@@ -68,9 +68,17 @@ fn canonical_text_round_trips_exactly() {
             "2024-05-01 12:00:00.123456",
             "2024-05-01T12:00:00.123456",
         ),
-        (CursorKind::Timestamp, "2024-05-01", "2024-05-01T00:00:00.000000"),
+        (
+            CursorKind::Timestamp,
+            "2024-05-01",
+            "2024-05-01T00:00:00.000000",
+        ),
         (CursorKind::Date, "2024-02-29", "2024-02-29"),
-        (CursorKind::BigInt, "-9223372036854775808", "-9223372036854775808"),
+        (
+            CursorKind::BigInt,
+            "-9223372036854775808",
+            "-9223372036854775808",
+        ),
         (CursorKind::Numeric, "12.340000", "12.340000"),
         (CursorKind::Numeric, "-0.5", "-0.5"),
         (
@@ -139,7 +147,9 @@ fn windows_render_typed_literals_and_quoted_identifiers() {
         "((\"amount\" > '1.5'::numeric) AND (\"amount\" <= '2.250000'::numeric))"
     );
     assert_eq!(
-        window("s", Some("-3"), Some("7")).filter_sql(&relation).unwrap(),
+        window("s", Some("-3"), Some("7"))
+            .filter_sql(&relation)
+            .unwrap(),
         "((\"s\" > '-3'::smallint) AND (\"s\" <= '7'::smallint))"
     );
     assert_eq!(
@@ -158,9 +168,15 @@ fn windows_render_typed_literals_and_quoted_identifiers() {
 fn unknown_and_unordered_columns_are_named() {
     let relation = relation();
     let err = cursor_kind(&relation, "nope").unwrap_err().to_string();
-    assert!(err.contains("\"nope\"") && err.contains("not a column"), "{err}");
+    assert!(
+        err.contains("\"nope\"") && err.contains("not a column"),
+        "{err}"
+    );
     let err = cursor_kind(&relation, "name").unwrap_err().to_string();
-    assert!(err.contains("\"name\"") && err.contains("type text"), "{err}");
+    assert!(
+        err.contains("\"name\"") && err.contains("type text"),
+        "{err}"
+    );
     let err = window("n", Some("x'); --"), Some("1"))
         .filter_sql(&relation)
         .unwrap_err()
@@ -170,10 +186,17 @@ fn unknown_and_unordered_columns_are_named() {
 
 #[test]
 fn the_next_cursor_never_moves_backwards() {
-    let (window, next) = plan_window(CursorKind::Numeric, "amount", Some("2.5"), Some("2.250000")).unwrap();
+    let (window, next) =
+        plan_window(CursorKind::Numeric, "amount", Some("2.5"), Some("2.250000")).unwrap();
     assert_eq!(next.as_deref(), Some("2.5"));
     assert_eq!(window.to.as_deref(), Some("2.250000"));
-    let (_, next) = plan_window(CursorKind::Numeric, "amount", Some("2.25"), Some("2.250001")).unwrap();
+    let (_, next) = plan_window(
+        CursorKind::Numeric,
+        "amount",
+        Some("2.25"),
+        Some("2.250001"),
+    )
+    .unwrap();
     assert_eq!(next.as_deref(), Some("2.250001"));
     let (_, next) = plan_window(CursorKind::BigInt, "n", Some("5"), None).unwrap();
     assert_eq!(next.as_deref(), Some("5"));
