@@ -14,6 +14,13 @@
 //! | `xmin` (commit order) | `xid:<64-bit transaction id>` (opaque) |
 //!
 //! Values finer than a microsecond are refused rather than rounded.
+//!
+//! The window is built as DataFusion `Expr`s (`col > lit AND col <= lit`, literals typed as the
+//! column's Arrow type) and rendered by [`pushdown::to_sql`], the function the `TableProvider`
+//! uses for SQL filters, rather than by running DataFusion's optimizer over a scan: the window
+//! must go down whole, never be half-evaluated by pgflight, and unconstrained `numeric` (read as
+//! text) must still compare as a number in PostgreSQL. Commit order's condition is
+//! PostgreSQL-specific and rendered in [`crate::pg::incremental`].
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
