@@ -44,8 +44,9 @@ use crate::pg::PgPool;
 use crate::pg::scan::scan;
 use crate::pg::server_facts::{ServerFacts, server_facts};
 use crate::pg::types::TypeOptions;
+use crate::plan::cursor::with_cursor_metadata;
 use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
-use crate::plan::query::SqlContext;
+use crate::plan::query::{self, SqlContext};
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
@@ -124,7 +125,31 @@ impl PgFlightSqlService {
     /// GetSchema for an extraction descriptor.
     pub async fn extraction_schema(&self, descriptor: &FlightDescriptor) -> Result<Schema, Status> {
         let plan = self.plan_extraction(descriptor).await?;
-        Ok(plan.scan.schema().as_ref().clone())
+        Ok(plan.schema().as_ref().clone())
+    }
+
+    /// GetFlightInfo for a Flight SQL statement calling `pgflight_incremental(…)`: planned and
+    /// answered exactly as the JSON request (window in the tickets, next cursor in
+    /// `app_metadata`); `None` for every other statement.
+    async fn incremental_statement_info(
+        &self,
+        sql: &str,
+        descriptor: FlightDescriptor,
+        identity: &Identity,
+    ) -> Result<Option<FlightInfo>, Status> {
+        let Some(request) = query::incremental_call(sql).map_err(|e| plan_status(&e))? else {
+            return Ok(None);
+        };
+        let plan = extract::plan_request(
+            &self.pool,
+            &request,
+            &self.config.schema,
+            &self.type_options(),
+            &self.partitions(),
+        )
+        .await
+        .map_err(|e| plan_status(&e))?;
+        self.flight_info(&plan, descriptor, identity).map(Some)
     }
 
     /// ListFlights: every relation the role can read, as a path descriptor with its schema.
@@ -161,9 +186,17 @@ impl PgFlightSqlService {
             .with_descriptor(descriptor)
             .with_total_records(plan.relation.estimated_rows.unwrap_or(-1))
             .with_ordered(false);
+        if let Some(cursor) = &plan.cursor_metadata {
+            info = info
+                .try_with_schema(plan.schema().as_ref())
+                .map_err(|e| Status::internal(e.to_string()))?
+                .with_total_records(-1)
+                .with_app_metadata(cursor.clone().into_bytes());
+        }
         for (scan, split) in plan.endpoint_scans() {
             let handle = ScanHandle::new(&scan.schema, &scan.table, columns.clone())
-                .with_split(scan.snapshot.as_deref(), split);
+                .with_split(scan.snapshot.as_deref(), split)
+                .with_window(plan.window.as_ref(), plan.cursor_metadata.as_deref());
             let ticket = handle.to_ticket(&Sealer::new(self.signer.clone(), identity.0.clone()));
             info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
         }
@@ -281,12 +314,18 @@ impl FlightSqlService for PgFlightSqlService {
             &self.type_options(),
             handle.split().as_ref(),
             handle.snapshot(),
+            handle.window().as_ref(),
         )
         .await
         .map_err(|e| plan_status(&e))?;
-        let schema = spec.schema();
+        let schema = with_cursor_metadata(spec.schema(), handle.cursor_metadata());
+        let stream_schema = schema.clone();
         let batches = scan(self.pool.clone(), spec, self.config.batch_size)
-            .map_err(|e| FlightError::Tonic(Box::new(pg_status(&e))));
+            .map_err(|e| FlightError::Tonic(Box::new(pg_status(&e))))
+            .and_then(move |batch| {
+                let schema = stream_schema.clone();
+                async move { Ok(batch.with_schema(schema)?) }
+            });
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)
@@ -479,6 +518,14 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
+        let identity = identity_of(&request);
+        let descriptor = request.get_ref().clone();
+        if let Some(info) = self
+            .incremental_statement_info(&query.query, descriptor, &identity)
+            .await?
+        {
+            return Ok(Response::new(info));
+        }
         let (ctx, sealer) = (self.sql_context(), self.sealer(&request));
         let info = statements::statement_info(&ctx, &sealer, query, request.into_inner()).await?;
         Ok(Response::new(info))
@@ -490,6 +537,14 @@ impl FlightSqlService for PgFlightSqlService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let (ctx, sealer) = (self.sql_context(), self.sealer(&request));
+        let sql = statements::prepared_sql(&sealer, &query.prepared_statement_handle)?;
+        let descriptor = request.get_ref().clone();
+        if let Some(info) = self
+            .incremental_statement_info(&sql, descriptor, &identity_of(&request))
+            .await?
+        {
+            return Ok(Response::new(info));
+        }
         let info = statements::prepared_info(&ctx, &sealer, query, request.into_inner()).await?;
         Ok(Response::new(info))
     }

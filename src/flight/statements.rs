@@ -161,6 +161,11 @@ async fn plan(ctx: &SqlContext, sql: &str) -> Result<StatementPlan, Status> {
     query::plan(ctx, sql).await.map_err(|e| plan_status(&e))
 }
 
+/// The SQL text of a prepared statement's handle (opened for the caller it was sealed for).
+pub fn prepared_sql(sealer: &Sealer, sealed: &[u8]) -> Result<String, Status> {
+    open(sealer, sealed).map(|handle| handle.sql)
+}
+
 /// A prepared statement's handle, opened for the caller it was sealed for.
 fn open(sealer: &Sealer, sealed: &[u8]) -> Result<QueryHandle, Status> {
     let bytes = sealer.open(sealed).map_err(|e| ticket_status(&e))?;

@@ -11,6 +11,7 @@ use prost::Message;
 
 use crate::flight::signing::Sealer;
 use crate::pg::partition::Split;
+use crate::plan::cursor::CursorWindow;
 use crate::plan::endpoints::EndpointRange;
 
 /// Version of the handle layout; a handle of another version is refused.
@@ -49,6 +50,18 @@ pub struct ScanHandle {
     /// Key range end, exclusive (key split).
     #[prost(int64, optional, tag = "10")]
     pub key_to: Option<i64>,
+    /// The cursor column (or `xmin`) of an incremental request ("" for a full read).
+    #[prost(string, tag = "11")]
+    pub cursor_field: String,
+    /// The window's exclusive lower bound (canonical cursor text; absent: from the beginning).
+    #[prost(string, optional, tag = "12")]
+    pub cursor_from: Option<String>,
+    /// The window's inclusive upper bound, the high-water mark (absent: empty window).
+    #[prost(string, optional, tag = "13")]
+    pub cursor_to: Option<String>,
+    /// The next cursor's JSON, put in the stream's schema metadata.
+    #[prost(string, tag = "14")]
+    pub cursor_metadata: String,
 }
 
 impl ScanHandle {
@@ -73,6 +86,35 @@ impl ScanHandle {
         self.key_from = range.key_from;
         self.key_to = range.key_to;
         self
+    }
+
+    /// This handle, restricted to an incremental request's window.
+    pub fn with_window(
+        mut self,
+        window: Option<&CursorWindow>,
+        metadata: Option<&str>,
+    ) -> ScanHandle {
+        if let Some(window) = window {
+            self.cursor_field = window.field.clone();
+            self.cursor_from = window.from.clone();
+            self.cursor_to = window.to.clone();
+        }
+        self.cursor_metadata = metadata.unwrap_or_default().to_string();
+        self
+    }
+
+    /// The cursor window this endpoint reads, if the request was incremental.
+    pub fn window(&self) -> Option<CursorWindow> {
+        (!self.cursor_field.is_empty()).then(|| CursorWindow {
+            field: self.cursor_field.clone(),
+            from: self.cursor_from.clone(),
+            to: self.cursor_to.clone(),
+        })
+    }
+
+    /// The next cursor's JSON, if the request was incremental.
+    pub fn cursor_metadata(&self) -> Option<&str> {
+        (!self.cursor_metadata.is_empty()).then_some(self.cursor_metadata.as_str())
     }
 
     /// The range this endpoint reads, if the request was split.
@@ -275,6 +317,8 @@ impl QueryHandle {
 }
 
 /// Any handle pgflight puts in a `TicketStatementQuery`.
+// Decoded once per DoGet and consumed at once: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatementHandle {
     /// A relation scan (extraction).
@@ -391,5 +435,20 @@ mod tests {
         assert_eq!(QueryHandle::new("SELECT 1").endpoint_range().unwrap(), None);
         let plain = ScanHandle::new("s", "t", vec![]);
         assert_eq!((plain.split(), plain.snapshot()), (None, None));
+    }
+
+    #[test]
+    fn windows_round_trip() {
+        let window = CursorWindow {
+            field: "updated_at".into(),
+            from: None,
+            to: Some("2024-01-01T00:00:00.000000+00:00".into()),
+        };
+        let handle = ScanHandle::new("s", "t", vec![]).with_window(Some(&window), Some("{}"));
+        let decoded = ScanHandle::decode_handle(&handle.encode_to_vec()).unwrap();
+        assert_eq!(decoded.window(), Some(window));
+        assert_eq!(decoded.cursor_metadata(), Some("{}"));
+        let plain = ScanHandle::new("s", "t", vec![]);
+        assert_eq!((plain.window(), plain.cursor_metadata()), (None, None));
     }
 }

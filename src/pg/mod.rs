@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod connect;
 pub mod copy;
 pub mod error;
+pub mod incremental;
 pub mod keys;
 pub mod listing;
 pub mod metrics;

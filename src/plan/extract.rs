@@ -13,8 +13,10 @@ use crate::pg::partition::{Split, SplitMethod};
 use crate::pg::scan::ScanSpec;
 use crate::pg::types::{ColumnPlan, TypeOptions, plan_column};
 use crate::plan::PlanError;
+use crate::plan::cursor::CursorWindow;
 pub use crate::plan::endpoints::PartitionOptions;
 use crate::plan::endpoints::split_relation;
+use crate::plan::incremental::plan_incremental;
 
 /// The shape the seed connector sends, with pgflight's optional additions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -72,18 +74,30 @@ pub fn parse_request(bytes: &[u8]) -> Result<ExtractionRequest, PlanError> {
     })
 }
 
-/// A planned full-table read.
+/// A planned read: a whole relation, or the window of an incremental request.
 #[derive(Debug, Clone)]
 pub struct ExtractPlan {
     /// The relation read.
     pub relation: Relation,
-    /// What PostgreSQL is asked for (the whole relation).
+    /// What PostgreSQL is asked for (the whole relation, or its cursor window).
     pub scan: ScanSpec,
     /// Disjoint ranges covering the relation, one endpoint each (one range: no split).
     pub splits: Vec<Split>,
+    /// The cursor window of an incremental request (carried by every ticket).
+    pub window: Option<CursorWindow>,
+    /// The next cursor as JSON `{"entity","cursorField","cursor"}` (incremental requests).
+    pub cursor_metadata: Option<String>,
 }
 
 impl ExtractPlan {
+    /// The Arrow schema of the result, with the next cursor in its metadata (incremental).
+    pub fn schema(&self) -> arrow::datatypes::SchemaRef {
+        crate::plan::cursor::with_cursor_metadata(
+            self.scan.schema(),
+            self.cursor_metadata.as_deref(),
+        )
+    }
+
     /// The scan of each endpoint: the whole scan, restricted to one range each.
     pub fn endpoint_scans(&self) -> Vec<(ScanSpec, Option<&Split>)> {
         if self.splits.len() < 2 {
@@ -93,7 +107,7 @@ impl ExtractPlan {
             .iter()
             .map(|split| {
                 let mut scan = self.scan.clone();
-                scan.filter = Some(split.filter_sql());
+                scan.filter = Some(and_filters(self.scan.filter.as_deref(), split));
                 (scan, Some(split))
             })
             .collect()
@@ -119,18 +133,56 @@ pub async fn plan_request(
                 })?;
             full_table(relation, options)
         }
-        ExtractionMode::Incremental { .. } => {
-            return Err(PlanError::Unsupported(
-                "incremental extraction is not available in this version of pgflight; use fullTable"
-                    .into(),
-            ));
+        ExtractionMode::Incremental {
+            entity,
+            cursor_field,
+            cursor,
+        } => {
+            let plan = plan_incremental(
+                pool,
+                entity,
+                cursor_field,
+                cursor.as_deref(),
+                default_schema,
+                options,
+            )
+            .await?;
+            // A window is usually a small part of its table, read best through an index on
+            // the cursor column: it is split only when the request asks for partitions.
+            let requested = request.partitions.unwrap_or(1);
+            return split(
+                pool,
+                plan,
+                partitions,
+                Some(requested),
+                split_method(request),
+            )
+            .await;
         }
     };
-    let method = match request.split {
+    split(
+        pool,
+        plan,
+        partitions,
+        request.partitions,
+        split_method(request),
+    )
+    .await
+}
+
+fn split_method(request: &ExtractionRequest) -> SplitMethod {
+    match request.split {
         Some(SplitBy::Keys) => SplitMethod::Keys,
         None => SplitMethod::Auto,
-    };
-    split(pool, plan, partitions, request.partitions, method).await
+    }
+}
+
+/// `filter AND split` (the split's range alone when there is no filter).
+fn and_filters(filter: Option<&str>, split: &Split) -> String {
+    match filter {
+        Some(filter) => format!("({filter}) AND ({})", split.filter_sql()),
+        None => split.filter_sql(),
+    }
 }
 
 /// Plans a path descriptor `[schema, table]` (exact names).
@@ -173,7 +225,9 @@ async fn split(
     Ok(plan)
 }
 
-/// Re-plans the read a ticket describes: the same relation and columns, which must still exist.
+/// Re-plans the read a ticket describes: the same relation and columns, which must still exist,
+/// restricted to the ticket's cursor window and range.
+#[allow(clippy::too_many_arguments)]
 pub async fn plan_ticket(
     pool: &PgPool,
     schema: &str,
@@ -182,6 +236,7 @@ pub async fn plan_ticket(
     options: &TypeOptions,
     split: Option<&Split>,
     snapshot: Option<&str>,
+    window: Option<&CursorWindow>,
 ) -> Result<ScanSpec, PlanError> {
     let relation = exact_relation(pool, schema, table).await?;
     let mut plans = Vec::with_capacity(columns.len());
@@ -197,11 +252,16 @@ pub async fn plan_ticket(
             })?;
         plans.push(plan_column(column, options));
     }
+    let window = window.map(|w| w.filter_sql(&relation)).transpose()?;
+    let filter = match (window, split) {
+        (window, Some(split)) => Some(and_filters(window.as_deref(), split)),
+        (window, None) => window,
+    };
     Ok(ScanSpec {
         schema: relation.schema,
         table: relation.name,
         columns: plans,
-        filter: split.map(Split::filter_sql),
+        filter,
         limit: None,
         snapshot: snapshot.map(str::to_string),
     })
@@ -253,6 +313,8 @@ pub fn full_table(relation: Relation, options: &TypeOptions) -> ExtractPlan {
         relation,
         scan,
         splits: Vec::new(),
+        window: None,
+        cursor_metadata: None,
     }
 }
 

@@ -47,6 +47,8 @@ use crate::pg::statement::{self, ParamType};
 use crate::pg::types::{ColumnPlan, TypeOptions, arrow_schema};
 use crate::plan::PlanError;
 use crate::plan::endpoints::{EndpointRange, PartitionOptions, SplitRead, split_relation};
+use crate::plan::extract::{ExtractPlan, ExtractionMode};
+pub use crate::plan::incremental::incremental_call;
 use crate::plan::params::{self, typed_literal};
 use crate::plan::single::{self, PlannedScan};
 
@@ -89,6 +91,8 @@ enum Route {
     Planned(Box<PlannedScan>),
     /// pgflight's EXPLAIN of the inner statement.
     Explain(Box<StatementPlan>),
+    /// `SELECT * FROM pgflight_incremental(…)`: one cursor window of one relation.
+    Incremental(Box<ExtractPlan>),
 }
 
 impl StatementPlan {
@@ -119,6 +123,7 @@ impl StatementPlan {
             Route::PassThrough { .. } => "pass-through",
             Route::Planned(_) => "planned",
             Route::Explain(_) => "explain",
+            Route::Incremental(_) => "incremental",
         }
     }
 }
@@ -182,6 +187,31 @@ async fn plan_statement(
             schema,
             params: inner.params.clone(),
             route: Route::Explain(Box::new(inner)),
+        });
+    }
+    if let Some(request) = incremental_call(&sql)? {
+        let ExtractionMode::Incremental {
+            entity,
+            cursor_field,
+            cursor,
+        } = &request.mode
+        else {
+            unreachable!("incremental_call returns incremental requests");
+        };
+        let planned = crate::plan::incremental::plan_incremental(
+            &ctx.pool,
+            entity,
+            cursor_field,
+            cursor.as_deref(),
+            &ctx.default_schema,
+            &ctx.options,
+        )
+        .await?;
+        return Ok(StatementPlan {
+            schema: planned.schema(),
+            sql,
+            params: Vec::new(),
+            route: Route::Incremental(Box::new(planned)),
         });
     }
     let reason = match single::plan(ctx, &sql, range).await? {
@@ -250,6 +280,10 @@ pub fn execute(
             )
         }
         Route::Planned(planned) => planned.execute()?,
+        Route::Incremental(planned) => Box::pin(
+            crate::pg::scan::scan(ctx.pool.clone(), planned.scan, ctx.batch_size)
+                .map_err(PlanError::Pg),
+        ),
         Route::Explain(inner) => {
             let lines = explain_lines(&inner);
             let batch =
@@ -310,6 +344,22 @@ fn explain_lines(plan: &StatementPlan) -> Vec<String> {
             format!("sql sent: {}", statement::copy_sql(&plan.sql, columns)),
         ],
         Route::Planned(planned) => planned.explain_lines(),
+        Route::Incremental(planned) => vec![
+            format!(
+                "path: incremental (the cursor window of {} on {})",
+                crate::pg::sql::qualified_name(&planned.scan.schema, &planned.scan.table),
+                planned.window.as_ref().map_or("?", |w| w.field.as_str())
+            ),
+            format!(
+                "pushed filters: {}",
+                planned.scan.filter.as_deref().unwrap_or("none")
+            ),
+            format!(
+                "next cursor: {}",
+                planned.cursor_metadata.as_deref().unwrap_or("none")
+            ),
+            format!("sql sent: {}", planned.scan.copy_sql()),
+        ],
         Route::Explain(inner) => explain_lines(inner),
     }
 }

@@ -5,6 +5,7 @@ mod discovery;
 mod extract;
 mod fuzz;
 mod harness;
+mod incremental;
 mod metrics;
 mod partition;
 mod security;
