@@ -128,11 +128,15 @@ async fn copy_into(
     futures::pin_mut!(copy);
     let mut decoder = CopyDecoder::new(&spec.columns, batch_size);
     let outcome: Result<bool, PgError> = async {
+        // Made once: polled only while PostgreSQL has nothing for us (the data comes first,
+        // so the hot path does not pay for watching the reader).
+        let reader_left = tx.closed();
+        tokio::pin!(reader_left);
         loop {
             let chunk = tokio::select! {
                 biased;
-                () = tx.closed() => return Ok(false),
                 chunk = copy.next() => chunk,
+                () = &mut reader_left => return Ok(false),
             };
             let Some(chunk) = chunk else {
                 break;
