@@ -77,7 +77,8 @@ impl Authenticator {
             Identity::default()
         } else {
             let header = authorization(metadata).ok_or_else(|| {
-                Status::unauthenticated(
+                refused(
+                    Reason::Missing,
                     "Handshake needs basic credentials in the authorization header",
                 )
             })?;
@@ -93,24 +94,26 @@ impl Authenticator {
             return Ok(Identity::default());
         }
         let header = authorization(metadata).ok_or_else(|| {
-            Status::unauthenticated(
+            refused(
+                Reason::Missing,
                 "authentication required: Handshake with basic credentials, then send the bearer token",
             )
         })?;
         if let Some(token) = strip_scheme(header, "Bearer") {
             let sealed = URL_SAFE_NO_PAD
                 .decode(token.trim())
-                .map_err(|_| Status::unauthenticated("malformed bearer token"))?;
+                .map_err(|_| refused(Reason::Token, "malformed bearer token"))?;
             let (payload, user) = self.tokens.open_any(&sealed).map_err(|e| match e {
                 SealError::Expired => {
-                    Status::unauthenticated("bearer token expired: Handshake again")
+                    refused(Reason::Token, "bearer token expired: Handshake again")
                 }
-                SealError::Forged | SealError::OtherIdentity => {
-                    Status::unauthenticated("bearer token refused: not issued by this pgflight")
-                }
+                SealError::Forged | SealError::OtherIdentity => refused(
+                    Reason::Token,
+                    "bearer token refused: not issued by this pgflight",
+                ),
             })?;
             if payload != TOKEN_PAYLOAD {
-                return Err(Status::unauthenticated("bearer token refused"));
+                return Err(refused(Reason::Token, "bearer token refused"));
             }
             return Ok(Identity(user));
         }
@@ -119,10 +122,17 @@ impl Authenticator {
 
     /// Checks `Basic base64(user:password)`; remembers a success for a minute.
     fn check_basic(&self, header: &str) -> Result<Identity, Status> {
-        let refused =
-            || Status::unauthenticated("authentication failed: wrong user name or password");
+        let wrong = || {
+            refused(
+                Reason::Credentials,
+                "authentication failed: wrong user name or password",
+            )
+        };
         let encoded = strip_scheme(header, "Basic").ok_or_else(|| {
-            Status::unauthenticated("expected basic credentials or a bearer token")
+            refused(
+                Reason::Credentials,
+                "expected basic credentials or a bearer token",
+            )
         })?;
         let fingerprint = digest::digest(&digest::SHA256, header.as_bytes())
             .as_ref()
@@ -132,12 +142,12 @@ impl Authenticator {
         {
             return Ok(identity.clone());
         }
-        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| refused())?;
-        let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
-        let (user, password) = decoded.split_once(':').ok_or_else(refused)?;
-        let known = self.users.get(user).ok_or_else(refused)?;
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| wrong())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| wrong())?;
+        let (user, password) = decoded.split_once(':').ok_or_else(wrong)?;
+        let known = self.users.get(user).ok_or_else(wrong)?;
         if !known.verify(password) {
-            return Err(refused());
+            return Err(wrong());
         }
         let identity = Identity(user.to_string());
         let mut cache = self.cache();
@@ -149,6 +159,28 @@ impl Authenticator {
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, (Identity, Instant)>> {
         self.checked_basic.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// Why a call's authentication was refused (the `reason` label of
+/// `flight_auth_failures_total`).
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    /// No credentials at all.
+    Missing,
+    /// Basic credentials that are malformed or wrong.
+    Credentials,
+    /// A bearer token that is malformed, forged or expired.
+    Token,
+}
+
+/// An `Unauthenticated` status, counted in `flight_auth_failures_total{reason}`.
+fn refused(reason: Reason, message: &'static str) -> Status {
+    crate::flight::metrics::auth_failure(match reason {
+        Reason::Missing => "missing",
+        Reason::Credentials => "credentials",
+        Reason::Token => "token",
+    });
+    Status::unauthenticated(message)
 }
 
 fn authorization(metadata: &MetadataMap) -> Option<&str> {
