@@ -115,6 +115,7 @@ if [[ $fetch_only == 0 ]]; then
         sed -nE 's/.*"executable":"([^"]+)".*/\1/p' | tail -1)
     [[ -x $it_bin ]] || { echo "could not build the integration tests" >&2; exit 1; }
     frozen=$(mktemp -d -t pgflight-matrix-XXXX)
+    trap 'rm -rf "$frozen" "${results:-}"' EXIT
     cp "$it_bin" "$frozen/it" && it_bin=$frozen/it
     filters=(${PGFLIGHT_TEST_FILTER:-})
     if [[ $smoke == 1 ]]; then
@@ -168,6 +169,7 @@ declare -A RESULT
 failures=0
 started=$SECONDS
 results=$(mktemp -d -t pgflight-matrix-results-XXXX)
+[[ -n ${frozen:-} ]] || trap 'rm -rf "$results"' EXIT
 prefetch
 running=0
 for major in "${majors[@]}"; do
