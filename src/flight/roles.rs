@@ -85,7 +85,10 @@ impl RoleServices {
         let pool = PgPool::new(&config).map_err(|e| pg_status(&e))?;
         if let Err(err) = pool.ping().await {
             return Err(match err {
-                PgError::Auth { .. } => Status::unauthenticated(err.to_string()),
+                PgError::Auth { .. } => {
+                    crate::flight::metrics::auth_failure("credentials");
+                    Status::unauthenticated(err.to_string())
+                }
                 other => pg_status(&other),
             });
         }

@@ -57,7 +57,8 @@ pub struct Relation {
     pub name: String,
     /// Table, view, …
     pub kind: RelationKind,
-    /// PostgreSQL's row estimate (`reltuples`; -1 when never analysed, then `None`).
+    /// PostgreSQL's row estimate (`reltuples`; -1 when never analysed, then `None`; for a
+    /// partitioned table that PostgreSQL 12/13 left at 0, the sum of its leaf partitions').
     pub estimated_rows: Option<i64>,
     /// Columns in attribute order.
     pub columns: Vec<PgColumn>,
@@ -310,7 +311,15 @@ domain_base AS (
      WHERE t.typtype <> 'd'
 )
 SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
-       c.relkind, c.reltuples,
+       c.relkind,
+       -- Before PostgreSQL 14, ANALYZE leaves a partitioned table's own reltuples at 0:
+       -- its estimate is then the sum of its analysed leaf partitions'.
+       CASE WHEN c.relkind = 'p' AND c.reltuples <= 0
+            THEN coalesce((SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)
+                             FROM pg_partition_tree(c.oid) pt
+                             JOIN pg_class pc ON pc.oid = pt.relid
+                            WHERE pt.isleaf), c.reltuples)::real
+            ELSE c.reltuples END AS reltuples,
        a.attname::text AS attname,
        format_type(a.atttypid, a.atttypmod) AS type_name,
        bt.oid AS base_oid,

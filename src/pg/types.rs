@@ -15,6 +15,9 @@
 //!   `col::text[]` and become `List<Utf8>`. With `arrays = "json"` every array column is
 //!   `array_to_json(col)::text` instead (`Utf8` with the `arrow.json` extension).
 //! - `json` and `jsonb` carry the canonical `arrow.json` extension type in their field metadata.
+//! - `"char"` is decoded from its one-byte binary form, not cast to text: before PostgreSQL 16
+//!   `"char"::text` passes a byte ≥ 0x80 through raw (not UTF-8); pgflight renders it as 16+
+//!   does (`\ooo`), so every release gives the same `Utf8` text.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,6 +50,7 @@ pub const JSON_EXTENSION_NAME: &str = "arrow.json";
 mod oid {
     pub const BOOL: u32 = 16;
     pub const BYTEA: u32 = 17;
+    pub const CHAR: u32 = 18;
     pub const NAME: u32 = 19;
     pub const INT8: u32 = 20;
     pub const INT2: u32 = 21;
@@ -77,6 +81,7 @@ mod oid {
         Some(match array {
             1000 => BOOL,
             1001 => BYTEA,
+            1002 => CHAR,
             1003 => NAME,
             1016 => INT8,
             1005 => INT2,
@@ -158,6 +163,9 @@ pub(crate) enum ValueKind {
     Oid,
     /// Raw UTF-8 text: text, varchar, bpchar, name, enums, json and every `::text` cast.
     Text,
+    /// `"char"`: one byte, rendered as PostgreSQL 16+'s `charout` does (ASCII as is, a byte
+    /// ≥ 0x80 as `\ooo`, 0 as the empty string) so every release gives the same text.
+    Char,
     /// `jsonb`: a version byte (1) then JSON text.
     Jsonb,
     /// `bytea`: raw bytes.
@@ -388,6 +396,7 @@ fn value_kind(type_oid: u32, is_enum: bool, typmod: i32, opts: &TypeOptions) -> 
         oid::OID => ValueKind::Oid,
         oid::TEXT | oid::VARCHAR | oid::BPCHAR | oid::NAME | oid::JSON => ValueKind::Text,
         oid::JSONB => ValueKind::Jsonb,
+        oid::CHAR => ValueKind::Char,
         oid::BYTEA => ValueKind::Bytea,
         oid::DATE => ValueKind::Date,
         oid::TIME => ValueKind::Time,
@@ -447,9 +456,11 @@ fn value_data_type(kind: ValueKind, type_oid: u32) -> DataType {
         ValueKind::Float4 => DataType::Float32,
         ValueKind::Float8 => DataType::Float64,
         ValueKind::Oid => DataType::UInt32,
-        ValueKind::Text | ValueKind::Jsonb | ValueKind::Uuid | ValueKind::NumericText => {
-            DataType::Utf8
-        }
+        ValueKind::Text
+        | ValueKind::Char
+        | ValueKind::Jsonb
+        | ValueKind::Uuid
+        | ValueKind::NumericText => DataType::Utf8,
         ValueKind::Bytea => DataType::Binary,
         ValueKind::Date => DataType::Date32,
         ValueKind::Time => DataType::Time64(TimeUnit::Microsecond),
@@ -556,6 +567,7 @@ mod tests {
             (3802, DataType::Utf8),
             (26, DataType::UInt32),
             (1700, DataType::Utf8),
+            (18, DataType::Utf8),
         ];
         for (type_oid, expected) in cases {
             let col = column("c", "t", *type_oid, -1);
@@ -567,6 +579,27 @@ mod tests {
         assert_eq!(
             plan(&column("c", "t", 1266, -1)).select_expr(),
             "\"c\"::text"
+        );
+    }
+
+    #[test]
+    fn char_is_decoded_natively_not_cast() {
+        let plan_char = plan(&column("ch", "t", 18, -1));
+        assert_eq!(plan_char.select_expr(), "\"ch\"");
+        assert_eq!(plan_char.decode, Decode::Scalar(ValueKind::Char));
+        let array = PgColumn {
+            element_oid: Some(18),
+            ndims: 1,
+            ..column("chs", "t", 1002, -1)
+        };
+        let plan_array = plan(&array);
+        assert_eq!(plan_array.select_expr(), "\"chs\"");
+        assert_eq!(
+            plan_array.decode,
+            Decode::List {
+                element: ValueKind::Char,
+                depth: 1
+            }
         );
     }
 

@@ -83,6 +83,11 @@ def test_demo_serves_the_sample_and_cleans_up(tmp_path: Path):
         assert "1000 customers; first:" in out, out
         # ADBC GetInfo.
         assert re.search(r"^pgflight \S+ \(PostgreSQL \d+", out, re.M), out
+        # SQL through ADBC: the join + aggregate over all six countries, and the `?` query,
+        # whose ids follow from the sample's generator (customer_id = 1 + g * 7919 % 1000).
+        assert "6 countries; top: [{'country': " in out, out
+        ids = [g for g in range(1, 5001) if 1 + (g * 7919) % 1000 == 42]
+        assert f"{len(ids)} orders of customer 42: {ids}" in out, out
 
         process.send_signal(signal.SIGINT)
         rest, errors = process.communicate(timeout=60)

@@ -42,6 +42,19 @@ impl Scrape {
     fn delta(&self, before: &Scrape, sample: &str) -> f64 {
         self.get(sample) - before.get(sample)
     }
+
+    /// How much the samples whose `name{labels}` starts with `prefix` grew since `before`.
+    fn delta_of_prefix(&self, before: &Scrape, prefix: &str) -> f64 {
+        let sum = |scrape: &Scrape| -> f64 {
+            scrape
+                .0
+                .iter()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .map(|(_, v)| v)
+                .sum()
+        };
+        sum(self) - sum(before)
+    }
 }
 
 async fn flight(server: &TestServer) -> FlightServiceClient<Channel> {
@@ -127,6 +140,8 @@ async fn counters_move_with_scans_failures_and_refusals() {
     let after = Scrape::take(server.addr).await;
     assert!(status.message().contains("division by zero"), "{status:?}");
     assert!(after.delta(&before, r#"postgres_errors_total{kind="sql"}"#) >= 1.0);
+    // The failed call is a Flight error too, whichever call PostgreSQL's error reached.
+    assert!(after.delta_of_prefix(&before, "flight_errors_total{") >= 1.0);
     assert!(after.delta(&before, r#"postgres_queries_total{kind="copy"}"#) >= 1.0);
 
     // A connection in use shows up as active while a stream is held open.
@@ -178,6 +193,66 @@ async fn counters_move_with_scans_failures_and_refusals() {
     let after = Scrape::take(server.addr).await;
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     assert!(after.delta(&before, r#"postgres_errors_total{kind="refused"}"#) >= 1.0);
+    server.stop().await;
+}
+
+/// `auth = "password"`: a wrong password at the Handshake, a call without credentials and a
+/// forged bearer token are each counted by reason, and as Unauthenticated Flight errors.
+#[tokio::test]
+async fn flight_authentication_failures_are_counted() {
+    use arrow_flight::sql::client::FlightSqlServiceClient;
+    use pgflight::config::AuthMode;
+    use pgflight::flight::password::PasswordHash;
+
+    let cluster = cluster().await;
+    let db = cluster.create_db("metrics_auth").await;
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let alice = PasswordHash::new("alice-pw", 1000).unwrap();
+    std::fs::write(&users, format!("alice:{alice}\n")).unwrap();
+    let mut config = cluster.config(&db);
+    config.auth = AuthMode::Password;
+    config.users_file = Some(users);
+    config.metrics_auth = false; // the scrapes below come without credentials
+    let server = TestServer::start(config).await;
+    let channel = Channel::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+
+    let before = Scrape::take(server.addr).await;
+    // A wrong password.
+    let mut sql = FlightSqlServiceClient::new(channel.clone());
+    let err = sql.handshake("alice", "guess").await.unwrap_err();
+    assert!(err.to_string().contains("authentication failed"), "{err}");
+    // No credentials.
+    let mut client = FlightServiceClient::new(channel.clone());
+    let status = client.get_flight_info(full_table("t")).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    // A bearer token this server never issued.
+    let mut request = tonic::Request::new(full_table("t"));
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer Zm9yZ2Vk".parse().unwrap());
+    let status = client.get_flight_info(request).await.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let after = Scrape::take(server.addr).await;
+
+    for reason in ["credentials", "missing", "token"] {
+        let sample = format!(r#"flight_auth_failures_total{{reason="{reason}"}}"#);
+        assert!(after.delta(&before, &sample) >= 1.0, "{sample}");
+    }
+    for (method, calls) in [("Handshake", 1.0), ("GetFlightInfo", 2.0)] {
+        let sample = format!(r#"flight_errors_total{{method="{method}",code="unauthenticated"}}"#);
+        assert!(after.delta(&before, &sample) >= calls, "{sample}");
+    }
+
+    // The right password still works, and is no failure.
+    let before = Scrape::take(server.addr).await;
+    sql.handshake("alice", "alice-pw").await.unwrap();
+    let after = Scrape::take(server.addr).await;
+    assert!(after.delta(&before, r#"flight_requests_total{method="Handshake"}"#) >= 1.0);
     server.stop().await;
 }
 

@@ -1339,6 +1339,14 @@ async fn other_types_are_postgresql_text() {
     ];
     for column in columns {
         check_types(&got, &[(column, DataType::Utf8)]);
+        if column == "ch" && db.version_num < 160_000 {
+            // Before 16, `"char"::text` passes 'ü''s first byte through raw (not UTF-8);
+            // pgflight renders it as 16+ does (see `char_is_postgresql_16_text_on_every_release`).
+            let expected = [Some("x"), Some(r"\303"), Some(" "), None];
+            let expected: Vec<_> = expected.iter().map(|v| v.map(str::to_owned)).collect();
+            assert_eq!(utf8_values(got.column(column)), expected, "{column}");
+            continue;
+        }
         let quoted = format!("\"{}\"", column.replace('"', "\"\""));
         let expected = pg_texts(&db, &format!("SELECT {quoted}::text FROM t ORDER BY id")).await;
         assert_eq!(utf8_values(got.column(column)), expected, "{column}");
@@ -1358,6 +1366,54 @@ async fn other_types_are_postgresql_text() {
     // `inet::text` is PostgreSQL's text() cast, which always shows the netmask; psql (the
     // output function) prints 10.1.2.3.
     assert_eq!(texts["My \"IP\" Addr"][0].as_deref(), Some("10.1.2.3/32"));
+}
+
+/// `"char"` is one byte; PostgreSQL 16+ prints a byte ≥ 0x80 as `\ooo` and older releases
+/// pass it through raw (not UTF-8). pgflight gives 16's text on every release, arrays included.
+#[tokio::test]
+async fn char_is_postgresql_16_text_on_every_release() {
+    let db = setup(
+        "types_char",
+        "CREATE TABLE t (id int4 PRIMARY KEY, ch \"char\", chs \"char\"[]);
+         INSERT INTO t VALUES
+           (1, 'a', ARRAY['a', 'Z']::\"char\"[]),
+           (2, (-61)::int4::\"char\", ARRAY[(-128)::int4::\"char\", (-1)::int4::\"char\"]),
+           (3, 0::int4::\"char\", ARRAY[0::int4::\"char\", NULL, 127::int4::\"char\"]),
+           (4, 92::int4::\"char\", NULL),
+           (5, NULL, '{}');",
+    )
+    .await;
+    let got = fetch(&db.config, "t").await.unwrap();
+    check_fields(&db, "t", &got.schema).await;
+    check_types(
+        &got,
+        &[("ch", DataType::Utf8), ("chs", list_of(DataType::Utf8))],
+    );
+    let expected = [Some("a"), Some(r"\303"), Some(""), Some(r"\"), None];
+    let expected: Vec<_> = expected.iter().map(|v| v.map(str::to_owned)).collect();
+    assert_eq!(utf8_values(got.column("ch")), expected);
+    if db.version_num >= 160_000 {
+        // The same text PostgreSQL itself prints.
+        assert_eq!(
+            pg_texts(&db, "SELECT ch::text FROM t ORDER BY id").await,
+            expected
+        );
+    }
+    let lists = got.column("chs").as_list::<i32>();
+    let items: Vec<Option<Vec<Option<String>>>> = (0..lists.len())
+        .map(|i| (!lists.is_null(i)).then(|| utf8_values(&lists.value(i))))
+        .collect();
+    let some = |v: &[Option<&str>]| Some(v.iter().map(|s| s.map(str::to_owned)).collect());
+    assert_eq!(
+        items,
+        vec![
+            some(&[Some("a"), Some("Z")]),
+            some(&[Some(r"\200"), Some(r"\377")]),
+            some(&[Some(""), None, Some("\u{7f}")]),
+            None,
+            some(&[]),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -262,6 +262,7 @@ pub(super) enum ValueBuilder {
     Timestamp(Fixed<i64>),
     Interval(Fixed<IntervalMonthDayNano>),
     Text(Var),
+    Char(Var),
     Jsonb(Var),
     Uuid(Var),
     NumericText(Var),
@@ -309,6 +310,7 @@ impl ValueBuilder {
             ValueKind::Timestamp => Self::Timestamp(Fixed::new(capacity)),
             ValueKind::Interval => Self::Interval(Fixed::new(capacity)),
             ValueKind::Text => Self::Text(Var::new(capacity)),
+            ValueKind::Char => Self::Char(Var::new(capacity)),
             ValueKind::Jsonb => Self::Jsonb(Var::new(capacity)),
             ValueKind::Uuid => Self::Uuid(Var::new(capacity)),
             ValueKind::NumericText => Self::NumericText(Var::new(capacity)),
@@ -348,6 +350,7 @@ impl ValueBuilder {
             Self::Oid(f) => f.values.len(),
             Self::Interval(f) => f.values.len(),
             Self::Text(v)
+            | Self::Char(v)
             | Self::Jsonb(v)
             | Self::Uuid(v)
             | Self::NumericText(v)
@@ -383,6 +386,7 @@ impl ValueBuilder {
             Self::Oid(f) => f.push_null(),
             Self::Interval(f) => f.push_null(),
             Self::Text(v)
+            | Self::Char(v)
             | Self::Jsonb(v)
             | Self::Uuid(v)
             | Self::NumericText(v)
@@ -419,6 +423,11 @@ impl ValueBuilder {
             }
             Self::Interval(f) => f.push(interval(fixed(bytes, "interval")?)?),
             Self::Text(v) | Self::Bytea(v) => v.push(bytes)?,
+            Self::Char(v) => {
+                let [byte] = fixed::<1>(bytes, "\"char\"")?;
+                char_text(byte, &mut v.values);
+                v.commit()?;
+            }
             Self::Jsonb(v) => match bytes.split_first() {
                 Some((1, json)) => v.push(json)?,
                 Some((version, _)) => return Err(ValueError::JsonbVersion(Some(*version))),
@@ -497,7 +506,11 @@ impl ValueBuilder {
                 let (offsets, values, nulls) = v.take();
                 Arc::new(BinaryArray::try_new(offsets, values, nulls)?)
             }
-            Self::Text(v) | Self::Jsonb(v) | Self::Uuid(v) | Self::NumericText(v) => {
+            Self::Text(v)
+            | Self::Char(v)
+            | Self::Jsonb(v)
+            | Self::Uuid(v)
+            | Self::NumericText(v) => {
                 if data_type != &DataType::Utf8 {
                     return Err(FinishError::Arrow(ArrowError::SchemaError(format!(
                         "decoder produces Utf8 values, the field says {data_type}"
@@ -597,6 +610,23 @@ fn interval(raw: [u8; 16]) -> Result<IntervalMonthDayNano, ValueError> {
     }
 }
 
+/// One `"char"` byte → its text, as PostgreSQL 16+'s `charout` writes it (src/backend/utils/adt/
+/// char.c): 0 is the empty string, ASCII is itself, a byte with the high bit set is a backslash
+/// and three octal digits (0xFC → `\374`), which `charin` reads back to the same byte.
+#[inline]
+fn char_text(byte: u8, out: &mut Vec<u8>) {
+    match byte {
+        0 => {}
+        0x01..=0x7f => out.push(byte),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'0' + (byte >> 6),
+            b'0' + ((byte >> 3) & 7),
+            b'0' + (byte & 7),
+        ]),
+    }
+}
+
 /// 16 uuid bytes → `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lowercase.
 #[inline]
 fn uuid_text(raw: &[u8; 16]) -> [u8; 36] {
@@ -625,6 +655,44 @@ mod tests {
             0x0a, 0x11,
         ];
         assert_eq!(&uuid_text(&raw), b"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+    }
+
+    #[test]
+    fn char_text_matches_postgresql_16_charout() {
+        let text = |byte| {
+            let mut out = Vec::new();
+            char_text(byte, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(0), "");
+        assert_eq!(text(b'a'), "a");
+        assert_eq!(text(b' '), " ");
+        assert_eq!(text(b'\\'), "\\");
+        assert_eq!(text(0x7f), "\u{7f}");
+        assert_eq!(text(0x80), r"\200");
+        assert_eq!(text(0xc3), r"\303");
+        assert_eq!(text(0xfc), r"\374");
+        assert_eq!(text(0xff), r"\377");
+    }
+
+    #[test]
+    fn char_values_decode_from_one_byte() {
+        let mut builder = ValueBuilder::new(ValueKind::Char, 4);
+        for value in [Some(&b"x"[..]), Some(&[0xc3][..]), Some(&[0][..]), None] {
+            builder.append(value).unwrap();
+        }
+        assert_eq!(
+            builder.append(Some(b"ab")),
+            Err(ValueError::Length {
+                type_name: "\"char\"",
+                expected: 1,
+                found: 2
+            })
+        );
+        let array = builder.finish(&DataType::Utf8).unwrap();
+        let strings = array.as_any().downcast_ref::<StringArray>().unwrap();
+        let got: Vec<Option<&str>> = strings.iter().collect();
+        assert_eq!(got, vec![Some("x"), Some(r"\303"), Some(""), None]);
     }
 
     #[test]
