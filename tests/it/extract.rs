@@ -8,23 +8,8 @@ use arrow::datatypes::Int64Type;
 use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo, Ticket};
 use futures::{StreamExt, TryStreamExt};
 use tonic::Code;
-use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
-
-async fn client(server: &TestServer) -> FlightClient {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    FlightClient::new(channel)
-}
-
-fn full_table(entity: &str) -> FlightDescriptor {
-    let json = serde_json::json!({"mode": {"fullTable": {"entity": entity}}});
-    FlightDescriptor::new_cmd(json.to_string())
-}
+use crate::harness::{TestServer, cluster, flight_client as client, full_table};
 
 async fn fetch(client: &mut FlightClient, info: &FlightInfo) -> Vec<RecordBatch> {
     let ticket = info.endpoint[0].ticket.clone().unwrap();

@@ -16,16 +16,7 @@ use pgflight::plan::extract::{PartitionOptions, parse_request, plan_request};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
-
-async fn client(server: &TestServer) -> FlightClient {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    FlightClient::new(channel)
-}
+use crate::harness::{TestServer, cluster, flight_client as client};
 
 fn request(entity: &str, field: &str, cursor: Option<&str>) -> FlightDescriptor {
     let json = serde_json::json!({"mode": {"incremental": {

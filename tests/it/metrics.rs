@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use arrow_flight::Ticket;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::{FlightDescriptor, Ticket};
 use futures::StreamExt;
 use prost::Message;
 use secrecy::SecretString;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster, http_get};
+use crate::harness::{TestServer, cluster, full_table, http_get};
 
 /// One scrape: sample (`name{labels}` exactly as rendered) → value.
 struct Scrape(HashMap<String, f64>);
@@ -64,11 +64,6 @@ async fn flight(server: &TestServer) -> FlightServiceClient<Channel> {
         .await
         .unwrap();
     FlightServiceClient::new(channel)
-}
-
-fn full_table(entity: &str) -> FlightDescriptor {
-    let json = serde_json::json!({"mode": {"fullTable": {"entity": entity}}});
-    FlightDescriptor::new_cmd(json.to_string())
 }
 
 /// GetFlightInfo + DoGet of `entity`; the sum of the encoded FlightData sizes received, or

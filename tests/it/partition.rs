@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
+use arrow_flight::{FlightDescriptor, FlightInfo};
 use futures::TryStreamExt;
 use pgflight::config::Config;
 use pgflight::pg::partition::Split;
 use tonic::Code;
-use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
+use crate::harness::{TestServer, cluster, flight_client as client};
 
 fn split_config(config: Config) -> Config {
     let mut config = config;
@@ -21,15 +20,6 @@ fn split_config(config: Config) -> Config {
     config.max_connections = 6;
     config.batch_size = 5000;
     config
-}
-
-async fn client(server: &TestServer) -> FlightClient {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    FlightClient::new(channel)
 }
 
 fn request(json: serde_json::Value) -> FlightDescriptor {

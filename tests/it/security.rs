@@ -11,16 +11,7 @@ use prost::Message;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
-
-async fn client(server: &TestServer) -> FlightClient {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    FlightClient::new(channel)
-}
+use crate::harness::{TestServer, cluster, flight_client as client};
 
 async fn do_get_status(client: &mut FlightClient, ticket: Ticket) -> tonic::Status {
     let err = match client.do_get(ticket).await {
@@ -271,7 +262,7 @@ mod password_auth {
     use arrow::array::{AsArray, Int64Array, RecordBatch};
     use arrow::datatypes::Int64Type;
     use arrow_flight::encode::FlightDataEncoderBuilder;
-    use arrow_flight::sql::client::FlightSqlServiceClient;
+
     use arrow_flight::sql::{
         ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
         ActionCreatePreparedStatementResult, CommandPreparedStatementQuery,
@@ -311,31 +302,7 @@ mod password_auth {
         (TestServer::start(config).await, dir)
     }
 
-    /// A Flight client that did the Handshake as `user` and sends the bearer token it got.
-    async fn logged_in(
-        server: &TestServer,
-        user: &str,
-        password: &str,
-    ) -> Result<FlightClient, String> {
-        let channel = Channel::from_shared(server.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut sql = FlightSqlServiceClient::new(channel.clone());
-        sql.handshake(user, password)
-            .await
-            .map_err(|e| e.to_string())?;
-        let token = sql
-            .token()
-            .cloned()
-            .ok_or("no bearer token in the Handshake's answer")?;
-        let mut client = FlightClient::new(channel);
-        client
-            .add_header("authorization", &format!("Bearer {token}"))
-            .unwrap();
-        Ok(client)
-    }
+    use crate::harness::logged_in;
 
     fn descriptor() -> FlightDescriptor {
         FlightDescriptor::new_cmd(r#"{"mode":{"fullTable":{"entity":"t"}}}"#)
@@ -562,30 +529,10 @@ mod password_auth {
 
 mod postgres_auth {
     use super::*;
-    use arrow_flight::sql::client::FlightSqlServiceClient;
+
     use pgflight::config::AuthMode;
 
-    async fn logged_in(
-        server: &TestServer,
-        user: &str,
-        password: &str,
-    ) -> Result<FlightClient, String> {
-        let channel = Channel::from_shared(server.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        let mut sql = FlightSqlServiceClient::new(channel.clone());
-        sql.handshake(user, password)
-            .await
-            .map_err(|e| e.to_string())?;
-        let token = sql.token().cloned().ok_or("no bearer token")?;
-        let mut client = FlightClient::new(channel);
-        client
-            .add_header("authorization", &format!("Bearer {token}"))
-            .unwrap();
-        Ok(client)
-    }
+    use crate::harness::logged_in;
 
     async fn rows(client: &mut FlightClient, entity: &str) -> Result<Vec<i64>, FlightError> {
         let json = format!(r#"{{"mode":{{"fullTable":{{"entity":"{entity}"}}}}}}"#);

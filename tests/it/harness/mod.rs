@@ -65,6 +65,48 @@ impl TestServer {
     }
 }
 
+/// A Flight client on a fresh connection to `server`.
+pub async fn flight_client(server: &TestServer) -> arrow_flight::FlightClient {
+    let channel = tonic::transport::Channel::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    arrow_flight::FlightClient::new(channel)
+}
+
+/// A Flight client that did the Handshake as `user` and sends the bearer token it got.
+pub async fn logged_in(
+    server: &TestServer,
+    user: &str,
+    password: &str,
+) -> Result<arrow_flight::FlightClient, String> {
+    let channel = tonic::transport::Channel::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut sql = arrow_flight::sql::client::FlightSqlServiceClient::new(channel.clone());
+    sql.handshake(user, password)
+        .await
+        .map_err(|e| e.to_string())?;
+    let token = sql
+        .token()
+        .cloned()
+        .ok_or("no bearer token in the Handshake's answer")?;
+    let mut client = arrow_flight::FlightClient::new(channel);
+    client
+        .add_header("authorization", &format!("Bearer {token}"))
+        .unwrap();
+    Ok(client)
+}
+
+/// The seed connector's full-table request for `entity`, as a command descriptor.
+pub fn full_table(entity: &str) -> arrow_flight::FlightDescriptor {
+    let json = serde_json::json!({"mode": {"fullTable": {"entity": entity}}});
+    arrow_flight::FlightDescriptor::new_cmd(json.to_string())
+}
+
 /// A plain HTTP/1.1 GET; returns (status code, body).
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     http_get_with(addr, path, None).await
