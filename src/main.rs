@@ -94,12 +94,6 @@ fn hash_password(iterations: u32) -> ExitCode {
 
 async fn serve(config: Config) -> ExitCode {
     telemetry::init_logging(config.log_level, config.log_format);
-    if let Some(key) = not_yet_supported(&config) {
-        tracing::error!(
-            "{key} is not supported by this version of pgflight yet; remove it from the configuration"
-        );
-        return ExitCode::from(check::exit::CONFIG);
-    }
     if config.auth == AuthMode::None
         && config.tls_cert.is_none()
         && !config.listen.ip().is_loopback()
@@ -123,16 +117,6 @@ async fn serve(config: Config) -> ExitCode {
             tracing::error!(error = %err, "pgflight stopped");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The first configured key whose feature this version does not provide: refusing to start
-/// beats serving without the TLS or authentication the operator asked for.
-fn not_yet_supported(config: &Config) -> Option<&'static str> {
-    if config.metrics_listen.is_some() {
-        Some("metrics_listen")
-    } else {
-        None
     }
 }
 

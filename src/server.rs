@@ -11,6 +11,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::config::AuthMode;
 use crate::config::Config;
@@ -44,22 +45,71 @@ pub async fn run(
     let signer = Arc::new(signer);
     let shared = PgFlightSqlService::new(pool.clone(), config.clone(), signer.clone());
     let access = Arc::new(Access::new(config.clone(), shared, signer).map_err(PgError::Setup)?);
-    let router = routes(pool.clone(), &config, access);
+    let (grpc, operational) = routes(pool.clone(), &config, access);
     let address = listener
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    // With `metrics_listen`, the HTTP endpoints get a port of their own (plain HTTP);
+    // otherwise they share the Flight port.
+    let (flight_router, metrics_listener) = match config.metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await.map_err(|e| {
+                PgError::Setup(format!("metrics_listen: cannot listen on {addr}: {e}"))
+            })?;
+            (grpc, Some((listener, operational)))
+        }
+        None => (grpc.merge(operational), None),
+    };
     tracing::info!(
         listen = %address,
+        metrics_listen = ?config.metrics_listen,
         tls = tls.is_some(),
         client_certificates = config.tls_client_ca.is_some(),
         postgres = %config.summary(),
         "pgflight serving Flight SQL and HTTP"
     );
 
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let graceful = Arc::new(GracefulShutdown::new());
+    let metrics_task = metrics_listener.map(|(listener, router)| {
+        let stop = stop_rx.clone();
+        tokio::spawn(accept_loop(listener, router, None, stop, graceful.clone()))
+    });
+    let flight_loop = accept_loop(listener, flight_router, tls, stop_rx, graceful.clone());
+    tokio::pin!(flight_loop);
+    tokio::select! {
+        () = &mut flight_loop => {}
+        () = shutdown => {
+            let _ = stop_tx.send(true);
+            flight_loop.await;
+        }
+    }
+    if let Some(task) = metrics_task {
+        let _ = task.await;
+    }
+    tracing::info!("shutting down: letting running requests finish");
+    if let Ok(graceful) = Arc::try_unwrap(graceful)
+        && tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+            .await
+            .is_err()
+    {
+        tracing::warn!(timeout = ?DRAIN_TIMEOUT, "requests still running after the drain timeout; closing");
+    }
+    pool.close();
+    Ok(())
+}
+
+/// Accepts connections on `listener` (through `tls` when given) and serves `router` on each,
+/// HTTP/1.1 and HTTP/2 alike, until `stop` turns true; then drops the listener.
+async fn accept_loop(
+    listener: TcpListener,
+    router: axum::Router,
+    tls: Option<TlsAcceptor>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    graceful: Arc<GracefulShutdown>,
+) {
     let builder = auto::Builder::new(TokioExecutor::new());
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -103,23 +153,17 @@ pub async fn run(
                     }
                 });
             }
-            () = &mut shutdown => break,
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    break;
+                }
+            }
         }
     }
-    drop(listener);
-    tracing::info!("shutting down: letting running requests finish");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(timeout = ?DRAIN_TIMEOUT, "requests still running after the drain timeout; closing");
-    }
-    pool.close();
-    Ok(())
 }
 
-/// The gRPC services and the HTTP endpoints in one router.
-fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> axum::Router {
+/// The gRPC services, and the HTTP endpoints (`/healthz`, `/readyz`, `/metrics`).
+fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> (axum::Router, axum::Router) {
     let guard_http = config.auth != AuthMode::None && config.metrics_auth;
     let flight = FlightServiceServer::new(PgFlightService::new(access.clone()))
         .max_decoding_message_size(64 * 1024 * 1024);
@@ -136,5 +180,5 @@ fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> axum::Rout
     if guard_http {
         operational = operational.layer(axum::middleware::from_fn_with_state(access, http_guard));
     }
-    grpc.merge(http::health_router()).merge(operational)
+    (grpc, http::health_router().merge(operational))
 }

@@ -155,26 +155,44 @@ async fn check_command_reports_version_tls_and_readable_tables() {
 }
 
 #[tokio::test]
-async fn serve_refuses_settings_this_version_cannot_honour() {
-    let dir = tempfile::tempdir().unwrap();
-    let (key, value) = ("PGFLIGHT_METRICS_LISTEN", "127.0.0.1:1");
-    {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgflight"))
-            .arg("serve")
-            .env_clear()
-            .env("PGFLIGHT_HOST", "127.0.0.1")
-            .env("PGFLIGHT_DATABASE", "db")
-            .env("PGFLIGHT_USERNAME", "u")
-            .env("PGFLIGHT_LISTEN", "127.0.0.1:0")
-            .env(key, value)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{key}: {stderr}");
+async fn metrics_listen_gives_the_http_endpoints_a_port_of_their_own() {
+    let cluster = cluster().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut config = cluster.config("postgres");
+    config.metrics_listen = Some(metrics_addr);
+    let server = TestServer::start(config).await;
+    // `run` binds metrics_listen itself, a moment after it started.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(metrics_addr).await.is_err() {
         assert!(
-            stderr.contains("not supported by this version"),
-            "{key}: {stderr}"
+            std::time::Instant::now() < deadline,
+            "metrics_listen never opened"
         );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(
+            http_get(metrics_addr, path).await.0,
+            200,
+            "{path} on metrics_listen"
+        );
+        // The Flight port answers unknown paths the gRPC way (grpc-status 12), not with them.
+        let (_, body) = http_get(server.addr, path).await;
+        for served in ["ok", "ready", "# TYPE"] {
+            assert!(
+                !body.contains(served),
+                "{path} still on the Flight port: {body}"
+            );
+        }
+    }
+    // Flight still answers on its own port.
+    let mut client = flight_client(&server).await;
+    client.handshake("anyone", "anything").await.unwrap();
+    server.stop().await;
+    assert!(tokio::net::TcpStream::connect(metrics_addr).await.is_err());
 }
