@@ -42,33 +42,42 @@ pub fn cache_dir(is_root: bool) -> PathBuf {
     base.join("pgflight").join("postgres")
 }
 
-/// Finds server binaries, downloading them into `cache` as a last resort. `say` reports what
-/// is being done (a download takes a while).
-pub fn find(cache: &Path, say: &dyn Fn(&str)) -> Result<ServerBinaries, String> {
+/// Installed server binaries: `PG_BIN` (an error when it holds none), else `pg_config
+/// --bindir`, else the newest `/usr/lib/postgresql/*/bin`; `None` when there are none.
+/// The test harnesses look here too.
+pub fn installed() -> Result<Option<ServerBinaries>, String> {
     if let Some(bin) = std::env::var_os("PG_BIN") {
         let bin = PathBuf::from(bin);
         if !has_server(&bin) {
             return Err(format!("PG_BIN={} holds no initdb/postgres", bin.display()));
         }
-        return Ok(ServerBinaries {
+        return Ok(Some(ServerBinaries {
             source: format!("PG_BIN ({})", bin.display()),
             bin,
-        });
+        }));
     }
     if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
         let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
         if out.status.success() && has_server(&bin) {
-            return Ok(ServerBinaries {
+            return Ok(Some(ServerBinaries {
                 source: format!("pg_config --bindir ({})", bin.display()),
                 bin,
-            });
+            }));
         }
     }
-    if let Some(bin) = newest_debian_layout(Path::new("/usr/lib/postgresql")) {
-        return Ok(ServerBinaries {
+    Ok(
+        newest_debian_layout(Path::new("/usr/lib/postgresql")).map(|bin| ServerBinaries {
             source: format!("installed PostgreSQL ({})", bin.display()),
             bin,
-        });
+        }),
+    )
+}
+
+/// Finds server binaries ([`installed`]), downloading them into `cache` as a last resort.
+/// `say` reports what is being done (a download takes a while).
+pub fn find(cache: &Path, say: &dyn Fn(&str)) -> Result<ServerBinaries, String> {
+    if let Some(found) = installed()? {
+        return Ok(found);
     }
     let package_bin = |version: &str| {
         cache

@@ -124,14 +124,7 @@ pub async fn plan_request(
 ) -> Result<ExtractPlan, PlanError> {
     let plan = match &request.mode {
         ExtractionMode::FullTable { entity } => {
-            let relation = catalog::resolve_entity(pool, entity, default_schema)
-                .await?
-                .ok_or_else(|| {
-                    PlanError::NotFound(format!(
-                        "entity {entity:?} not found: no table or view of that name in schema {default_schema:?} (or the named schema)"
-                    ))
-                })?;
-            full_table(relation, options)
+            full_table(resolve(pool, entity, default_schema).await?, options)
         }
         ExtractionMode::Incremental {
             entity,
@@ -183,6 +176,21 @@ fn and_filters(filter: Option<&str>, split: &Split) -> String {
         Some(filter) => format!("({filter}) AND ({})", split.filter_sql()),
         None => split.filter_sql(),
     }
+}
+
+/// The relation an extraction request's `entity` names, or NOT_FOUND naming it.
+pub(crate) async fn resolve(
+    pool: &PgPool,
+    entity: &str,
+    default_schema: &str,
+) -> Result<Relation, PlanError> {
+    catalog::resolve_entity(pool, entity, default_schema)
+        .await?
+        .ok_or_else(|| {
+            PlanError::NotFound(format!(
+                "entity {entity:?} not found: no table or view of that name in schema {default_schema:?} (or the named schema)"
+            ))
+        })
 }
 
 /// Plans a path descriptor `[schema, table]` (exact names).

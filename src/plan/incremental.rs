@@ -15,7 +15,7 @@
 //! Arguments are string literals (`''` escapes a quote) or `NULL`; the cursor may be left out.
 
 use crate::pg::PgPool;
-use crate::pg::catalog::{self, Relation, RelationKind};
+use crate::pg::catalog::{Relation, RelationKind};
 use crate::pg::incremental::{high_water, snapshot_xmin};
 use crate::pg::types::TypeOptions;
 use crate::plan::PlanError;
@@ -34,13 +34,7 @@ pub async fn plan_incremental(
     default_schema: &str,
     options: &TypeOptions,
 ) -> Result<ExtractPlan, PlanError> {
-    let relation = catalog::resolve_entity(pool, entity, default_schema)
-        .await?
-        .ok_or_else(|| {
-            PlanError::NotFound(format!(
-                "entity {entity:?} not found: no table or view of that name in schema {default_schema:?} (or the named schema)"
-            ))
-        })?;
+    let relation = crate::plan::extract::resolve(pool, entity, default_schema).await?;
     let kind = cursor::cursor_kind(&relation, field)?;
     // Parse the client's cursor before asking PostgreSQL anything.
     if let Some(text) = cursor {

@@ -35,41 +35,15 @@ pub struct Cluster {
 }
 
 /// Where the PostgreSQL server binaries are: `PG_BIN`, `pg_config --bindir`, or the newest
-/// `/usr/lib/postgresql/*/bin`.
+/// `/usr/lib/postgresql/*/bin` (the same search `pgflight demo` makes, without its download).
 pub fn find_bin() -> PathBuf {
-    let has_server = |dir: &Path| dir.join("initdb").is_file() && dir.join("postgres").is_file();
-    if let Ok(bin) = std::env::var("PG_BIN") {
-        let bin = PathBuf::from(bin);
-        assert!(
-            has_server(&bin),
-            "PG_BIN={} holds no initdb/postgres",
-            bin.display()
-        );
-        return bin;
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if out.status.success() && has_server(&bin) {
-            return bin;
-        }
-    }
-    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let major = entry.file_name().to_str()?.parse::<u32>().ok()?;
-            Some((major, entry.path().join("bin")))
-        })
-        .filter(|(_, bin)| has_server(bin))
-        .collect();
-    candidates.sort();
-    match candidates.pop() {
-        Some((_, bin)) => bin,
-        None => panic!(
+    match pgflight::demo::binaries::installed() {
+        Ok(Some(found)) => found.bin,
+        Ok(None) => panic!(
             "No PostgreSQL server binaries found. Install them (Debian/Ubuntu: `apt-get install -y postgresql`), \
              or point PG_BIN at a directory holding initdb and postgres (see scripts/pg-versions.sh)."
         ),
+        Err(err) => panic!("{err}"),
     }
 }
 
