@@ -67,10 +67,9 @@ async fn doget_schema(server: &TestServer, entity: &str) -> Schema {
 #[tokio::test]
 async fn include_schema_is_the_schema_doget_produces() {
     let cluster = cluster().await;
-    let db = cluster.create_db("discovery").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, _) = cluster
+        .fixture(
+            "discovery",
             r#"CREATE SCHEMA "S p""q";
                CREATE DOMAIN money2 AS numeric(10,2);
                CREATE TYPE mood AS ENUM ('ok', 'sad');
@@ -78,8 +77,7 @@ async fn include_schema_is_the_schema_doget_produces() {
                    at timestamptz NOT NULL, m mood, v varchar(12), ip inet, n numeric);
                INSERT INTO "S p""q".t VALUES (1, 2.5, '{a}', '{}', now(), 'ok', 'x', '::1', 1);"#,
         )
-        .await
-        .unwrap();
+        .await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = sql_client(&server).await;
     let info = client
@@ -109,18 +107,11 @@ async fn include_schema_is_the_schema_doget_produces() {
 #[tokio::test]
 async fn keys_of_partitioned_tables_are_listed_once_under_the_parent() {
     let cluster = cluster().await;
-    let db = cluster.create_db("discovery").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
-            "CREATE TABLE orders (region int, id int, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+    let (db, _) = cluster.fixture("discovery", "CREATE TABLE orders (region int, id int, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
              CREATE TABLE orders_1 PARTITION OF orders FOR VALUES IN (1);
              CREATE TABLE orders_2 PARTITION OF orders FOR VALUES IN (2);
              CREATE TABLE lines (n int, o_region int, o_id int,
-                 FOREIGN KEY (o_region, o_id) REFERENCES orders ON DELETE RESTRICT ON UPDATE SET DEFAULT);",
-        )
-        .await
-        .unwrap();
+                 FOREIGN KEY (o_region, o_id) REFERENCES orders ON DELETE RESTRICT ON UPDATE SET DEFAULT);").await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = sql_client(&server).await;
 

@@ -38,18 +38,16 @@ fn sum_ids(batches: &[RecordBatch]) -> i64 {
 #[tokio::test]
 async fn json_and_path_descriptors_return_every_row() {
     let cluster = cluster().await;
-    let db = cluster.create_db("extract").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, admin) = cluster
+        .fixture(
+            "extract",
             "CREATE SCHEMA app;
              CREATE TABLE app.users (id bigint PRIMARY KEY, name text NOT NULL, score float8);
              INSERT INTO app.users SELECT g, 'user ' || g, g / 3.0 FROM generate_series(1, 12345) g;
              CREATE TABLE public.users (id bigint);
              ANALYZE app.users;",
         )
-        .await
-        .unwrap();
+        .await;
     let (count, sum): (i64, i64) = {
         let row = admin
             .query_one("SELECT count(*), sum(id)::int8 FROM app.users", &[])
@@ -94,12 +92,12 @@ async fn json_and_path_descriptors_return_every_row() {
 #[tokio::test]
 async fn empty_table_carries_its_full_schema() {
     let cluster = cluster().await;
-    let db = cluster.create_db("empty").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute("CREATE TABLE nothing (id int NOT NULL, label text, at timestamptz)")
-        .await
-        .unwrap();
+    let (db, _) = cluster
+        .fixture(
+            "empty",
+            "CREATE TABLE nothing (id int NOT NULL, label text, at timestamptz)",
+        )
+        .await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
     let info = client.get_flight_info(full_table("nothing")).await.unwrap();
@@ -123,18 +121,16 @@ async fn empty_table_carries_its_full_schema() {
 #[tokio::test]
 async fn quoted_identifiers_with_spaces_quotes_and_unicode() {
     let cluster = cluster().await;
-    let db = cluster.create_db("quoted").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, _) = cluster
+        .fixture(
+            "quoted",
             r#"CREATE SCHEMA "Sales Ops";
                CREATE TABLE "Sales Ops"."Tar""gets ünï" ("Ïd" bigint, "we""ird col" text);
                INSERT INTO "Sales Ops"."Tar""gets ünï" VALUES (1, 'a'), (2, 'b');
                CREATE TABLE "MixedCase" (id bigint);
                INSERT INTO "MixedCase" VALUES (7);"#,
         )
-        .await
-        .unwrap();
+        .await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
 
@@ -162,10 +158,9 @@ async fn quoted_identifiers_with_spaces_quotes_and_unicode() {
 #[tokio::test]
 async fn list_flights_lists_readable_relations_with_schemas() {
     let cluster = cluster().await;
-    let db = cluster.create_db("list").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, _) = cluster
+        .fixture(
+            "list",
             "CREATE SCHEMA app;
              CREATE TABLE app.orders (id bigint, total numeric(12,2));
              CREATE VIEW app.big_orders AS SELECT * FROM app.orders WHERE total > 100;
@@ -174,8 +169,7 @@ async fn list_flights_lists_readable_relations_with_schemas() {
              GRANT USAGE ON SCHEMA app TO lister;
              GRANT SELECT ON app.orders, app.big_orders TO lister;",
         )
-        .await
-        .unwrap();
+        .await;
     let mut config = cluster.config(&db);
     config.username = "lister".into();
     config.password = Some("lister-pw".into());
@@ -308,15 +302,13 @@ impl AsAnyTicket for arrow_flight::sql::TicketStatementQuery {
 #[tokio::test]
 async fn a_client_that_stops_reading_cancels_the_query() {
     let cluster = cluster().await;
-    let db = cluster.create_db("cancel").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, admin) = cluster
+        .fixture(
+            "cancel",
             "CREATE TABLE big AS SELECT g::int8 AS id, repeat('x', 200) AS pad
                FROM generate_series(1, 400000) g;",
         )
-        .await
-        .unwrap();
+        .await;
     let mut config = cluster.config(&db);
     config.batch_size = 1000;
     config.max_connections = 1;

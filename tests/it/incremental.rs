@@ -106,16 +106,16 @@ const EVENTS: &str = "CREATE TABLE app.events (
 #[tokio::test]
 async fn repeated_runs_deliver_each_change_once() {
     let cluster = cluster().await;
-    let db = cluster.create_db("incr_runs").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(&format!(
-            "CREATE SCHEMA app; {EVENTS}
+    let (db, admin) = cluster
+        .fixture(
+            "incr_runs",
+            &format!(
+                "CREATE SCHEMA app; {EVENTS}
              INSERT INTO app.events (payload) SELECT 'row ' || g FROM generate_series(1, 1000) g;
              INSERT INTO app.events (payload, updated_at) VALUES ('no cursor', NULL);"
-        ))
-        .await
-        .unwrap();
+            ),
+        )
+        .await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
 
@@ -248,20 +248,13 @@ async fn ties_microseconds_and_role_time_zones() {
 #[tokio::test]
 async fn numeric_date_and_integer_cursors() {
     let cluster = cluster().await;
-    let db = cluster.create_db("incr_types").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
-            "CREATE SCHEMA app;
+    let (db, _) = cluster.fixture("incr_types", "CREATE SCHEMA app;
              CREATE TABLE app.n (id bigint PRIMARY KEY, ver int NOT NULL DEFAULT 1,
                                  amount numeric(30,6), free numeric, day date, small smallint, big bigint);
              INSERT INTO app.n VALUES
                (1, 1, 1.5, 123456789012345678901234567890.123456789, '2024-01-01', 1, 9007199254740993),
                (2, 1, 2.000001, 123456789012345678901234567890.123456790, '2024-01-02', 2, 9007199254740994),
-               (3, 1, NULL, 'NaN', NULL, NULL, NULL);",
-        )
-        .await
-        .unwrap();
+               (3, 1, NULL, 'NaN', NULL, NULL, NULL);").await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
     for (field, first, last) in [
@@ -289,17 +282,15 @@ async fn numeric_date_and_integer_cursors() {
 #[tokio::test]
 async fn bad_requests_get_clear_statuses_and_touch_nothing() {
     let cluster = cluster().await;
-    let db = cluster.create_db("incr_bad").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, admin) = cluster
+        .fixture(
+            "incr_bad",
             "CREATE SCHEMA app;
              CREATE TABLE app.t (id bigint, ver int, name text, at timestamptz, doc jsonb);
              INSERT INTO app.t VALUES (1, 1, 'a', now(), '{}');
              CREATE VIEW app.v AS SELECT * FROM app.t;",
         )
-        .await
-        .unwrap();
+        .await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
     let hostile = "2024-01-01'); DROP TABLE app.t; --";
@@ -409,18 +400,18 @@ async fn bad_requests_get_clear_statuses_and_touch_nothing() {
 #[tokio::test]
 async fn the_window_is_an_index_scan_in_postgresql() {
     let cluster = cluster().await;
-    let db = cluster.create_db("incr_explain").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(&format!(
-            "CREATE SCHEMA app; {EVENTS}
+    let (db, admin) = cluster
+        .fixture(
+            "incr_explain",
+            &format!(
+                "CREATE SCHEMA app; {EVENTS}
              INSERT INTO app.events (payload, updated_at)
                SELECT 'row ' || g, '2024-01-01'::timestamptz + g * interval '1 second'
                FROM generate_series(1, 100000) g;
              ANALYZE app.events;"
-        ))
-        .await
-        .unwrap();
+            ),
+        )
+        .await;
     let config = cluster.config(&db);
     let pool = PgPool::new(&config).unwrap();
     let partitions = PartitionOptions {
@@ -535,15 +526,15 @@ async fn writer(db: String, seed: u64, until: Instant, committed: Committed) {
 #[tokio::test]
 async fn commit_order_loses_nothing_under_late_commits() {
     let cluster = cluster().await;
-    let db = cluster.create_db("incr_torture").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(&format!(
-            "CREATE SCHEMA app; {EVENTS}
+    let (db, admin) = cluster
+        .fixture(
+            "incr_torture",
+            &format!(
+                "CREATE SCHEMA app; {EVENTS}
              INSERT INTO app.events (payload) SELECT 'seed' FROM generate_series(1, 50);"
-        ))
-        .await
-        .unwrap();
+            ),
+        )
+        .await;
     let committed: Committed = Arc::default();
     for row in admin
         .query("SELECT id, ver FROM app.events", &[])
@@ -640,12 +631,9 @@ async fn commit_order_loses_nothing_under_late_commits() {
 #[tokio::test]
 async fn a_late_commit_is_lost_by_the_cursor_and_kept_by_commit_order() {
     let cluster = cluster().await;
-    let db = cluster.create_db("incr_late").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(&format!("CREATE SCHEMA app; {EVENTS}"))
-        .await
-        .unwrap();
+    let (db, admin) = cluster
+        .fixture("incr_late", &format!("CREATE SCHEMA app; {EVENTS}"))
+        .await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
     let time0 = run(&mut client, "app.events", "updated_at", None)
@@ -708,15 +696,15 @@ async fn a_late_commit_is_lost_by_the_cursor_and_kept_by_commit_order() {
 #[tokio::test]
 async fn flight_sql_table_function_returns_the_window_and_cursor() {
     let cluster = cluster().await;
-    let db = cluster.create_db("incr_sql").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(&format!(
-            "CREATE SCHEMA app; {EVENTS}
+    let (db, _) = cluster
+        .fixture(
+            "incr_sql",
+            &format!(
+                "CREATE SCHEMA app; {EVENTS}
              INSERT INTO app.events (payload) SELECT 'row' FROM generate_series(1, 25);"
-        ))
-        .await
-        .unwrap();
+            ),
+        )
+        .await;
     let server = TestServer::start(cluster.config(&db)).await;
     let mut flight = arrow_flight::sql::client::FlightSqlServiceClient::new(
         Channel::from_shared(server.url())

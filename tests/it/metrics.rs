@@ -89,16 +89,14 @@ async fn extract(
 #[tokio::test]
 async fn counters_move_with_scans_failures_and_refusals() {
     let cluster = cluster().await;
-    let db = cluster.create_db("metrics").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, admin) = cluster
+        .fixture(
+            "metrics",
             "CREATE TABLE items (id bigint PRIMARY KEY, name text);
              INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 4321) g;
              CREATE VIEW broken AS SELECT id / (id - id) AS boom FROM items;",
         )
-        .await
-        .unwrap();
+        .await;
     let mut config = cluster.config(&db);
     config.batch_size = 1000;
     let server = TestServer::start(config).await;

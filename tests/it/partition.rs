@@ -74,10 +74,9 @@ fn assert_exact(ids: &[i64], (count, sum): (i64, i64)) {
 #[tokio::test]
 async fn split_tables_are_read_exactly_once() {
     let cluster = cluster().await;
-    let db = cluster.create_db("split").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, admin) = cluster
+        .fixture(
+            "split",
             "CREATE TABLE t (id int8 PRIMARY KEY, pad text);
              INSERT INTO t SELECT g, repeat('p', 50) FROM generate_series(1, 120000) g;
              DELETE FROM t WHERE id % 3 = 0;          -- dead tuples and free space
@@ -90,8 +89,7 @@ async fn split_tables_are_read_exactly_once() {
              INSERT INTO parted SELECT g, 'x' FROM generate_series(1, 100000) g;
              ANALYZE parted;",
         )
-        .await
-        .unwrap();
+        .await;
     let server = TestServer::start(split_config(cluster.config(&db))).await;
     let mut c = client(&server).await;
 
@@ -154,17 +152,15 @@ async fn split_tables_are_read_exactly_once() {
 #[tokio::test]
 async fn key_ranges_and_requested_partition_counts() {
     let cluster = cluster().await;
-    let db = cluster.create_db("keys").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, admin) = cluster
+        .fixture(
+            "keys",
             "CREATE TABLE small (id int4 PRIMARY KEY, v text);
              INSERT INTO small SELECT g, 'v' FROM generate_series(-50, 949) g;
              CREATE TABLE nokey (id int8, v text);
              INSERT INTO nokey SELECT g, 'v' FROM generate_series(1, 100) g;",
         )
-        .await
-        .unwrap();
+        .await;
     let mut config = split_config(cluster.config(&db));
     config.partition_min_rows = 1_000_000;
     let server = TestServer::start(config).await;
@@ -230,16 +226,14 @@ async fn fetch_ids_int4(server: &TestServer, info: &FlightInfo) -> Vec<i64> {
 #[tokio::test]
 async fn endpoints_read_one_snapshot_while_writers_move_rows() {
     let cluster = cluster().await;
-    let db = cluster.create_db("snapshot").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, admin) = cluster
+        .fixture(
+            "snapshot",
             "CREATE TABLE t (id int8 PRIMARY KEY, moves int4 NOT NULL DEFAULT 0);
              INSERT INTO t SELECT g FROM generate_series(1, 60000) g;
              ANALYZE t;",
         )
-        .await
-        .unwrap();
+        .await;
     let (count, sum) = expected(&admin, "t").await;
     let server = TestServer::start(split_config(cluster.config(&db))).await;
     let mut c = client(&server).await;
@@ -294,16 +288,14 @@ async fn endpoints_read_one_snapshot_while_writers_move_rows() {
 #[tokio::test]
 async fn an_expired_snapshot_asks_for_a_new_request() {
     let cluster = cluster().await;
-    let db = cluster.create_db("expired").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, _) = cluster
+        .fixture(
+            "expired",
             "CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 20000) g;
              ALTER TABLE t ADD PRIMARY KEY (id); -- splittable by key on 12/13 too
              ANALYZE t;",
         )
-        .await
-        .unwrap();
+        .await;
     let mut config = split_config(cluster.config(&db));
     config.snapshot_ttl = Duration::from_millis(500);
     let server = TestServer::start(config).await;
@@ -340,14 +332,12 @@ async fn block_ranges_use_a_tid_range_scan() {
     if cluster.version_num < 140000 {
         return; // TID Range Scans arrived in PostgreSQL 14; key ranges are used before.
     }
-    let db = cluster.create_db("tidscan").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (_db, admin) = cluster
+        .fixture(
+            "tidscan",
             "CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 50000) g; ANALYZE t;",
         )
-        .await
-        .unwrap();
+        .await;
     let split = Split::Blocks {
         from: Some(10),
         to: Some(20),

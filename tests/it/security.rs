@@ -40,12 +40,12 @@ async fn last_statement(admin: &tokio_postgres::Client) -> String {
 #[tokio::test]
 async fn altered_forged_and_expired_tickets_are_refused_before_postgres() {
     let cluster = cluster().await;
-    let db = cluster.create_db("tickets").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute("CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 10) g")
-        .await
-        .unwrap();
+    let (db, admin) = cluster
+        .fixture(
+            "tickets",
+            "CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 10) g",
+        )
+        .await;
     let mut config = cluster.config(&db);
     config.max_connections = 1;
     config.ticket_ttl = Duration::from_secs(2);

@@ -103,16 +103,14 @@ async fn shutdown_stops_accepting() {
 #[tokio::test]
 async fn check_command_reports_version_tls_and_readable_tables() {
     let cluster = cluster().await;
-    let db = cluster.create_db("check").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(
+    let (db, _) = cluster
+        .fixture(
+            "check",
             "CREATE TABLE visible (id int); CREATE TABLE hidden (id int);
              CREATE ROLE checker LOGIN PASSWORD 'checker-pw';
              GRANT SELECT ON visible TO checker;",
         )
-        .await
-        .unwrap();
+        .await;
     let run = |user: &str, password: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_pgflight"))
             .arg("check")

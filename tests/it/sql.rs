@@ -265,16 +265,14 @@ mod split {
     #[tokio::test]
     async fn planned_statements_over_large_tables_give_parallel_endpoints() {
         let cluster = cluster().await;
-        let db = cluster.create_db("sqlsplit").await;
-        let admin = cluster.admin(&db).await;
-        admin
-            .batch_execute(
+        let (db, admin) = cluster
+            .fixture(
+                "sqlsplit",
                 "CREATE TABLE big (id int8 PRIMARY KEY, v int4, t text);
                  INSERT INTO big SELECT g, g % 100, g::text FROM generate_series(1, 30000) g;
                  ANALYZE big;",
             )
-            .await
-            .unwrap();
+            .await;
         let mut config = cluster.config(&db);
         config.partition_min_rows = 1000;
         config.max_partitions = 4;
@@ -377,16 +375,14 @@ mod split {
     #[tokio::test]
     async fn prepared_planned_statements_split_too() {
         let cluster = cluster().await;
-        let db = cluster.create_db("sqlsplitprep").await;
-        let admin = cluster.admin(&db).await;
-        admin
-            .batch_execute(
+        let (db, admin) = cluster
+            .fixture(
+                "sqlsplitprep",
                 "CREATE TABLE big (id int8 PRIMARY KEY, v int4);
                  INSERT INTO big SELECT g, g % 10 FROM generate_series(1, 20000) g;
                  ANALYZE big;",
             )
-            .await
-            .unwrap();
+            .await;
         let mut config = cluster.config(&db);
         config.partition_min_rows = 1000;
         config.max_partitions = 3;

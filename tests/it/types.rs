@@ -11,15 +11,14 @@ use arrow::datatypes::{
     Int16Type, Int32Type, Int64Type, IntervalMonthDayNanoType, IntervalUnit, Schema, SchemaRef,
     Time64MicrosecondType, TimeUnit, TimestampMicrosecondType, UInt32Type,
 };
+use arrow_flight::FlightDescriptor;
 use arrow_flight::error::FlightError;
-use arrow_flight::{FlightClient, FlightDescriptor};
 use futures::TryStreamExt;
 use pgflight::config::{ArrayFormat, Config, NumericNan};
 use tokio_postgres::SimpleQueryMessage;
 use tonic::Code;
-use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
+use crate::harness::{TestServer, cluster, flight_client, full_table};
 
 const TYPE_NAME: &str = "ARROW:FLIGHT:SQL:TYPE_NAME";
 const IS_NULLABLE: &str = "ARROW:FLIGHT:SQL:IS_NULLABLE";
@@ -81,14 +80,17 @@ impl Fetched {
     }
 }
 
-fn json_descriptor(table: &str) -> FlightDescriptor {
-    let request = serde_json::json!({"mode": {"fullTable": {"entity": table}}});
-    FlightDescriptor::new_cmd(request.to_string())
+/// [`fetch`], then the fields checked against `pg_attribute` and the listed columns' types.
+async fn fetch_checked(db: &Db, table: &str, expected: &[(&str, DataType)]) -> Fetched {
+    let fetched = fetch(&db.config, table).await.unwrap();
+    check_fields(db, table, &fetched.schema).await;
+    check_types(&fetched, expected);
+    fetched
 }
 
 /// GetFlightInfo for the seed's JSON descriptor of `table`, DoGet of its one endpoint.
 async fn fetch(config: &Config, table: &str) -> Result<Fetched, tonic::Status> {
-    fetch_descriptor(config, json_descriptor(table)).await
+    fetch_descriptor(config, full_table(table)).await
 }
 
 async fn fetch_descriptor(
@@ -105,12 +107,7 @@ async fn fetch_from(
     server: &TestServer,
     descriptor: FlightDescriptor,
 ) -> Result<Fetched, tonic::Status> {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = FlightClient::new(channel);
+    let mut client = flight_client(server).await;
     let info = client
         .get_flight_info(descriptor)
         .await
@@ -319,10 +316,9 @@ async fn booleans_and_integers() {
            (4, true, NULL, NULL, -1);",
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[
             ("id", DataType::Int32),
             ("b", DataType::Boolean),
@@ -330,7 +326,8 @@ async fn booleans_and_integers() {
             ("i4", DataType::Int32),
             ("i8", DataType::Int64),
         ],
-    );
+    )
+    .await;
     assert!(!got.field("id").is_nullable() && !got.field("i8").is_nullable());
     assert!(got.field("b").is_nullable());
 
@@ -397,12 +394,12 @@ async fn floats_keep_negative_zero_nan_and_infinities() {
            (9, '-3.4028235e38', '2.2250738585072014e-308');",
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[("f4", DataType::Float32), ("f8", DataType::Float64)],
-    );
+    )
+    .await;
 
     let f4_text = pg_texts(&db, "SELECT f4::text FROM t ORDER BY id").await;
     let f8_text = pg_texts(&db, "SELECT f8::text FROM t ORDER BY id").await;
@@ -476,10 +473,9 @@ async fn numerics_are_exact_decimals_or_text() {
             .await
             .unwrap();
     }
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[
             ("n10_2", DataType::Decimal128(10, 2)),
             ("n18_4", DataType::Decimal128(18, 4)),
@@ -490,7 +486,8 @@ async fn numerics_are_exact_decimals_or_text() {
             ("n100_3", DataType::Utf8),
             ("free", DataType::Utf8),
         ],
-    );
+    )
+    .await;
     // PRECISION / SCALE as PostgreSQL's information_schema states them.
     let declared = db
         .admin
@@ -557,15 +554,15 @@ async fn numerics_are_exact_decimals_or_text() {
             )
             .await
             .unwrap();
-        let odd = fetch(&db.config, "odd").await.unwrap();
-        check_fields(&db, "odd", &odd.schema).await;
-        check_types(
-            &odd,
+        let odd = fetch_checked(
+            &db,
+            "odd",
             &[
                 ("neg", DataType::Decimal128(7, 0)),
                 ("frac", DataType::Decimal128(5, 5)),
             ],
-        );
+        )
+        .await;
         for column in ["neg", "frac"] {
             let expected =
                 pg_texts(&db, &format!("SELECT {column}::text FROM odd ORDER BY id")).await;
@@ -644,10 +641,9 @@ async fn text_types_keep_unicode_padding_and_empty_strings() {
            (6, repeat('ß', 100000), repeat('z', 20), '12', repeat('n', 63), 'trail  ');",
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[
             ("t", DataType::Utf8),
             ("v", DataType::Utf8),
@@ -655,7 +651,8 @@ async fn text_types_keep_unicode_padding_and_empty_strings() {
             ("n", DataType::Utf8),
             ("vfree", DataType::Utf8),
         ],
-    );
+    )
+    .await;
     assert!(!got.field("c").is_nullable());
     assert_eq!(got.field("v").metadata().get(PRECISION).unwrap(), "20");
     assert_eq!(got.field("c").metadata().get(PRECISION).unwrap(), "5");
@@ -687,9 +684,7 @@ async fn bytea_keeps_nul_bytes() {
             (7, '\x0000000000');",
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(&got, &[("b", DataType::Binary)]);
+    let got = fetch_checked(&db, "t", &[("b", DataType::Binary)]).await;
     let rows = db
         .admin
         .query(
@@ -755,10 +750,9 @@ async fn dates_times_and_timestamps() {
             '2024-03-10 02:30:00.123456-07');",
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[
             ("d", DataType::Date32),
             ("tm", DataType::Time64(TimeUnit::Microsecond)),
@@ -769,7 +763,8 @@ async fn dates_times_and_timestamps() {
                 DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             ),
         ],
-    );
+    )
+    .await;
 
     // Finite values as PostgreSQL computes them; ±infinity saturate (documented in pg::copy).
     let rows = db
@@ -870,12 +865,12 @@ async fn intervals_keep_months_days_and_microseconds() {
             .await
             .unwrap();
     }
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[("i", DataType::Interval(IntervalUnit::MonthDayNano))],
-    );
+    )
+    .await;
     let rows = db
         .admin
         .query(
@@ -950,10 +945,9 @@ async fn uuid_json_oid_enum_and_domains() {
              (6, md5(random()::text)::uuid, NULL, NULL, 1, 'ok', 1.5, NULL, NULL);"#,
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[
             ("u", DataType::Utf8),
             ("j", DataType::Utf8),
@@ -964,7 +958,8 @@ async fn uuid_json_oid_enum_and_domains() {
             ("lbl", DataType::Utf8),
             ("slbl", DataType::Utf8),
         ],
-    );
+    )
+    .await;
     for column in ["j", "jb"] {
         let md = got.field(column).metadata();
         assert_eq!(
@@ -1046,10 +1041,9 @@ async fn arrays_become_lists() {
               '{0.01,-99999999.99}', '{0.0.0.0/0}', '{false}', '{1}', '{}', '{}');"#,
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[
             ("a", list_of(DataType::Int32)),
             ("aa", list_of(list_of(DataType::Int32))),
@@ -1061,7 +1055,8 @@ async fn arrays_become_lists() {
             ("ids", list_of(DataType::Utf8)),
             ("dm", list_of(DataType::Decimal128(10, 2))),
         ],
-    );
+    )
+    .await;
     // Each value against PostgreSQL's own JSON of the array (lower bounds dropped as pgflight
     // drops them); inet[] as PostgreSQL's `::text[]`.
     for (column, expression) in [
@@ -1383,12 +1378,12 @@ async fn char_is_postgresql_16_text_on_every_release() {
            (5, NULL, '{}');",
     )
     .await;
-    let got = fetch(&db.config, "t").await.unwrap();
-    check_fields(&db, "t", &got.schema).await;
-    check_types(
-        &got,
+    let got = fetch_checked(
+        &db,
+        "t",
         &[("ch", DataType::Utf8), ("chs", list_of(DataType::Utf8))],
-    );
+    )
+    .await;
     let expected = [Some("a"), Some(r"\303"), Some(""), Some(r"\"), None];
     let expected: Vec<_> = expected.iter().map(|v| v.map(str::to_owned)).collect();
     assert_eq!(utf8_values(got.column("ch")), expected);
@@ -1436,7 +1431,7 @@ async fn an_empty_table_has_its_full_schema_and_no_rows() {
         ("ip", DataType::Utf8),
     ];
     for descriptor in [
-        json_descriptor("empty"),
+        full_table("empty"),
         FlightDescriptor::new_path(vec!["public".into(), "empty".into()]),
     ] {
         let got = fetch_descriptor(&db.config, descriptor).await.unwrap();

@@ -245,6 +245,17 @@ impl Cluster {
         name
     }
 
+    /// A fresh database with `sql` run in it, and its superuser client.
+    pub async fn fixture(&self, prefix: &str, sql: &str) -> (String, tokio_postgres::Client) {
+        let db = self.create_db(prefix).await;
+        let admin = self.admin(&db).await;
+        admin
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("fixture SQL for {db}: {e}"));
+        (db, admin)
+    }
+
     /// pgflight configuration for the superuser on `database`, without TLS.
     pub fn config(&self, database: &str) -> Config {
         let mut config = Config::new("127.0.0.1", self.port, database, "postgres");
