@@ -26,32 +26,7 @@ fn request(json: serde_json::Value) -> FlightDescriptor {
     FlightDescriptor::new_cmd(json.to_string())
 }
 
-/// Fetches every endpoint, all at once on separate connections; returns the ids read.
-async fn fetch_all(server: &TestServer, info: &FlightInfo) -> Vec<i64> {
-    let mut tasks = Vec::new();
-    for endpoint in &info.endpoint {
-        let ticket = endpoint.ticket.clone().unwrap();
-        let mut client = client(server).await;
-        tasks.push(tokio::spawn(async move {
-            let batches: Vec<RecordBatch> = client
-                .do_get(ticket)
-                .await
-                .unwrap()
-                .try_collect()
-                .await
-                .unwrap();
-            batches
-                .iter()
-                .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-                .collect::<Vec<i64>>()
-        }));
-    }
-    let mut ids = Vec::new();
-    for task in tasks {
-        ids.extend(task.await.unwrap());
-    }
-    ids
-}
+use crate::harness::fetch_all_ids as fetch_all;
 
 async fn expected(admin: &tokio_postgres::Client, table: &str) -> (i64, i64) {
     let row = admin

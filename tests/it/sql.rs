@@ -191,11 +191,8 @@ async fn explain_shows_pushed_filter_and_sql_sent() {
 mod split {
     use std::collections::HashSet;
 
-    use arrow::array::AsArray;
-    use arrow::datatypes::Int64Type;
-    use arrow_flight::FlightInfo;
     use arrow_flight::sql::client::FlightSqlServiceClient;
-    use futures::TryStreamExt;
+
     use tonic::transport::Channel;
 
     use crate::harness::{TestServer, cluster};
@@ -209,32 +206,7 @@ mod split {
         FlightSqlServiceClient::new(channel)
     }
 
-    /// Fetches every endpoint at once, each on its own connection; the ids (first column) read.
-    async fn fetch_all(server: &TestServer, info: &FlightInfo) -> Vec<i64> {
-        let mut tasks = Vec::new();
-        for endpoint in &info.endpoint {
-            let ticket = endpoint.ticket.clone().unwrap();
-            let mut client = client(server).await;
-            tasks.push(tokio::spawn(async move {
-                let batches: Vec<arrow::array::RecordBatch> = client
-                    .do_get(ticket)
-                    .await
-                    .unwrap()
-                    .try_collect()
-                    .await
-                    .unwrap();
-                batches
-                    .iter()
-                    .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-                    .collect::<Vec<i64>>()
-            }));
-        }
-        let mut ids = Vec::new();
-        for task in tasks {
-            ids.extend(task.await.unwrap());
-        }
-        ids
-    }
+    use crate::harness::fetch_all_ids as fetch_all;
 
     /// PostgreSQL's rows for `sql` (first column), in PostgreSQL's order.
     async fn postgres_rows(admin: &tokio_postgres::Client, sql: &str) -> Vec<i64> {

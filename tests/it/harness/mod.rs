@@ -101,6 +101,41 @@ pub async fn logged_in(
     Ok(client)
 }
 
+/// Fetches every endpoint of `info` at once, each on its own connection; the first column's
+/// values (an int8 id) of every row read.
+pub async fn fetch_all_ids(server: &TestServer, info: &arrow_flight::FlightInfo) -> Vec<i64> {
+    use arrow::array::AsArray;
+    use futures::TryStreamExt;
+    let mut tasks = Vec::new();
+    for endpoint in &info.endpoint {
+        let ticket = endpoint.ticket.clone().unwrap();
+        let mut client = flight_client(server).await;
+        tasks.push(tokio::spawn(async move {
+            let batches: Vec<arrow::array::RecordBatch> = client
+                .do_get(ticket)
+                .await
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
+            batches
+                .iter()
+                .flat_map(|b| {
+                    b.column(0)
+                        .as_primitive::<arrow::datatypes::Int64Type>()
+                        .values()
+                        .to_vec()
+                })
+                .collect::<Vec<i64>>()
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.unwrap());
+    }
+    ids
+}
+
 /// The seed connector's full-table request for `entity`, as a command descriptor.
 pub fn full_table(entity: &str) -> arrow_flight::FlightDescriptor {
     let json = serde_json::json!({"mode": {"fullTable": {"entity": entity}}});
