@@ -65,6 +65,7 @@ pub fn exit_code(err: &PgError) -> u8 {
         | PgError::Sql(_)
         | PgError::Decode(_)
         | PgError::SnapshotExpired
+        | PgError::InvalidRead(_)
         | PgError::Client { .. } => exit::OTHER,
     }
 }

@@ -32,7 +32,7 @@ use crate::pg::catalog::RelationKind;
 use crate::pg::keys::{self, ForeignKeyColumn, ForeignKeyFilter, ReferentialAction};
 use crate::pg::listing::{self, RELATION_KINDS, RelationPattern};
 use crate::pg::types::TypeOptions;
-use crate::plan::extract::full_table;
+use crate::plan::scan_plan::full_table;
 
 /// The stream DoGet answers with.
 pub type FlightDataStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send>>;
@@ -206,7 +206,7 @@ pub async fn tables(
             let kind = relation.kind.table_type();
             let (schema, name) = (relation.schema.clone(), relation.name.clone());
             let arrow_schema = if command.include_schema {
-                full_table(relation, options).scan.schema()
+                full_table(relation, options).schema()
             } else {
                 Arc::new(empty.clone())
             };

@@ -16,6 +16,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
 use crate::flight::auth::{Access, identity_of};
+use crate::flight::status::arrow_status;
 
 type Sql = PgFlightSqlService;
 
@@ -118,7 +119,7 @@ impl FlightService for PgFlightService {
         let schema = sql.extraction_schema(request.get_ref()).await?;
         let result = SchemaAsIpc::new(&schema, &IpcWriteOptions::default())
             .try_into()
-            .map_err(|e: arrow::error::ArrowError| Status::internal(e.to_string()))?;
+            .map_err(|e: arrow::error::ArrowError| arrow_status(&e))?;
         Ok(Response::new(result))
     }
 

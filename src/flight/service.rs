@@ -38,31 +38,48 @@ use crate::flight::discovery;
 use crate::flight::metadata;
 use crate::flight::signing::{HandleSigner, Sealer};
 use crate::flight::statements;
-use crate::flight::status::{pg_status, plan_status, ticket_status};
-use crate::flight::ticket::{ScanHandle, StatementHandle};
+use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status};
+use crate::flight::ticket::{open_plan, plan_ticket};
 use crate::pg::PgPool;
-use crate::pg::scan::scan;
 use crate::pg::server_facts::{ServerFacts, server_facts};
 use crate::pg::types::TypeOptions;
-use crate::plan::cursor::with_cursor_metadata;
-use crate::plan::extract::{self, ExtractPlan, PartitionOptions};
-use crate::plan::query::{self, SqlContext};
+use crate::plan::command::Command;
+use crate::plan::context::ReadContext;
+use crate::plan::endpoints::PartitionOptions;
+use crate::plan::planner::{Planned, Planner};
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
     pool: Arc<PgPool>,
     config: Arc<Config>,
     signer: Arc<HandleSigner>,
+    planner: Planner,
     server_facts: OnceCell<ServerFacts>,
 }
 
 impl PgFlightSqlService {
     /// A service answering from `pool`, configured by `config`, sealing tickets with `signer`.
     pub fn new(pool: Arc<PgPool>, config: Arc<Config>, signer: Arc<HandleSigner>) -> Self {
+        let options = TypeOptions {
+            numeric_nan_as_null: config.numeric_nan == NumericNan::Null,
+            arrays_as_json: config.arrays == ArrayFormat::Json,
+        };
+        let planner = Planner::new(ReadContext {
+            pool: pool.clone(),
+            options,
+            batch_size: config.batch_size,
+            default_schema: config.schema.clone(),
+            partitions: PartitionOptions {
+                min_rows: config.partition_min_rows,
+                max_partitions: config.max_partitions,
+                snapshot_ttl: config.snapshot_ttl,
+            },
+        });
         PgFlightSqlService {
             pool,
             config,
             signer,
+            planner,
             server_facts: OnceCell::new(),
         }
     }
@@ -72,44 +89,20 @@ impl PgFlightSqlService {
         &self.config
     }
 
-    fn type_options(&self) -> TypeOptions {
-        TypeOptions {
-            numeric_nan_as_null: self.config.numeric_nan == NumericNan::Null,
-            arrays_as_json: self.config.arrays == ArrayFormat::Json,
-        }
-    }
-
-    fn partitions(&self) -> PartitionOptions {
-        PartitionOptions {
-            min_rows: self.config.partition_min_rows,
-            max_partitions: self.config.max_partitions,
-            snapshot_ttl: self.config.snapshot_ttl,
-        }
-    }
-
     /// Plans an extraction descriptor: a path `[schema, table]` or the seed's JSON request.
-    async fn plan_extraction(&self, descriptor: &FlightDescriptor) -> Result<ExtractPlan, Status> {
-        let options = self.type_options();
-        let planned = match descriptor.r#type() {
-            DescriptorType::Path => {
-                extract::plan_path(&self.pool, &descriptor.path, &options, &self.partitions()).await
-            }
-            _ => match extract::parse_request(&descriptor.cmd) {
-                Ok(request) => {
-                    let partitions = self.partitions();
-                    extract::plan_request(
-                        &self.pool,
-                        &request,
-                        &self.config.schema,
-                        &options,
-                        &partitions,
-                    )
-                    .await
-                }
-                Err(err) => Err(err),
-            },
+    async fn plan_extraction(&self, descriptor: &FlightDescriptor) -> Result<Planned, Status> {
+        let command = match descriptor.r#type() {
+            DescriptorType::Path => Command::Path(descriptor.path.clone()),
+            _ => Command::from_json(&descriptor.cmd).map_err(|e| plan_status(&e))?,
         };
-        planned.map_err(|e| plan_status(&e))
+        self.plan(&command).await
+    }
+
+    async fn plan(&self, command: &Command) -> Result<Planned, Status> {
+        self.planner
+            .plan(command)
+            .await
+            .map_err(|e| plan_status(&e))
     }
 
     /// GetFlightInfo for an extraction descriptor, its tickets sealed for `identity`.
@@ -118,100 +111,61 @@ impl PgFlightSqlService {
         descriptor: FlightDescriptor,
         identity: &Identity,
     ) -> Result<FlightInfo, Status> {
-        let plan = self.plan_extraction(&descriptor).await?;
-        self.flight_info(&plan, descriptor, identity)
+        let planned = self.plan_extraction(&descriptor).await?;
+        self.flight_info(planned, descriptor, identity)
     }
 
     /// GetSchema for an extraction descriptor.
     pub async fn extraction_schema(&self, descriptor: &FlightDescriptor) -> Result<Schema, Status> {
-        let plan = self.plan_extraction(descriptor).await?;
-        Ok(plan.schema().as_ref().clone())
-    }
-
-    /// GetFlightInfo for a Flight SQL statement calling `pgflight_incremental(…)`: planned and
-    /// answered exactly as the JSON request (window in the tickets, next cursor in
-    /// `app_metadata`); `None` for every other statement.
-    async fn incremental_statement_info(
-        &self,
-        sql: &str,
-        descriptor: FlightDescriptor,
-        identity: &Identity,
-    ) -> Result<Option<FlightInfo>, Status> {
-        let Some(request) = query::incremental_call(sql).map_err(|e| plan_status(&e))? else {
-            return Ok(None);
-        };
-        let plan = extract::plan_request(
-            &self.pool,
-            &request,
-            &self.config.schema,
-            &self.type_options(),
-            &self.partitions(),
-        )
-        .await
-        .map_err(|e| plan_status(&e))?;
-        self.flight_info(&plan, descriptor, identity).map(Some)
+        let planned = self.plan_extraction(descriptor).await?;
+        Ok(planned.schema.as_ref().clone())
     }
 
     /// ListFlights: every relation the role can read, as a path descriptor with its schema.
     pub async fn list_relations(&self, identity: &Identity) -> Result<Vec<FlightInfo>, Status> {
-        let plans = extract::readable_relations(&self.pool, &self.type_options())
-            .await
-            .map_err(|e| plan_status(&e))?;
-        plans
-            .iter()
-            .map(|plan| {
-                let path = vec![plan.scan.schema.clone(), plan.scan.table.clone()];
-                self.flight_info(plan, FlightDescriptor::new_path(path), identity)
+        let listed = self.planner.list().await.map_err(|e| plan_status(&e))?;
+        listed
+            .into_iter()
+            .map(|(path, planned)| {
+                self.flight_info(planned, FlightDescriptor::new_path(path), identity)
             })
             .collect()
     }
 
-    /// The FlightInfo of a planned extraction: exact schema, one endpoint per range,
-    /// PostgreSQL's row estimate, tickets sealed for `identity`.
+    /// The FlightInfo of a planned command: exact schema, one endpoint per read plan (each
+    /// sealed for `identity`), PostgreSQL's row estimate, the next cursor for incremental reads.
     fn flight_info(
         &self,
-        plan: &ExtractPlan,
+        planned: Planned,
         descriptor: FlightDescriptor,
         identity: &Identity,
     ) -> Result<FlightInfo, Status> {
-        let columns: Vec<String> = plan
-            .scan
-            .columns
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
+        let sealer = Sealer::new(self.signer.clone(), identity.0.clone());
         let mut info = FlightInfo::new()
-            .try_with_schema(plan.scan.schema().as_ref())
-            .map_err(|e| Status::internal(e.to_string()))?
+            .try_with_schema(planned.schema.as_ref())
+            .map_err(|e| arrow_status(&e))?
             .with_descriptor(descriptor)
-            .with_total_records(plan.relation.estimated_rows.unwrap_or(-1))
-            .with_ordered(false);
-        if let Some(cursor) = &plan.cursor_metadata {
-            info = info
-                .try_with_schema(plan.schema().as_ref())
-                .map_err(|e| Status::internal(e.to_string()))?
-                .with_total_records(-1)
-                .with_app_metadata(cursor.clone().into_bytes());
+            .with_total_records(planned.estimated_rows.unwrap_or(-1))
+            .with_ordered(planned.ordered);
+        if let Some(cursor) = planned.app_metadata {
+            info = info.with_app_metadata(cursor.into_bytes());
         }
-        for (scan, split) in plan.endpoint_scans() {
-            let handle = ScanHandle::new(&scan.schema, &scan.table, columns.clone())
-                .with_split(scan.snapshot.as_deref(), split)
-                .with_window(plan.window.as_ref(), plan.cursor_metadata.as_deref());
-            let ticket = handle.to_ticket(&Sealer::new(self.signer.clone(), identity.0.clone()));
+        for plan in &planned.endpoints {
+            let ticket = plan_ticket(&sealer, plan);
             info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
         }
         Ok(info)
     }
 
-    /// What SQL statements are planned with.
-    fn sql_context(&self) -> SqlContext {
-        SqlContext {
-            pool: self.pool.clone(),
-            options: self.type_options(),
-            batch_size: self.config.batch_size,
-            default_schema: self.config.schema.clone(),
-            partitions: self.partitions(),
-        }
+    /// GetFlightInfo for a SQL command (a statement or a prepared statement's execution).
+    async fn statement_info(
+        &self,
+        command: Command,
+        descriptor: FlightDescriptor,
+        identity: &Identity,
+    ) -> Result<FlightInfo, Status> {
+        let planned = self.plan(&command).await?;
+        self.flight_info(planned, descriptor, identity)
     }
 
     /// Seals and opens handles for the caller of `request`.
@@ -231,7 +185,7 @@ impl PgFlightSqlService {
         let facts = self.server_facts().await.ok();
         let timeout_ms =
             i32::try_from(self.config.statement_timeout.as_millis()).unwrap_or(i32::MAX);
-        metadata::sql_info(facts, timeout_ms).map_err(|e| Status::internal(e.to_string()))
+        metadata::sql_info(facts, timeout_ms).map_err(|e| flight_status(&e))
     }
 }
 
@@ -268,7 +222,7 @@ impl FlightSqlService for PgFlightSqlService {
         let schema = query.into_builder(&data).schema();
         let info = FlightInfo::new()
             .try_with_schema(schema.as_ref())
-            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| arrow_status(&e))?
             .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
             .with_descriptor(request.into_inner());
         Ok(Response::new(info))
@@ -295,37 +249,13 @@ impl FlightSqlService for PgFlightSqlService {
         ticket: TicketStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let sealer = self.sealer(&request);
-        let payload = sealer
-            .open(&ticket.statement_handle)
-            .map_err(|e| ticket_status(&e))?;
-        let handle = match StatementHandle::decode(&payload).map_err(Status::invalid_argument)? {
-            StatementHandle::Scan(handle) => handle,
-            StatementHandle::Query(handle) => {
-                let stream = statements::run(&self.sql_context(), handle).await?;
-                return Ok(Response::new(stream));
-            }
-        };
-        let spec = extract::plan_ticket(
-            &self.pool,
-            &handle.schema,
-            &handle.table,
-            &handle.columns,
-            &self.type_options(),
-            handle.split().as_ref(),
-            handle.snapshot(),
-            handle.window().as_ref(),
-        )
-        .await
-        .map_err(|e| plan_status(&e))?;
-        let schema = with_cursor_metadata(spec.schema(), handle.cursor_metadata());
-        let stream_schema = schema.clone();
-        let batches = scan(self.pool.clone(), spec, self.config.batch_size)
-            .map_err(|e| FlightError::Tonic(Box::new(pg_status(&e))))
-            .and_then(move |batch| {
-                let schema = stream_schema.clone();
-                async move { Ok(batch.with_schema(schema)?) }
-            });
+        let plan = open_plan(&self.sealer(&request), &ticket.statement_handle)?;
+        let (schema, batches) = self
+            .planner
+            .execute(plan)
+            .await
+            .map_err(|e| plan_status(&e))?;
+        let batches = batches.map_err(|e| FlightError::Tonic(Box::new(plan_status(&e))));
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)
@@ -386,7 +316,7 @@ impl FlightSqlService for PgFlightSqlService {
             discovery::tables(
                 &self.pool,
                 &self.config.database,
-                &self.type_options(),
+                self.planner.type_options(),
                 query,
             )
             .await?,
@@ -488,11 +418,11 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let data = metadata::xdbc_type_info().map_err(|e| Status::internal(e.to_string()))?;
+        let data = metadata::xdbc_type_info().map_err(|e| flight_status(&e))?;
         let schema = query.into_builder(&data).schema();
         let info = FlightInfo::new()
             .try_with_schema(schema.as_ref())
-            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| arrow_status(&e))?
             .with_endpoint(
                 FlightEndpoint::new().with_ticket(Ticket::new(query.as_any().encode_to_vec())),
             )
@@ -505,11 +435,11 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetXdbcTypeInfo,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let data = metadata::xdbc_type_info().map_err(|e| Status::internal(e.to_string()))?;
+        let data = metadata::xdbc_type_info().map_err(|e| flight_status(&e))?;
         let batch = query
             .into_builder(&data)
             .build()
-            .map_err(|e| Status::internal(e.to_string()))?;
+            .map_err(|e| flight_status(&e))?;
         Ok(Response::new(discovery::stream(batch)))
     }
 
@@ -519,15 +449,10 @@ impl FlightSqlService for PgFlightSqlService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let identity = identity_of(&request);
-        let descriptor = request.get_ref().clone();
-        if let Some(info) = self
-            .incremental_statement_info(&query.query, descriptor, &identity)
-            .await?
-        {
-            return Ok(Response::new(info));
-        }
-        let (ctx, sealer) = (self.sql_context(), self.sealer(&request));
-        let info = statements::statement_info(&ctx, &sealer, query, request.into_inner()).await?;
+        let command = Command::from_sql(&query.query, Vec::new()).map_err(|e| plan_status(&e))?;
+        let info = self
+            .statement_info(command, request.into_inner(), &identity)
+            .await?;
         Ok(Response::new(info))
     }
 
@@ -536,16 +461,12 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let (ctx, sealer) = (self.sql_context(), self.sealer(&request));
-        let sql = statements::prepared_sql(&sealer, &query.prepared_statement_handle)?;
-        let descriptor = request.get_ref().clone();
-        if let Some(info) = self
-            .incremental_statement_info(&sql, descriptor, &identity_of(&request))
-            .await?
-        {
-            return Ok(Response::new(info));
-        }
-        let info = statements::prepared_info(&ctx, &sealer, query, request.into_inner()).await?;
+        let identity = identity_of(&request);
+        let command =
+            statements::prepared_command(&self.sealer(&request), &query.prepared_statement_handle)?;
+        let info = self
+            .statement_info(command, request.into_inner(), &identity)
+            .await?;
         Ok(Response::new(info))
     }
 
@@ -554,7 +475,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: ActionCreatePreparedStatementRequest,
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        statements::create_prepared(&self.sql_context(), &self.sealer(&request), query).await
+        statements::create_prepared(&self.planner, &self.sealer(&request), query).await
     }
 
     async fn do_action_close_prepared_statement(
@@ -571,7 +492,8 @@ impl FlightSqlService for PgFlightSqlService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
         let sealer = self.sealer(&request);
-        statements::bind(&self.sql_context(), &sealer, query, request.into_inner()).await
+        let handle = query.prepared_statement_handle;
+        statements::bind(&self.planner, &sealer, &handle, request.into_inner()).await
     }
 
     async fn do_put_statement_update(

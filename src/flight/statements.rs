@@ -1,67 +1,40 @@
-//! Flight SQL statements and prepared statements: decode the command, ask `plan::query`,
-//! encode the answer. Handles are stateless: a statement's ticket and a prepared statement's
-//! handle are a [`QueryHandle`] carrying the SQL text (and bound parameter values), planned
-//! again from scratch wherever it arrives, so any instance can serve it and nothing is held for
-//! clients that never close.
+//! Flight SQL statements and prepared statements: decode the command, ask the planner, encode
+//! the answer. A prepared statement's handle carries the SQL text and its bound values
+//! ([`PreparedHandle`]); its execution's tickets are read plans like every other.
 
 use arrow::datatypes::Schema;
 use arrow::ipc::writer::IpcWriteOptions;
 use arrow_flight::decode::FlightRecordBatchStream;
-use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
-use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{
     ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
-    ActionCreatePreparedStatementResult, CommandPreparedStatementQuery, CommandStatementQuery,
-    DoPutPreparedStatementResult,
+    ActionCreatePreparedStatementResult, DoPutPreparedStatementResult,
 };
-use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc};
+use arrow_flight::{IpcMessage, SchemaAsIpc};
 use futures::{StreamExt, TryStreamExt};
 use tonic::Status;
 
-use crate::flight::PgFlightSqlService;
 use crate::flight::signing::Sealer;
-use crate::flight::status::{plan_status, ticket_status};
-use crate::flight::ticket::QueryHandle;
-use crate::plan::endpoints::SplitRead;
+use crate::flight::status::{arrow_status, plan_status};
+use crate::flight::ticket::PreparedHandle;
+use crate::plan::command::Command;
 use crate::plan::params::value_text;
-use crate::plan::query::{self, SqlContext, StatementPlan};
-
-type DoGetStream = <PgFlightSqlService as FlightService>::DoGetStream;
+use crate::plan::planner::Planner;
 
 /// The words for everything that would write.
 pub const READ_ONLY: &str = "pgflight is read-only";
 
-/// GetFlightInfo for CommandStatementQuery: plans (never runs) and answers the exact schema.
-pub async fn statement_info(
-    ctx: &SqlContext,
-    sealer: &Sealer,
-    command: CommandStatementQuery,
-    descriptor: FlightDescriptor,
-) -> Result<FlightInfo, Status> {
-    let plan = plan(ctx, &command.query).await?;
-    let read = split(ctx, &plan).await?;
-    flight_info(&plan, sealer, QueryHandle::new(&plan.sql), descriptor, read)
-}
-
-/// GetFlightInfo for a prepared statement (with whatever parameters were bound).
-pub async fn prepared_info(
-    ctx: &SqlContext,
-    sealer: &Sealer,
-    command: CommandPreparedStatementQuery,
-    descriptor: FlightDescriptor,
-) -> Result<FlightInfo, Status> {
-    let handle = open(sealer, &command.prepared_statement_handle)?;
-    let plan = plan(ctx, &handle.sql).await?;
-    let read = split(ctx, &plan).await?;
-    flight_info(&plan, sealer, handle, descriptor, read)
+/// The command of a prepared statement's handle (opened for the caller it was sealed for).
+pub fn prepared_command(sealer: &Sealer, sealed: &[u8]) -> Result<Command, Status> {
+    let handle = PreparedHandle::open(sealer, sealed)?;
+    Command::from_sql(&handle.sql, handle.param_rows()).map_err(|e| plan_status(&e))
 }
 
 /// ActionCreatePreparedStatementRequest: the handle, the exact dataset schema and the
 /// parameter schema.
 pub async fn create_prepared(
-    ctx: &SqlContext,
+    planner: &Planner,
     sealer: &Sealer,
     request: ActionCreatePreparedStatementRequest,
 ) -> Result<ActionCreatePreparedStatementResult, Status> {
@@ -70,13 +43,15 @@ pub async fn create_prepared(
             "{READ_ONLY} and offers no transactions"
         )));
     }
-    let plan = plan(ctx, &request.query).await?;
+    let command = Command::from_sql(&request.query, Vec::new()).map_err(|e| plan_status(&e))?;
+    let prepared = planner
+        .prepare(&command)
+        .await
+        .map_err(|e| plan_status(&e))?;
     Ok(ActionCreatePreparedStatementResult {
-        prepared_statement_handle: sealer
-            .seal(prost::Message::encode_to_vec(&QueryHandle::new(&plan.sql)))
-            .into(),
-        dataset_schema: schema_bytes(&plan.schema)?,
-        parameter_schema: schema_bytes(&plan.parameter_schema())?,
+        prepared_statement_handle: PreparedHandle::new(&request.query).seal(sealer).into(),
+        dataset_schema: schema_bytes(&prepared.schema)?,
+        parameter_schema: schema_bytes(&prepared.parameter_schema)?,
     })
 }
 
@@ -85,30 +60,36 @@ pub fn close_prepared(
     sealer: &Sealer,
     request: ActionClosePreparedStatementRequest,
 ) -> Result<(), Status> {
-    open(sealer, &request.prepared_statement_handle).map(|_| ())
+    PreparedHandle::open(sealer, &request.prepared_statement_handle).map(|_| ())
 }
 
 /// DoPut of parameter batches: every row is one execution. Answers a new handle carrying the
 /// values (the old one stays valid and unbound).
 pub async fn bind(
-    ctx: &SqlContext,
+    planner: &Planner,
     sealer: &Sealer,
-    command: CommandPreparedStatementQuery,
+    sealed: &[u8],
     stream: PeekableFlightDataStream,
 ) -> Result<DoPutPreparedStatementResult, Status> {
-    let handle = open(sealer, &command.prepared_statement_handle)?;
-    let plan = plan(ctx, &handle.sql).await?;
+    let handle = PreparedHandle::open(sealer, sealed)?;
+    let command = Command::from_sql(&handle.sql, Vec::new()).map_err(|e| plan_status(&e))?;
+    let expected = planner
+        .prepare(&command)
+        .await
+        .map_err(|e| plan_status(&e))?
+        .parameter_schema
+        .fields()
+        .len();
     let mut batches = FlightRecordBatchStream::new_from_flight_data(
         stream.map_err(|s| FlightError::Tonic(Box::new(s))),
     );
     let mut rows = Vec::new();
     while let Some(batch) = batches.next().await {
         let batch = batch.map_err(|e| Status::invalid_argument(format!("parameters: {e}")))?;
-        if batch.num_columns() != plan.params.len() {
+        if batch.num_columns() != expected {
             return Err(Status::invalid_argument(format!(
-                "{} parameter column(s) bound; the statement has {} parameter(s)",
+                "{} parameter column(s) bound; the statement has {expected} parameter(s)",
                 batch.num_columns(),
-                plan.params.len()
             )));
         }
         for row in 0..batch.num_rows() {
@@ -123,26 +104,8 @@ pub async fn bind(
     }
     let bound = handle.with_params(rows);
     Ok(DoPutPreparedStatementResult {
-        prepared_statement_handle: Some(sealer.seal(prost::Message::encode_to_vec(&bound)).into()),
+        prepared_statement_handle: Some(bound.seal(sealer).into()),
     })
-}
-
-/// DoGet of a statement ticket: plans the SQL again (restricted to the endpoint's range when
-/// the read was split) and runs it.
-pub async fn run(ctx: &SqlContext, handle: QueryHandle) -> Result<DoGetStream, Status> {
-    let range = handle.endpoint_range().map_err(Status::invalid_argument)?;
-    let plan = query::plan_endpoint(ctx, &handle.sql, range.as_ref())
-        .await
-        .map_err(|e| plan_status(&e))?;
-    let schema = plan.schema.clone();
-    let batches = query::execute(ctx, plan, handle.param_rows())
-        .map_err(|e| plan_status(&e))?
-        .map_err(|e| FlightError::Tonic(Box::new(plan_status(&e))));
-    let stream = FlightDataEncoderBuilder::new()
-        .with_schema(schema)
-        .build(batches)
-        .map_err(Status::from);
-    Ok(Box::pin(stream))
 }
 
 /// The status for every write command (updates, ingestion).
@@ -157,58 +120,9 @@ pub fn refuse_unsupported(what: &str) -> Status {
     ))
 }
 
-async fn plan(ctx: &SqlContext, sql: &str) -> Result<StatementPlan, Status> {
-    query::plan(ctx, sql).await.map_err(|e| plan_status(&e))
-}
-
-/// The SQL text of a prepared statement's handle (opened for the caller it was sealed for).
-pub fn prepared_sql(sealer: &Sealer, sealed: &[u8]) -> Result<String, Status> {
-    open(sealer, sealed).map(|handle| handle.sql)
-}
-
-/// A prepared statement's handle, opened for the caller it was sealed for.
-fn open(sealer: &Sealer, sealed: &[u8]) -> Result<QueryHandle, Status> {
-    let bytes = sealer.open(sealed).map_err(|e| ticket_status(&e))?;
-    QueryHandle::decode_handle(&bytes).map_err(Status::invalid_argument)
-}
-
-async fn split(ctx: &SqlContext, plan: &StatementPlan) -> Result<Option<SplitRead>, Status> {
-    query::split(ctx, plan).await.map_err(|e| plan_status(&e))
-}
-
-/// The FlightInfo of a planned statement: exact schema, one endpoint (or one per range of a
-/// split read), PostgreSQL's row estimate where the statement reads every row of a relation.
-fn flight_info(
-    plan: &StatementPlan,
-    sealer: &Sealer,
-    handle: QueryHandle,
-    descriptor: FlightDescriptor,
-    read: Option<SplitRead>,
-) -> Result<FlightInfo, Status> {
-    let handles = match &read {
-        Some(read) => read
-            .endpoints()
-            .iter()
-            .map(|range| handle.clone().with_range(range))
-            .collect(),
-        None => vec![handle],
-    };
-    let mut info = FlightInfo::new()
-        .try_with_schema(plan.schema.as_ref())
-        .map_err(|e| Status::internal(e.to_string()))?
-        .with_descriptor(descriptor)
-        .with_total_records(plan.estimated_rows().unwrap_or(-1))
-        .with_ordered(read.is_none());
-    for handle in handles {
-        let ticket = sealer.ticket(prost::Message::encode_to_vec(&handle));
-        info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
-    }
-    Ok(info)
-}
-
 fn schema_bytes(schema: &Schema) -> Result<bytes::Bytes, Status> {
     let IpcMessage(bytes) = SchemaAsIpc::new(schema, &IpcWriteOptions::default())
         .try_into()
-        .map_err(|e: arrow::error::ArrowError| Status::internal(e.to_string()))?;
+        .map_err(|e: arrow::error::ArrowError| arrow_status(&e))?;
     Ok(bytes)
 }

@@ -1,6 +1,7 @@
 //! The one table from pgflight's errors to gRPC statuses. The match is exhaustive on purpose:
 //! a new error variant must decide its status code here.
 
+use datafusion::error::DataFusionError;
 use tokio_postgres::error::SqlState;
 use tonic::{Code, Status};
 
@@ -30,6 +31,7 @@ pub fn pg_status(err: &PgError) -> Status {
         PgError::Sql(db) => sqlstate_code(db.code()),
         PgError::Decode(CopyError::Value { .. }) => Code::OutOfRange,
         PgError::SnapshotExpired => Code::FailedPrecondition,
+        PgError::InvalidRead(_) => Code::InvalidArgument,
         PgError::Decode(_) | PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
     };
     Status::new(code, truncate(err.to_string()))
@@ -43,6 +45,25 @@ pub fn plan_status(err: &PlanError) -> Status {
         PlanError::Unsupported(_) => Status::unimplemented(truncate(err.to_string())),
         PlanError::Stale(_) => Status::failed_precondition(truncate(err.to_string())),
         PlanError::Pg(pg) => pg_status(pg),
+        PlanError::DataFusion(df) => Status::new(datafusion_code(df), truncate(err.to_string())),
+        PlanError::Arrow(_) => Status::internal(truncate(err.to_string())),
+    }
+}
+
+/// A DataFusion failure's code, by its root cause: a statement the user wrote wrong is
+/// INVALID_ARGUMENT, exhausted resources RESOURCE_EXHAUSTED, anything else pgflight's fault.
+fn datafusion_code(err: &DataFusionError) -> Code {
+    match err.find_root() {
+        DataFusionError::SQL(..)
+        | DataFusionError::Plan(_)
+        | DataFusionError::SchemaError(..)
+        | DataFusionError::NotImplemented(_) => Code::InvalidArgument,
+        DataFusionError::ResourcesExhausted(_) => Code::ResourceExhausted,
+        DataFusionError::External(inner) => match inner.downcast_ref::<PgError>() {
+            Some(pg) => pg_status(pg).code(),
+            None => Code::Internal,
+        },
+        _ => Code::Internal,
     }
 }
 
@@ -54,6 +75,20 @@ pub fn ticket_status(err: &SealError) -> Status {
         SealError::Expired => Code::FailedPrecondition,
     };
     Status::new(code, err.to_string())
+}
+
+/// The gRPC status for an Arrow failure while encoding an answer (pgflight's fault).
+pub fn arrow_status(err: &arrow::error::ArrowError) -> Status {
+    Status::internal(truncate(format!("could not encode the answer: {err}")))
+}
+
+/// The gRPC status for a failure of arrow-flight's builders or encoder: the status it carries,
+/// or INTERNAL (pgflight built something the protocol cannot say).
+pub fn flight_status(err: &arrow_flight::error::FlightError) -> Status {
+    match err {
+        arrow_flight::error::FlightError::Tonic(status) => status.as_ref().clone(),
+        other => Status::internal(truncate(other.to_string())),
+    }
 }
 
 /// SQLSTATE classes by rule (DESIGN.md "Errors").

@@ -118,6 +118,9 @@ pub enum PgError {
     /// The configuration cannot produce a connection (bad certificate file, …).
     #[error("{0}")]
     Setup(String),
+    /// A read cannot be rendered as it stands (a parameter without a value, …).
+    #[error("{0}")]
+    InvalidRead(String),
 }
 
 /// What a connection attempt was for, so that errors can name it.

@@ -87,6 +87,7 @@ pub fn error_kind(err: &PgError) -> &'static str {
         PgError::Decode(_) => "decode",
         PgError::SnapshotExpired => "snapshot_expired",
         PgError::Setup(_) => "setup",
+        PgError::InvalidRead(_) => "client",
     }
 }
 

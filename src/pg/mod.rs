@@ -4,18 +4,21 @@
 pub mod catalog;
 pub mod connect;
 pub mod copy;
+pub mod describe;
 pub mod error;
 pub mod incremental;
 pub mod keys;
 pub mod listing;
 pub mod metrics;
 pub mod partition;
+pub mod placeholders;
 pub mod probe;
-pub mod scan;
+pub mod read;
+pub mod render;
 pub mod server_facts;
 pub mod snapshot;
+pub mod source;
 pub mod sql;
-pub mod statement;
 pub mod tls;
 pub mod types;
 

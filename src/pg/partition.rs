@@ -9,6 +9,8 @@
 //! The first range is open below and the last open above, so rows outside the bounds seen at
 //! planning time are still read exactly once. Bounds are computed inside the shared snapshot.
 
+use crate::pg::read::Filter;
+use crate::pg::render::filter_sql;
 use crate::pg::sql::quote_ident;
 use crate::pg::{PgConnection, PgError, PgPool};
 
@@ -34,26 +36,17 @@ pub enum Split {
 }
 
 impl Split {
+    /// The condition selecting this range.
+    pub fn filter(&self) -> Filter {
+        match self {
+            Split::Blocks { from, to } => Filter::blocks(*from, *to),
+            Split::Keys { column, from, to } => Filter::keys(column, *from, *to),
+        }
+    }
+
     /// The `WHERE` condition selecting this range (identifiers quoted, numbers only).
     pub fn filter_sql(&self) -> String {
-        let (lhs, from, to) = match self {
-            Split::Blocks { from, to } => (
-                "ctid".to_string(),
-                from.map(|b| format!("'({b},0)'::tid")),
-                to.map(|b| format!("'({b},0)'::tid")),
-            ),
-            Split::Keys { column, from, to } => (
-                quote_ident(column),
-                from.map(|k| k.to_string()),
-                to.map(|k| k.to_string()),
-            ),
-        };
-        match (from, to) {
-            (Some(from), Some(to)) => format!("{lhs} >= {from} AND {lhs} < {to}"),
-            (Some(from), None) => format!("{lhs} >= {from}"),
-            (None, Some(to)) => format!("{lhs} < {to}"),
-            (None, None) => "true".to_string(),
-        }
+        filter_sql(&self.filter())
     }
 }
 

@@ -1,4 +1,4 @@
-//! SQL text helpers: identifier quoting by PostgreSQL's rules.
+//! SQL text helpers: identifier and string-literal quoting by PostgreSQL's rules.
 //!
 //! pgflight always quotes identifiers it puts into SQL, so a name is used exactly as the catalog
 //! spells it (case, spaces, quotes, unicode) and can never be read as SQL syntax.
@@ -25,6 +25,12 @@ pub fn quote_ident(name: &str) -> String {
 /// `"schema"."name"`: a schema-qualified relation name, both parts quoted by [`quote_ident`].
 pub fn qualified_name(schema: &str, name: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(name))
+}
+
+/// A standard SQL string literal (quotes doubled; `standard_conforming_strings` is on in every
+/// pgflight session).
+pub fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 #[cfg(test)]
@@ -55,6 +61,12 @@ mod tests {
         assert_eq!(quote_ident("prix_€"), "\"prix_€\"");
         assert_eq!(quote_ident("日本語"), "\"日本語\"");
         assert_eq!(quote_ident("it's"), "\"it's\"");
+    }
+
+    #[test]
+    fn literals_double_their_quotes() {
+        assert_eq!(quote_literal("it's"), "'it''s'");
+        assert_eq!(quote_literal(""), "''");
     }
 
     #[test]

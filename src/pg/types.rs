@@ -47,33 +47,60 @@ pub const EXTENSION_METADATA_KEY: &str = "ARROW:extension:metadata";
 pub const JSON_EXTENSION_NAME: &str = "arrow.json";
 
 /// Built-in PostgreSQL type oids (fixed in `pg_type.dat`, identical in every release).
-mod oid {
+pub mod oid {
+    /// `bool` (oid 16).
     pub const BOOL: u32 = 16;
+    /// `bytea` (oid 17).
     pub const BYTEA: u32 = 17;
+    /// `char` (oid 18).
     pub const CHAR: u32 = 18;
+    /// `name` (oid 19).
     pub const NAME: u32 = 19;
+    /// `int8` (oid 20).
     pub const INT8: u32 = 20;
+    /// `int2` (oid 21).
     pub const INT2: u32 = 21;
+    /// `int4` (oid 23).
     pub const INT4: u32 = 23;
+    /// `text` (oid 25).
     pub const TEXT: u32 = 25;
+    /// `oid` (oid 26).
     pub const OID: u32 = 26;
+    /// `json` (oid 114).
     pub const JSON: u32 = 114;
+    /// `point` (oid 600).
     pub const POINT: u32 = 600;
+    /// `lseg` (oid 601).
     pub const LSEG: u32 = 601;
+    /// `box` (oid 603).
     pub const BOX: u32 = 603;
+    /// `line` (oid 628).
     pub const LINE: u32 = 628;
+    /// `float4` (oid 700).
     pub const FLOAT4: u32 = 700;
+    /// `float8` (oid 701).
     pub const FLOAT8: u32 = 701;
+    /// `bpchar` (oid 1042).
     pub const BPCHAR: u32 = 1042;
+    /// `varchar` (oid 1043).
     pub const VARCHAR: u32 = 1043;
+    /// `date` (oid 1082).
     pub const DATE: u32 = 1082;
+    /// `time` (oid 1083).
     pub const TIME: u32 = 1083;
+    /// `timestamp` (oid 1114).
     pub const TIMESTAMP: u32 = 1114;
+    /// `timestamptz` (oid 1184).
     pub const TIMESTAMPTZ: u32 = 1184;
+    /// `interval` (oid 1186).
     pub const INTERVAL: u32 = 1186;
+    /// `timetz` (oid 1266).
     pub const TIMETZ: u32 = 1266;
+    /// `numeric` (oid 1700).
     pub const NUMERIC: u32 = 1700;
+    /// `uuid` (oid 2950).
     pub const UUID: u32 = 2950;
+    /// `jsonb` (oid 3802).
     pub const JSONB: u32 = 3802;
 
     /// The element type of a built-in array type.

@@ -32,8 +32,9 @@ use datafusion::common::{Column, ScalarValue};
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
 use crate::pg::catalog::Relation;
-use crate::pg::incremental::{Finite, xmin_window_sql};
-use crate::pg::types::PgColumn;
+use crate::pg::incremental::Finite;
+use crate::pg::read::Filter;
+use crate::pg::types::{PgColumn, oid};
 use crate::plan::PlanError;
 use crate::plan::pushdown::{self, PushColumn, PushColumns};
 
@@ -83,13 +84,13 @@ impl CursorKind {
             return None;
         }
         Some(match column.base_oid {
-            1114 => CursorKind::Timestamp,
-            1184 => CursorKind::TimestampTz,
-            1082 => CursorKind::Date,
-            21 => CursorKind::SmallInt,
-            23 => CursorKind::Integer,
-            20 => CursorKind::BigInt,
-            1700 => CursorKind::Numeric,
+            oid::TIMESTAMP => CursorKind::Timestamp,
+            oid::TIMESTAMPTZ => CursorKind::TimestampTz,
+            oid::DATE => CursorKind::Date,
+            oid::INT2 => CursorKind::SmallInt,
+            oid::INT4 => CursorKind::Integer,
+            oid::INT8 => CursorKind::BigInt,
+            oid::NUMERIC => CursorKind::Numeric,
             _ => return None,
         })
     }
@@ -220,8 +221,8 @@ pub struct CursorWindow {
 }
 
 impl CursorWindow {
-    /// Checks the window against `relation` as it is now and renders its `WHERE` condition.
-    pub fn filter_sql(&self, relation: &Relation) -> Result<String, PlanError> {
+    /// Checks the window against `relation` and gives its condition.
+    pub fn filter(&self, relation: &Relation) -> Result<Filter, PlanError> {
         let kind = cursor_kind(relation, &self.field)?;
         let from = self
             .from
@@ -229,11 +230,11 @@ impl CursorWindow {
             .map(|t| parse_for(kind, &self.field, t))
             .transpose()?;
         let Some(to) = self.to.as_deref() else {
-            return Ok("false".to_string());
+            return Ok(Filter::any(Vec::new()));
         };
         let to = parse_for(kind, &self.field, to)?;
         if kind == CursorKind::Xmin {
-            return Ok(xmin_window_sql(from.map(|f| xid(&f)), xid(&to)));
+            return Ok(Filter::xid_window(from.map(|f| xid(&f)), xid(&to)));
         }
         let column = Expr::Column(Column::new_unqualified(&self.field));
         let bound = |op, value: CursorValue| {
@@ -257,7 +258,7 @@ impl CursorWindow {
             comparable: true,
             text: false,
         }]);
-        pushdown::to_sql(&window, &columns).ok_or_else(|| {
+        pushdown::to_filter(&window, &columns).ok_or_else(|| {
             PlanError::InvalidRequest(format!(
                 "the window on cursorField {:?} cannot be rendered for PostgreSQL",
                 self.field

@@ -38,28 +38,6 @@ pub struct SplitRead {
     pub splits: Vec<Split>,
 }
 
-impl SplitRead {
-    /// What each endpoint reads.
-    pub fn endpoints(&self) -> Vec<EndpointRange> {
-        self.splits
-            .iter()
-            .map(|split| EndpointRange {
-                snapshot: self.snapshot.clone(),
-                split: split.clone(),
-            })
-            .collect()
-    }
-}
-
-/// What one endpoint of a split read reads: its range of the relation, in the shared snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndpointRange {
-    /// The exported snapshot.
-    pub snapshot: String,
-    /// The range.
-    pub split: Split,
-}
-
 /// Splits the read of `relation` when it is large (or `requested` asks for it): exports a
 /// snapshot, computes the ranges inside it, and holds it for the endpoints. `None`: one
 /// endpoint reads everything (small relation, views, nothing to split by). Connections are

@@ -21,6 +21,21 @@ pub enum PlanError {
     /// PostgreSQL failed.
     #[error(transparent)]
     Pg(#[from] PgError),
+    /// DataFusion failed while planning or evaluating a statement (its kind says whose fault).
+    #[error("{}", first_line(.0))]
+    DataFusion(#[source] Box<datafusion::error::DataFusionError>),
+    /// A result could not be assembled as planned (a server bug, not the request's fault).
+    #[error("result does not match its schema: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// DataFusion's message on one line.
+fn first_line(err: &datafusion::error::DataFusionError) -> String {
+    err.to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 impl From<EntityError> for PlanError {

@@ -5,14 +5,8 @@
 //! no later than the one the read will use. The window `cursor < field <= high_water` is fixed
 //! in the ticket, so a run is repeatable and the next run starts exactly where this one ended.
 //!
-//! Flight SQL clients (ADBC) ask for the same with a table function pgflight recognises:
-//!
-//! ```sql
-//! SELECT * FROM pgflight_incremental('users', 'updated_at', '2024-05-01T00:00:00.000000+00:00')
-//! SELECT * FROM pgflight_incremental('app.users', 'xmin', NULL)   -- first run, commit order
-//! ```
-//!
-//! Arguments are string literals (`''` escapes a quote) or `NULL`; the cursor may be left out.
+//! Flight SQL clients (ADBC) ask for the same with a table function
+//! ([`crate::plan::incremental_call`]).
 
 use crate::pg::PgPool;
 use crate::pg::catalog::{Relation, RelationKind};
@@ -20,10 +14,7 @@ use crate::pg::incremental::{high_water, snapshot_xmin};
 use crate::pg::types::TypeOptions;
 use crate::plan::PlanError;
 use crate::plan::cursor::{self, CursorKind, cursor_json, plan_window};
-use crate::plan::extract::{ExtractPlan, ExtractionMode, ExtractionRequest, full_table};
-
-/// The table function's name.
-pub const FUNCTION: &str = "pgflight_incremental";
+use crate::plan::scan_plan::{ExtractPlan, full_table, resolve};
 
 /// Plans `{"incremental": {entity, cursorField, cursor}}`.
 pub async fn plan_incremental(
@@ -34,7 +25,7 @@ pub async fn plan_incremental(
     default_schema: &str,
     options: &TypeOptions,
 ) -> Result<ExtractPlan, PlanError> {
-    let relation = crate::plan::extract::resolve(pool, entity, default_schema).await?;
+    let relation = resolve(pool, entity, default_schema).await?;
     let kind = cursor::cursor_kind(&relation, field)?;
     // Parse the client's cursor before asking PostgreSQL anything.
     if let Some(text) = cursor {
@@ -48,10 +39,9 @@ pub async fn plan_incremental(
         _ => high_water(pool, &relation.schema, &relation.name, field, kind.finite()).await?,
     };
     let (window, next) = plan_window(kind, field, cursor, high.as_deref())?;
-    let filter = window.filter_sql(&relation)?;
+    let filter = window.filter(&relation)?;
     let mut plan = full_table(relation, options);
-    plan.scan.filter = Some(filter);
-    plan.window = Some(window);
+    plan.scan.filters.push(filter);
     plan.cursor_metadata = Some(cursor_json(entity, field, next.as_deref()));
     Ok(plan)
 }
@@ -68,147 +58,5 @@ fn check_has_xmin(relation: &Relation) -> Result<(), PlanError> {
             relation.name,
             relation.kind.table_type().to_lowercase()
         ))),
-    }
-}
-
-/// `SELECT * FROM pgflight_incremental('entity', 'field'[, 'cursor' | NULL])` → the request;
-/// `None` for any statement that does not call the function; an error for a call that does not
-/// have exactly that form.
-pub fn incremental_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanError> {
-    let mut rest = sql.trim_start();
-    for word in ["select", "*", "from", FUNCTION] {
-        match strip_word(rest, word) {
-            Some(after) => rest = after.trim_start(),
-            None => return Ok(None),
-        }
-    }
-    let usage = || {
-        PlanError::InvalidRequest(format!(
-            "expected SELECT * FROM {FUNCTION}('<table>', '<cursorField>', '<cursor>' | NULL); \
-             arguments are string literals"
-        ))
-    };
-    rest = rest.strip_prefix('(').ok_or_else(usage)?;
-    let mut args: Vec<Option<String>> = Vec::new();
-    loop {
-        rest = rest.trim_start();
-        let (arg, after) = literal(rest).ok_or_else(usage)?;
-        args.push(arg);
-        rest = after.trim_start();
-        if let Some(after) = rest.strip_prefix(',') {
-            rest = after;
-        } else {
-            rest = rest.strip_prefix(')').ok_or_else(usage)?;
-            break;
-        }
-    }
-    if !rest
-        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
-        .is_empty()
-    {
-        return Err(usage());
-    }
-    let (entity, field, cursor) = match args.as_slice() {
-        [Some(entity), Some(field)] => (entity, field, None),
-        [Some(entity), Some(field), cursor] => (entity, field, cursor.clone()),
-        _ => return Err(usage()),
-    };
-    Ok(Some(ExtractionRequest {
-        mode: ExtractionMode::Incremental {
-            entity: entity.clone(),
-            cursor_field: field.clone(),
-            cursor,
-        },
-        partitions: Some(1),
-        split: None,
-    }))
-}
-
-/// `text` without a leading `word` (case-insensitive, followed by a non-identifier character).
-fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
-    let head = text.get(..word.len())?;
-    let rest = &text[word.len()..];
-    let boundary = word == "*"
-        || rest
-            .chars()
-            .next()
-            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-    (head.eq_ignore_ascii_case(word) && boundary).then_some(rest)
-}
-
-/// A `'…'` literal (`''` is a quote) or `NULL`, and what follows it.
-fn literal(text: &str) -> Option<(Option<String>, &str)> {
-    if let Some(rest) = strip_word(text, "null") {
-        return Some((None, rest));
-    }
-    let mut chars = text.strip_prefix('\'')?.char_indices().peekable();
-    let body = &text[1..];
-    let mut value = String::new();
-    while let Some((i, c)) = chars.next() {
-        if c == '\'' {
-            if chars.peek().is_some_and(|(_, c)| *c == '\'') {
-                chars.next();
-                value.push('\'');
-            } else {
-                return Some((Some(value), &body[i + 1..]));
-            }
-        } else {
-            value.push(c);
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn call(sql: &str) -> Option<(String, String, Option<String>)> {
-        match incremental_call(sql).unwrap()?.mode {
-            ExtractionMode::Incremental {
-                entity,
-                cursor_field,
-                cursor,
-            } => Some((entity, cursor_field, cursor)),
-            ExtractionMode::FullTable { .. } => None,
-        }
-    }
-
-    #[test]
-    fn the_table_function_is_recognised() {
-        assert_eq!(
-            call(
-                "select * from PGFLIGHT_INCREMENTAL ( 'app.users' , 'updated_at', '2024-01-01T00:00:00Z' ) ;"
-            ),
-            Some((
-                "app.users".into(),
-                "updated_at".into(),
-                Some("2024-01-01T00:00:00Z".into())
-            ))
-        );
-        assert_eq!(
-            call("SELECT * FROM pgflight_incremental('t', 'xmin', NULL)"),
-            Some(("t".into(), "xmin".into(), None))
-        );
-        assert_eq!(
-            call("SELECT * FROM pgflight_incremental('it''s', 'c')"),
-            Some(("it's".into(), "c".into(), None))
-        );
-        assert_eq!(call("SELECT * FROM users"), None);
-        assert_eq!(call("SELECT * FROM pgflight_incremental_log"), None);
-    }
-
-    #[test]
-    fn malformed_calls_are_refused() {
-        for sql in [
-            "SELECT * FROM pgflight_incremental('t')",
-            "SELECT * FROM pgflight_incremental('t', 'c', '1', '2')",
-            "SELECT * FROM pgflight_incremental('t', 'c', 1)",
-            "SELECT * FROM pgflight_incremental('t', 'c', '1') WHERE true",
-            "SELECT * FROM pgflight_incremental(NULL, 'c')",
-            "SELECT * FROM pgflight_incremental('t', 'c",
-        ] {
-            assert!(incremental_call(sql).is_err(), "{sql}");
-        }
     }
 }

@@ -1,15 +1,23 @@
 //! Planning: what to read and which filters PostgreSQL evaluates. Depends on `pg`, never on
-//! `flight`.
+//! `flight`. A [`command::Command`] becomes, through [`planner::Planner`], one
+//! [`read_plan::ReadPlan`] per endpoint: the sealed ticket that DoGet executes.
 
+pub mod command;
+pub mod context;
 pub mod cursor;
 pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod incremental;
+pub mod incremental_call;
 pub mod params;
+pub mod planner;
 pub mod provider;
 pub mod pushdown;
 pub mod query;
+pub mod read_plan;
+pub mod request;
+pub mod scan_plan;
 pub mod single;
 
 pub use error::PlanError;

@@ -25,44 +25,47 @@ use datafusion::physical_plan::{
 use futures::TryStreamExt;
 
 use crate::pg::PgPool;
-use crate::pg::catalog::Relation;
-use crate::pg::scan::{ScanSpec, scan};
-use crate::pg::types::{ColumnPlan, TypeOptions, arrow_schema, plan_column};
-use crate::plan::endpoints::EndpointRange;
+use crate::pg::read::{Filter, Read, ReadColumn, ScanRead};
+use crate::pg::render::scan_copy;
+use crate::pg::source;
+use crate::pg::types::{ColumnPlan, TypeOptions, arrow_schema, oid};
 use crate::plan::pushdown::{self, PushColumn, PushColumns};
 
 /// PostgreSQL's `text` and `varchar` type oids: the text types whose comparisons match Arrow's.
-const TEXT_OIDS: [u32; 2] = [25, 1043];
+const TEXT_OIDS: [u32; 2] = [oid::TEXT, oid::VARCHAR];
 
 /// One PostgreSQL relation, readable by DataFusion.
 pub struct PgTable {
     pool: Arc<PgPool>,
     schema_name: String,
     table: String,
-    columns: Vec<ColumnPlan>,
+    read_columns: Vec<ReadColumn>,
     push: PushColumns,
     schema: SchemaRef,
+    options: TypeOptions,
     batch_size: usize,
     /// Every scan planned over this table (EXPLAIN shows them).
-    scans: Arc<Mutex<Vec<ScanSpec>>>,
-    /// The one range (and snapshot) every scan is restricted to: an endpoint of a split read.
-    range: Option<EndpointRange>,
+    scans: Arc<Mutex<Vec<ScanRead>>>,
+    /// The one range every scan is restricted to, and the snapshot it is read in: an
+    /// endpoint of a split read.
+    range: Option<(Filter, String)>,
 }
 
 impl PgTable {
-    /// A provider for `relation`, read in batches of `batch_size` rows.
+    /// A provider for `columns` of `schema.table`, read in batches of `batch_size` rows.
     pub fn new(
         pool: Arc<PgPool>,
-        relation: &Relation,
+        schema: &str,
+        table: &str,
+        read_columns: Vec<ReadColumn>,
         options: &TypeOptions,
         batch_size: usize,
     ) -> PgTable {
-        let columns: Vec<ColumnPlan> = relation
-            .columns
+        let columns: Vec<ColumnPlan> = read_columns
             .iter()
-            .map(|c| plan_column(c, options))
+            .map(|c| c.plan(schema, table, options))
             .collect();
-        let push = PushColumns::new(relation.columns.iter().zip(&columns).map(|(pg, plan)| {
+        let push = PushColumns::new(read_columns.iter().zip(&columns).map(|(pg, plan)| {
             let data_type = plan.field.data_type();
             let text = matches!(data_type, DataType::Utf8);
             let comparable = !plan.is_text_cast()
@@ -90,26 +93,34 @@ impl PgTable {
         }));
         PgTable {
             pool,
-            schema_name: relation.schema.clone(),
-            table: relation.name.clone(),
+            schema_name: schema.to_string(),
+            table: table.to_string(),
             schema: arrow_schema(&columns),
-            columns,
+            read_columns,
             push,
+            options: *options,
             batch_size,
             scans: Arc::default(),
             range: None,
         }
     }
 
-    /// This table restricted to one endpoint's range, read in the split's exported snapshot.
-    pub fn with_range(mut self, range: Option<EndpointRange>) -> PgTable {
+    /// This table restricted to one endpoint's `range`, read in the split's exported `snapshot`.
+    pub fn with_range(mut self, range: Option<(Filter, String)>) -> PgTable {
         self.range = range;
         self
     }
 
-    /// The scans planned so far.
-    pub fn scans(&self) -> Vec<ScanSpec> {
-        self.scans.lock().map(|s| s.clone()).unwrap_or_default()
+    /// The scans planned so far, and the SQL each sends.
+    pub fn scans(&self) -> Vec<(ScanRead, String)> {
+        let scans = self.scans.lock().map(|s| s.clone()).unwrap_or_default();
+        scans
+            .into_iter()
+            .map(|scan| {
+                let sql = scan_copy(&scan, &scan.column_plans(&self.options));
+                (scan, sql)
+            })
+            .collect()
     }
 }
 
@@ -121,7 +132,7 @@ impl fmt::Debug for PgTable {
 
 impl fmt::Debug for PgScanExec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PgScanExec({})", self.spec.select_sql())
+        write!(f, "PgScanExec({}.{})", self.scan.schema, self.scan.table)
     }
 }
 
@@ -141,7 +152,7 @@ impl TableProvider for PgTable {
     ) -> Result<Vec<TableProviderFilterPushDown>> {
         Ok(filters
             .iter()
-            .map(|f| match pushdown::to_sql(f, &self.push) {
+            .map(|f| match pushdown::to_filter(f, &self.push) {
                 Some(_) => TableProviderFilterPushDown::Exact,
                 None => TableProviderFilterPushDown::Unsupported,
             })
@@ -155,60 +166,84 @@ impl TableProvider for PgTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let columns: Vec<ColumnPlan> = match projection {
-            Some(indices) => indices.iter().map(|&i| self.columns[i].clone()).collect(),
-            None => self.columns.clone(),
+        let columns: Vec<ReadColumn> = match projection {
+            Some(indices) => indices
+                .iter()
+                .map(|&i| self.read_columns[i].clone())
+                .collect(),
+            None => self.read_columns.clone(),
         };
-        let mut pushed = Vec::with_capacity(filters.len());
+        let mut pushed = Vec::with_capacity(filters.len() + 1);
         for filter in filters {
-            // Only filters answered `Exact` arrive here; all of them must render.
-            let sql = pushdown::to_sql(filter, &self.push).ok_or_else(|| {
+            // Only filters answered `Exact` arrive here; all of them must convert.
+            let typed = pushdown::to_filter(filter, &self.push).ok_or_else(|| {
                 DataFusionError::Internal(format!("filter {filter} cannot be pushed down"))
             })?;
-            pushed.push(sql);
+            pushed.push(typed);
         }
-        if let Some(range) = &self.range {
-            pushed.push(format!("({})", range.split.filter_sql()));
+        if let Some((range, _)) = &self.range {
+            pushed.push(range.clone());
         }
-        let spec = ScanSpec {
+        let scan = ScanRead {
             schema: self.schema_name.clone(),
             table: self.table.clone(),
             columns,
-            filter: (!pushed.is_empty()).then(|| pushed.join(" AND ")),
+            filters: pushed,
             limit: limit.map(|l| l as u64),
-            snapshot: self.range.as_ref().map(|r| r.snapshot.clone()),
         };
         if let Ok(mut scans) = self.scans.lock() {
-            scans.push(spec.clone());
+            scans.push(scan.clone());
         }
+        let snapshot = self.range.as_ref().map(|(_, s)| s.as_str());
         Ok(Arc::new(PgScanExec::new(
             self.pool.clone(),
-            spec,
+            Read::scan(scan.clone(), snapshot),
+            scan.column_plans(&self.options),
+            self.options,
             self.batch_size,
         )))
     }
 }
 
-/// Runs one [`ScanSpec`] as a single partition.
+/// Runs one scan [`Read`] as a single partition.
 pub struct PgScanExec {
     pool: Arc<PgPool>,
-    spec: ScanSpec,
+    read: Read,
+    scan: ScanRead,
+    sql: String,
+    schema: SchemaRef,
+    options: TypeOptions,
     batch_size: usize,
     properties: Arc<PlanProperties>,
 }
 
 impl PgScanExec {
-    /// A plan node reading `spec`.
-    pub fn new(pool: Arc<PgPool>, spec: ScanSpec, batch_size: usize) -> PgScanExec {
+    /// A plan node running `read` (a scan whose columns are read as `columns`).
+    pub fn new(
+        pool: Arc<PgPool>,
+        read: Read,
+        columns: Vec<ColumnPlan>,
+        options: TypeOptions,
+        batch_size: usize,
+    ) -> PgScanExec {
+        let scan = match &read.source {
+            Some(crate::pg::read::read_source::Source::Scan(scan)) => scan.clone(),
+            _ => ScanRead::default(),
+        };
+        let schema = arrow_schema(&columns);
         let properties = PlanProperties::new(
-            EquivalenceProperties::new(spec.schema()),
+            EquivalenceProperties::new(schema.clone()),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Incremental,
             Boundedness::Bounded,
         );
         PgScanExec {
             pool,
-            spec,
+            sql: scan_copy(&scan, &columns),
+            read,
+            scan,
+            schema,
+            options,
             batch_size,
             properties: Arc::new(properties),
         }
@@ -217,7 +252,7 @@ impl PgScanExec {
 
 impl DisplayAs for PgScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "PgScanExec: {}", self.spec.copy_sql())
+        write!(f, "PgScanExec: {}", self.sql)
     }
 }
 
@@ -253,10 +288,16 @@ impl ExecutionPlan for PgScanExec {
         _partition: usize,
         _context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
-        let batches = scan(self.pool.clone(), self.spec.clone(), self.batch_size)
-            .map_err(|e| DataFusionError::External(Box::new(e)));
+        let batches = source::run(
+            self.pool.clone(),
+            self.read.clone(),
+            self.options,
+            self.batch_size,
+        )
+        .map_err(|e| DataFusionError::External(Box::new(e)))?
+        .map_err(|e| DataFusionError::External(Box::new(e)));
         Ok(Box::pin(RecordBatchStreamAdapter::new(
-            self.spec.schema(),
+            self.schema.clone(),
             batches,
         )))
     }

@@ -1,4 +1,5 @@
-//! DataFusion `Expr` → PostgreSQL SQL, for the filters whose result is identical in both engines
+//! DataFusion `Expr` → typed PostgreSQL filters ([`Filter`], rendered by
+//! [`crate::pg::render`]), for the filters whose result is identical in both engines
 //! (DESIGN.md "Pushdown"): a column compared with a literal (`= <> < <= > >=`), `IS [NOT] NULL`,
 //! `IN (list)`, `BETWEEN`, and `AND`/`OR`/`NOT` of those. Anything else is `None`, and DataFusion
 //! evaluates it over the Arrow values.
@@ -19,8 +20,7 @@ use datafusion::common::ScalarValue;
 use datafusion::logical_expr::expr::InList;
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator};
 
-use crate::pg::sql::quote_ident;
-use crate::plan::params::quote_literal;
+use crate::pg::read::{CompareOp, Filter, Literal, LiteralType};
 
 /// How filters may refer to one column.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,41 +65,35 @@ fn lossless_cast(expr: &Expr, to: &DataType) -> bool {
     matches!(to, DataType::Int32 | DataType::Int64 | DataType::Float64)
 }
 
-/// The SQL of `expr`, or `None` when PostgreSQL would not evaluate it identically.
-pub fn to_sql(expr: &Expr, columns: &PushColumns) -> Option<String> {
+/// The typed filter of `expr`, or `None` when PostgreSQL would not evaluate it identically.
+pub fn to_filter(expr: &Expr, columns: &PushColumns) -> Option<Filter> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => match op {
-            Operator::And | Operator::Or => Some(format!(
-                "({} {} {})",
-                to_sql(left, columns)?,
-                if *op == Operator::And { "AND" } else { "OR" },
-                to_sql(right, columns)?
-            )),
+            Operator::And => Some(Filter::all(vec![
+                to_filter(left, columns)?,
+                to_filter(right, columns)?,
+            ])),
+            Operator::Or => Some(Filter::any(vec![
+                to_filter(left, columns)?,
+                to_filter(right, columns)?,
+            ])),
             _ => comparison(left, *op, right, columns),
         },
-        Expr::Not(inner) => Some(format!("(NOT {})", to_sql(inner, columns)?)),
-        Expr::IsNull(inner) => Some(format!("({} IS NULL)", column_ref(inner, columns, false)?)),
-        Expr::IsNotNull(inner) => Some(format!(
-            "({} IS NOT NULL)",
-            column_ref(inner, columns, false)?
-        )),
+        Expr::Not(inner) => Some(Filter::negate(to_filter(inner, columns)?)),
+        Expr::IsNull(inner) => Some(Filter::null_test(&columns.get(inner)?.name, false)),
+        Expr::IsNotNull(inner) => Some(Filter::null_test(&columns.get(inner)?.name, true)),
         Expr::InList(InList {
             expr,
             list,
             negated,
         }) => {
             let column = comparable(expr, columns)?;
-            let items: Option<Vec<String>> = list.iter().map(literal_of).collect();
+            let items: Option<Vec<Literal>> = list.iter().map(literal_of).collect();
             let items = items?;
             if items.is_empty() {
                 return None;
             }
-            let not = if *negated { "NOT " } else { "" };
-            Some(format!(
-                "({} {not}IN ({}))",
-                quote_ident(&column.name),
-                items.join(", ")
-            ))
+            Some(Filter::in_list(&column.name, items, *negated))
         }
         Expr::Between(Between {
             expr,
@@ -108,50 +102,43 @@ pub fn to_sql(expr: &Expr, columns: &PushColumns) -> Option<String> {
             high,
         }) => {
             let column = comparable(expr, columns)?;
-            let collate = if column.text { " COLLATE \"C\"" } else { "" };
-            let not = if *negated { "NOT " } else { "" };
-            Some(format!(
-                "({}{collate} {not}BETWEEN {} AND {})",
-                quote_ident(&column.name),
+            Some(Filter::between(
+                &column.name,
                 literal_of(low)?,
-                literal_of(high)?
+                literal_of(high)?,
+                *negated,
+                column.text,
             ))
         }
         // A boolean column on its own.
-        Expr::Column(_) => {
-            let column = comparable(expr, columns)?;
-            Some(quote_ident(&column.name))
-        }
+        Expr::Column(_) => Some(Filter::column(&comparable(expr, columns)?.name)),
         _ => None,
     }
 }
 
-fn comparison(left: &Expr, op: Operator, right: &Expr, columns: &PushColumns) -> Option<String> {
+fn comparison(left: &Expr, op: Operator, right: &Expr, columns: &PushColumns) -> Option<Filter> {
     let (column_expr, literal_expr, op) = if columns.get(left).is_some() {
         (left, right, op)
     } else {
         (right, left, op.swap()?)
     };
-    let sql_op = match op {
-        Operator::Eq => "=",
-        Operator::NotEq => "<>",
-        Operator::Lt => "<",
-        Operator::LtEq => "<=",
-        Operator::Gt => ">",
-        Operator::GtEq => ">=",
+    let compare = match op {
+        Operator::Eq => CompareOp::Eq,
+        Operator::NotEq => CompareOp::NotEq,
+        Operator::Lt => CompareOp::Lt,
+        Operator::LtEq => CompareOp::LtEq,
+        Operator::Gt => CompareOp::Gt,
+        Operator::GtEq => CompareOp::GtEq,
         _ => return None,
     };
     let column = comparable(column_expr, columns)?;
     let literal = literal_of(literal_expr)?;
     let ordering = !matches!(op, Operator::Eq | Operator::NotEq);
-    let collate = if column.text && ordering {
-        " COLLATE \"C\""
-    } else {
-        ""
-    };
-    Some(format!(
-        "({}{collate} {sql_op} {literal})",
-        quote_ident(&column.name)
+    Some(Filter::compare(
+        &column.name,
+        compare,
+        literal,
+        column.text && ordering,
     ))
 }
 
@@ -159,12 +146,7 @@ fn comparable<'a>(expr: &Expr, columns: &'a PushColumns) -> Option<&'a PushColum
     columns.get(expr).filter(|c| c.comparable)
 }
 
-/// Any column (IS NULL works on every type).
-fn column_ref(expr: &Expr, columns: &PushColumns, _: bool) -> Option<String> {
-    columns.get(expr).map(|c| quote_ident(&c.name))
-}
-
-fn literal_of(expr: &Expr) -> Option<String> {
+fn literal_of(expr: &Expr) -> Option<Literal> {
     match expr {
         Expr::Literal(value, _) => literal(value),
         Expr::Negative(inner) => match inner.as_ref() {
@@ -176,41 +158,44 @@ fn literal_of(expr: &Expr) -> Option<String> {
 }
 
 /// A scalar as a typed PostgreSQL literal, or `None` when it cannot be rendered exactly.
-pub fn literal(value: &ScalarValue) -> Option<String> {
-    let typed = |text: String, ty: &str| Some(format!("{}::{ty}", quote_literal(&text)));
+pub fn literal(value: &ScalarValue) -> Option<Literal> {
+    use LiteralType as T;
+    let typed = |text: String, ty: LiteralType| Some(Literal::new(text, ty));
     match value {
-        ScalarValue::Boolean(Some(b)) => Some(b.to_string()),
-        ScalarValue::Int8(Some(v)) => typed(v.to_string(), "smallint"),
-        ScalarValue::Int16(Some(v)) => typed(v.to_string(), "smallint"),
-        ScalarValue::Int32(Some(v)) => typed(v.to_string(), "integer"),
-        ScalarValue::Int64(Some(v)) => typed(v.to_string(), "bigint"),
-        ScalarValue::UInt8(Some(v)) => typed(v.to_string(), "smallint"),
-        ScalarValue::UInt16(Some(v)) => typed(v.to_string(), "integer"),
-        ScalarValue::UInt32(Some(v)) => typed(v.to_string(), "bigint"),
-        ScalarValue::UInt64(Some(v)) => typed(v.to_string(), "numeric"),
-        ScalarValue::Float32(Some(v)) if v.is_finite() && *v != 0.0 => typed(v.to_string(), "real"),
+        ScalarValue::Boolean(Some(b)) => typed(b.to_string(), T::Boolean),
+        ScalarValue::Int8(Some(v)) => typed(v.to_string(), T::Smallint),
+        ScalarValue::Int16(Some(v)) => typed(v.to_string(), T::Smallint),
+        ScalarValue::Int32(Some(v)) => typed(v.to_string(), T::Integer),
+        ScalarValue::Int64(Some(v)) => typed(v.to_string(), T::Bigint),
+        ScalarValue::UInt8(Some(v)) => typed(v.to_string(), T::Smallint),
+        ScalarValue::UInt16(Some(v)) => typed(v.to_string(), T::Integer),
+        ScalarValue::UInt32(Some(v)) => typed(v.to_string(), T::Bigint),
+        ScalarValue::UInt64(Some(v)) => typed(v.to_string(), T::Numeric),
+        ScalarValue::Float32(Some(v)) if v.is_finite() && *v != 0.0 => {
+            typed(v.to_string(), T::Real)
+        }
         ScalarValue::Float64(Some(v)) if v.is_finite() && *v != 0.0 => {
-            typed(v.to_string(), "double precision")
+            typed(v.to_string(), T::Double)
         }
         ScalarValue::Decimal128(Some(_), _, _) | ScalarValue::Decimal256(Some(_), _, _) => {
-            typed(value.to_string(), "numeric")
+            typed(value.to_string(), T::Numeric)
         }
         ScalarValue::Utf8(Some(s))
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s))
             if !s.contains('\0') =>
         {
-            typed(s.clone(), "text")
+            typed(s.clone(), T::Text)
         }
         ScalarValue::Binary(Some(b))
         | ScalarValue::LargeBinary(Some(b))
         | ScalarValue::BinaryView(Some(b)) => {
             let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
-            typed(format!("\\x{hex}"), "bytea")
+            typed(format!("\\x{hex}"), T::Bytea)
         }
         ScalarValue::Date32(Some(days)) => {
             let date = NaiveDate::from_num_days_from_ce_opt(719_163 + days)?;
-            typed(date.format("%Y-%m-%d").to_string(), "date")
+            typed(date.format("%Y-%m-%d").to_string(), T::Date)
         }
         ScalarValue::TimestampSecond(Some(v), tz) => timestamp(*v, TimeUnit::Second, tz.is_some()),
         ScalarValue::TimestampMillisecond(Some(v), tz) => {
@@ -228,7 +213,7 @@ pub fn literal(value: &ScalarValue) -> Option<String> {
 
 /// A timestamp literal at microsecond precision; a finer value that is not a whole
 /// microsecond is not rendered (PostgreSQL would round it).
-fn timestamp(value: i64, unit: TimeUnit, zoned: bool) -> Option<String> {
+fn timestamp(value: i64, unit: TimeUnit, zoned: bool) -> Option<Literal> {
     let micros = match unit {
         TimeUnit::Second => value.checked_mul(1_000_000)?,
         TimeUnit::Millisecond => value.checked_mul(1_000)?,
@@ -239,9 +224,9 @@ fn timestamp(value: i64, unit: TimeUnit, zoned: bool) -> Option<String> {
     let at = DateTime::from_timestamp_micros(micros)?.naive_utc();
     let text = at.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
     Some(if zoned {
-        format!("{}::timestamptz", quote_literal(&format!("{text}+00")))
+        Literal::new(format!("{text}+00"), LiteralType::Timestamptz)
     } else {
-        format!("{}::timestamp", quote_literal(&text))
+        Literal::new(text, LiteralType::Timestamp)
     })
 }
 

@@ -16,13 +16,13 @@ use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::catalog;
-use crate::pg::scan::ScanSpec;
+use crate::pg::read::{Filter, ReadColumn, ScanRead};
 use crate::pg::types::TYPE_NAME_KEY;
 use crate::pg::{PgError, PgPool};
 use crate::plan::PlanError;
-use crate::plan::endpoints::EndpointRange;
+use crate::plan::context::{QueryStream, ReadContext};
 use crate::plan::provider::PgTable;
-use crate::plan::query::{QueryStream, SqlContext};
+use crate::plan::read_plan::PlannedQuery;
 
 /// Functions whose results DataFusion and PostgreSQL agree on for the types allowed here.
 const SAME_FUNCTIONS: [&str; 6] = [
@@ -38,9 +38,9 @@ const SAME_FUNCTIONS: [&str; 6] = [
 pub struct PlannedScan {
     session: SessionContext,
     physical: Arc<dyn ExecutionPlan>,
-    relation: String,
-    scans: Vec<ScanSpec>,
-    source: catalog::Relation,
+    /// The statement, the relation and its columns: what DoGet plans again from.
+    query: PlannedQuery,
+    scans: Vec<(ScanRead, String)>,
     shape: Shape,
 }
 
@@ -79,9 +79,9 @@ impl PlannedScan {
         self.physical.schema()
     }
 
-    /// The relation read.
-    pub fn relation(&self) -> &catalog::Relation {
-        &self.source
+    /// The statement over its relation, as a ticket carries it.
+    pub fn query(&self) -> &PlannedQuery {
+        &self.query
     }
 
     /// Whether the read may be split into endpoints whose union is the result: no `ORDER BY`
@@ -104,17 +104,22 @@ impl PlannedScan {
 
     /// EXPLAIN's lines: the path, what went down, the SQL sent and DataFusion's plan.
     pub fn explain_lines(&self) -> Vec<String> {
-        let mut lines = vec![format!("path: planned (DataFusion over {})", self.relation)];
-        for spec in &self.scans {
+        let relation = crate::pg::sql::qualified_name(&self.query.schema, &self.query.table);
+        let mut lines = vec![format!("path: planned (DataFusion over {relation})")];
+        for (scan, sql) in &self.scans {
             lines.push(format!(
                 "pushed filters: {}",
-                spec.filter.as_deref().unwrap_or("none")
+                if scan.filters.is_empty() {
+                    "none".to_string()
+                } else {
+                    crate::pg::render::conjunction(&scan.filters)
+                }
             ));
             lines.push(format!(
                 "pushed limit: {}",
-                spec.limit.map_or("none".to_string(), |l| l.to_string())
+                scan.limit.map_or("none".to_string(), |l| l.to_string())
             ));
-            lines.push(format!("sql sent: {}", spec.copy_sql()));
+            lines.push(format!("sql sent: {sql}"));
         }
         lines.push(if self.splittable() {
             "endpoints: several when the relation is large (ranges read in one snapshot)".into()
@@ -131,19 +136,86 @@ impl PlannedScan {
 }
 
 /// Plans `sql` with DataFusion when it qualifies; `Ok(Err(reason))` when it passes through.
-/// With `range`, the relation is read only in that range of a split read (in its snapshot).
+/// The relation it reads is looked up in the catalog (the one query GetFlightInfo makes).
 pub async fn plan(
-    ctx: &SqlContext,
+    ctx: &ReadContext,
     sql: &str,
-    range: Option<&EndpointRange>,
-) -> Result<Result<PlannedScan, String>, PlanError> {
+) -> Result<(Result<PlannedScan, String>, Option<catalog::Relation>), PlanError> {
+    let session = session(ctx);
+    let state = session.state();
+    let statement = match state.sql_to_statement(sql, &Dialect::PostgreSQL) {
+        Ok(statement) => statement,
+        Err(e) => {
+            let reason = format!("DataFusion does not parse it ({})", short(&e));
+            return Ok((Err(reason), None));
+        }
+    };
+    let references = match state.resolve_table_references(&statement) {
+        Ok(references) => references,
+        Err(e) => return Ok((Err(short(&e)), None)),
+    };
+    let [reference] = references.as_slice() else {
+        let reason = format!(
+            "it reads {} relations (planned statements read exactly one)",
+            references.len()
+        );
+        return Ok((Err(reason), None));
+    };
+    let (schema, name) = match reference {
+        TableReference::Bare { table } => (None, table.to_string()),
+        TableReference::Partial { schema, table } => (Some(schema.to_string()), table.to_string()),
+        TableReference::Full { .. } => {
+            return Ok((Err("it names a relation with a catalog".to_string()), None));
+        }
+    };
+    let Some(relation) = lookup(&ctx.pool, schema.as_deref(), &name).await? else {
+        let reason = format!("relation {reference} is not known to pgflight");
+        return Ok((Err(reason), None));
+    };
+    let query = PlannedQuery {
+        sql: sql.to_string(),
+        schema: relation.schema.clone(),
+        table: relation.name.clone(),
+        columns: relation.columns.iter().map(ReadColumn::of).collect(),
+        snapshot: String::new(),
+        range: None,
+    };
+    let planned = plan_query(ctx, session, query, None).await?;
+    Ok((planned, Some(relation)))
+}
+
+/// Plans a ticket's statement again over the columns it carries (no catalog query), restricted
+/// to its range when the read was split. The statement must still plan as it did.
+pub async fn replan(ctx: &ReadContext, query: PlannedQuery) -> Result<PlannedScan, PlanError> {
+    let range = query
+        .range
+        .clone()
+        .map(|range| (range, query.snapshot.clone()));
+    match plan_query(ctx, session(ctx), query, range).await? {
+        Ok(planned) => Ok(planned),
+        Err(reason) => Err(PlanError::Stale(format!(
+            "the statement no longer plans over one relation ({reason}); call GetFlightInfo again"
+        ))),
+    }
+}
+
+fn session(ctx: &ReadContext) -> SessionContext {
     let config = SessionConfig::new()
         .with_target_partitions(1)
         .with_batch_size(ctx.batch_size)
         .with_information_schema(false);
-    let session = SessionContext::new_with_config(config);
+    SessionContext::new_with_config(config)
+}
+
+/// Plans `query.sql` over `query`'s relation and columns (restricted to `range`).
+async fn plan_query(
+    ctx: &ReadContext,
+    session: SessionContext,
+    query: PlannedQuery,
+    range: Option<(Filter, String)>,
+) -> Result<Result<PlannedScan, String>, PlanError> {
     let state = session.state();
-    let statement = match state.sql_to_statement(sql, &Dialect::PostgreSQL) {
+    let statement = match state.sql_to_statement(&query.sql, &Dialect::PostgreSQL) {
         Ok(statement) => statement,
         Err(e) => return Ok(Err(format!("DataFusion does not parse it ({})", short(&e)))),
     };
@@ -152,28 +224,23 @@ pub async fn plan(
         Err(e) => return Ok(Err(short(&e))),
     };
     let [reference] = references.as_slice() else {
-        return Ok(Err(format!(
-            "it reads {} relations (planned statements read exactly one)",
-            references.len()
-        )));
+        return Ok(Err("it no longer reads one relation".to_string()));
     };
-    let (schema, name) = match reference {
-        TableReference::Bare { table } => (None, table.to_string()),
-        TableReference::Partial { schema, table } => (Some(schema.to_string()), table.to_string()),
-        TableReference::Full { .. } => {
-            return Ok(Err("it names a relation with a catalog".to_string()));
-        }
-    };
-    let Some(relation) = lookup(&ctx.pool, schema.as_deref(), &name).await? else {
-        return Ok(Err(format!(
-            "relation {reference} is not known to pgflight"
-        )));
-    };
+    let split = range.is_some();
     let table = Arc::new(
-        PgTable::new(ctx.pool.clone(), &relation, &ctx.options, ctx.batch_size)
-            .with_range(range.cloned()),
+        PgTable::new(
+            ctx.pool.clone(),
+            &query.schema,
+            &query.table,
+            query.columns.clone(),
+            &ctx.options,
+            ctx.batch_size,
+        )
+        .with_range(range),
     );
-    if let (Some(schema), Some(catalog)) = (&schema, session.catalog("datafusion")) {
+    if let (TableReference::Partial { schema, .. }, Some(catalog)) =
+        (reference, session.catalog("datafusion"))
+    {
         let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
     }
     if let Err(e) = session.register_table(reference.clone(), table.clone()) {
@@ -187,7 +254,7 @@ pub async fn plan(
         return Ok(Err(reason));
     }
     let shape = Shape::of(&logical);
-    if range.is_some() && (shape.sorts || shape.limits) {
+    if split && (shape.sorts || shape.limits) {
         return Err(PlanError::Stale(
             "an endpoint of a split read cannot apply ORDER BY or LIMIT; call GetFlightInfo again"
                 .into(),
@@ -200,9 +267,8 @@ pub async fn plan(
     Ok(Ok(PlannedScan {
         session,
         physical,
-        relation: crate::pg::sql::qualified_name(&relation.schema, &relation.name),
+        query,
         scans: table.scans(),
-        source: relation,
         shape,
     }))
 }
@@ -383,10 +449,10 @@ fn df_error(err: DataFusionError) -> PlanError {
     match err {
         DataFusionError::External(inner) => match inner.downcast::<PgError>() {
             Ok(pg) => PlanError::Pg(*pg),
-            Err(other) => PlanError::InvalidRequest(other.to_string()),
+            Err(other) => PlanError::DataFusion(Box::new(DataFusionError::External(other))),
         },
         DataFusionError::Context(_, inner) => df_error(*inner),
-        other => PlanError::InvalidRequest(short(&other)),
+        other => PlanError::DataFusion(Box::new(other)),
     }
 }
 

@@ -28,7 +28,7 @@ class EchoAuthHandler(flight.ClientAuthHandler):
         return b""
 
 
-def test_pyarrow_basic_token_handshake_gets_no_token(server):
+def test_pyarrow_basic_handshake_answers_an_anonymous_bearer_token(server):
     # auth = "none": any credentials get an (anonymous) bearer token.
     with flight.FlightClient(server.grpc_uri) as client:
         header, value = client.authenticate_basic_token(b"user", b"pass")

@@ -16,8 +16,13 @@ use pgflight::flight::auth::Access;
 use pgflight::flight::signing::HandleSigner;
 use pgflight::flight::{PgFlightService, PgFlightSqlService};
 use pgflight::pg::PgPool;
-use pgflight::plan::extract::parse_request;
-use pgflight::plan::params::rewrite_placeholders;
+use pgflight::pg::placeholders::rewrite_placeholders;
+use pgflight::pg::read::{
+    CompareOp, Filter, Literal, LiteralType, ParamRow, ParamValue, Read, ReadColumn, ScanRead,
+    StatementRead,
+};
+use pgflight::plan::read_plan::{PlannedQuery, ReadPlan};
+use pgflight::plan::request::parse_request;
 use prost::Message;
 use tonic::Request;
 
@@ -127,8 +132,9 @@ fn parsers_survive_hostile_input() {
     assert!(started.elapsed() < Duration::from_secs(120));
 }
 
-/// The Flight service in process, in front of a closed port.
-fn service() -> PgFlightService {
+/// The Flight service in process, in front of a closed port, and the signer that seals its
+/// tickets.
+fn service() -> (PgFlightService, Arc<HandleSigner>) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -140,12 +146,76 @@ fn service() -> PgFlightService {
     let signer = Arc::new(HandleSigner::new(None, Duration::from_secs(60)).unwrap());
     let pool = Arc::new(PgPool::new(&config).unwrap());
     let shared = PgFlightSqlService::new(pool, config.clone(), signer.clone());
-    PgFlightService::new(Arc::new(Access::new(config, shared, signer).unwrap()))
+    let service = PgFlightService::new(Arc::new(
+        Access::new(config, shared, signer.clone()).unwrap(),
+    ));
+    (service, signer)
+}
+
+/// Read plans of every kind, as a server would seal them into tickets.
+fn plan_seeds() -> Vec<Vec<u8>> {
+    let int = |name: &str| ReadColumn {
+        name: name.into(),
+        type_name: "integer".into(),
+        base_oid: 23,
+        typmod: -1,
+        nullable: true,
+        ..ReadColumn::default()
+    };
+    let scan = ScanRead {
+        schema: "public".into(),
+        table: "t".into(),
+        columns: vec![int("id"), int("n")],
+        filters: vec![
+            Filter::compare(
+                "id",
+                CompareOp::Gt,
+                Literal::new("5", LiteralType::Integer),
+                false,
+            ),
+            Filter::any(vec![
+                Filter::null_test("n", false),
+                Filter::keys("id", Some(1), None),
+            ]),
+            Filter::xid_window(Some(3), 9),
+        ],
+        limit: Some(10),
+    };
+    let statement = StatementRead {
+        sql: "SELECT $1::int AS a".into(),
+        columns: vec![int("c1")],
+        param_types: vec!["integer".into()],
+        executions: vec![ParamRow {
+            values: vec![ParamValue {
+                text: Some("7".into()),
+            }],
+        }],
+    };
+    let query = PlannedQuery {
+        sql: "SELECT id FROM t WHERE n + 1 > 2 ORDER BY id".into(),
+        schema: "public".into(),
+        table: "t".into(),
+        columns: vec![int("id"), int("n")],
+        snapshot: String::new(),
+        range: None,
+    };
+    [
+        ReadPlan::read(Read::scan(scan.clone(), None), None),
+        ReadPlan::read(Read::scan(scan, Some("00000003-0000001B-1")), Some("{}")),
+        ReadPlan::read(Read::statement(statement), None),
+        ReadPlan::query(query),
+        ReadPlan::explain(vec!["line".into()]),
+    ]
+    .iter()
+    .map(ReadPlan::to_bytes)
+    .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_hostile_request_gets_a_status() {
-    let service = service();
+    let (service, signer) = service();
+    let plans = plan_seeds();
+    let mut opened = 0;
     let mut rng = Rng(seed() ^ 0xABCD);
     let started = Instant::now();
     let any_seeds: Vec<Vec<u8>> = [
@@ -191,7 +261,18 @@ async fn every_hostile_request_gets_a_status() {
                 service.get_flight_info(request).await.map(|_| ())
             }
             3 => {
-                let ticket = Ticket::new(mutate(&mut rng, &sealed_ticket));
+                // Half unsigned (stopped by the signature check), half a mutated read plan
+                // sealed with the server's secret, so decoding and running it are fuzzed too.
+                let ticket = if case % 2 == 0 {
+                    Ticket::new(mutate(&mut rng, &sealed_ticket))
+                } else {
+                    let plan = mutate(&mut rng, &plans[case % plans.len()]);
+                    let handle = signer.seal(plan, "");
+                    let ticket = TicketStatementQuery {
+                        statement_handle: handle.into(),
+                    };
+                    Ticket::new(ticket.as_any().encode_to_vec())
+                };
                 match service.do_get(Request::new(ticket)).await {
                     Ok(response) => {
                         use futures::StreamExt;
@@ -219,6 +300,14 @@ async fn every_hostile_request_gets_a_status() {
                 service.do_action(Request::new(action)).await.map(|_| ())
             }
         };
+        if case % 5 == 3 && case % 2 == 1 {
+            let refused_seal = matches!(&outcome, Err(s) if s.message().contains("altered"));
+            assert!(
+                !refused_seal,
+                "a ticket sealed by the server was refused: {outcome:?}"
+            );
+            opened += 1;
+        }
         if let Err(status) = outcome {
             assert!(
                 !status.message().is_empty(),
@@ -226,6 +315,7 @@ async fn every_hostile_request_gets_a_status() {
             );
         }
     }
+    assert!(opened > 0, "no sealed read plan reached decoding");
     assert!(
         started.elapsed() < Duration::from_secs(240),
         "{requests} requests took {:?}",

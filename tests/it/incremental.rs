@@ -12,7 +12,9 @@ use arrow::datatypes::{Int32Type, Int64Type};
 use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
 use futures::TryStreamExt;
 use pgflight::pg::PgPool;
-use pgflight::plan::extract::{PartitionOptions, parse_request, plan_request};
+use pgflight::plan::endpoints::PartitionOptions;
+use pgflight::plan::extract::plan_request;
+use pgflight::plan::request::parse_request;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -426,7 +428,7 @@ async fn the_window_is_an_index_scan_in_postgresql() {
     let plan = plan_request(&pool, &request, "public", &Default::default(), &partitions)
         .await
         .unwrap();
-    let sql = plan.scan.select_sql();
+    let sql = plan.select_sql();
     assert!(
         sql.contains("WHERE ((\"updated_at\" > '2024-01-02 03:30:00.000000+00'::timestamptz) AND (\"updated_at\" <= '2024-01-02 03:46:40.000000+00'::timestamptz))"),
         "{sql}"

@@ -124,41 +124,50 @@ fn windows_render_typed_literals_and_quoted_identifiers() {
             Some("2024-05-01T00:00:00.000001+00:00"),
             Some("2024-05-02T00:00:00.000000+00:00")
         )
-        .filter_sql(&relation)
+        .filter(&relation)
+        .map(|f| crate::pg::render::filter_sql(&f))
         .unwrap(),
         "((\"Updated At\" > '2024-05-01 00:00:00.000001+00'::timestamptz) AND (\"Updated At\" <= '2024-05-02 00:00:00.000000+00'::timestamptz))"
     );
     assert_eq!(
         window("ts", None, Some("2024-05-02T00:00:00.000000"))
-            .filter_sql(&relation)
+            .filter(&relation)
+            .map(|f| crate::pg::render::filter_sql(&f))
             .unwrap(),
         "(\"ts\" <= '2024-05-02 00:00:00.000000'::timestamp)"
     );
     assert_eq!(
         window("d", Some("2024-01-01"), Some("2024-02-01"))
-            .filter_sql(&relation)
+            .filter(&relation)
+            .map(|f| crate::pg::render::filter_sql(&f))
             .unwrap(),
         "((\"d\" > '2024-01-01'::date) AND (\"d\" <= '2024-02-01'::date))"
     );
     assert_eq!(
         window("amount", Some("1.5"), Some("2.250000"))
-            .filter_sql(&relation)
+            .filter(&relation)
+            .map(|f| crate::pg::render::filter_sql(&f))
             .unwrap(),
         "((\"amount\" > '1.5'::numeric) AND (\"amount\" <= '2.250000'::numeric))"
     );
     assert_eq!(
         window("s", Some("-3"), Some("7"))
-            .filter_sql(&relation)
+            .filter(&relation)
+            .map(|f| crate::pg::render::filter_sql(&f))
             .unwrap(),
         "((\"s\" > '-3'::smallint) AND (\"s\" <= '7'::smallint))"
     );
     assert_eq!(
-        window("n", None, None).filter_sql(&relation).unwrap(),
+        window("n", None, None)
+            .filter(&relation)
+            .map(|f| crate::pg::render::filter_sql(&f))
+            .unwrap(),
         "false"
     );
     assert!(
         window("xmin", Some("xid:100"), Some("xid:250"))
-            .filter_sql(&relation)
+            .filter(&relation)
+            .map(|f| crate::pg::render::filter_sql(&f))
             .unwrap()
             .contains("BETWEEN 1 AND 150")
     );
@@ -178,7 +187,8 @@ fn unknown_and_unordered_columns_are_named() {
         "{err}"
     );
     let err = window("n", Some("x'); --"), Some("1"))
-        .filter_sql(&relation)
+        .filter(&relation)
+        .map(|f| crate::pg::render::filter_sql(&f))
         .unwrap_err()
         .to_string();
     assert!(err.contains("bigint") && err.contains("\"n\""), "{err}");

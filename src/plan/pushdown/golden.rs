@@ -23,7 +23,7 @@ fn columns() -> PushColumns {
 }
 
 fn sql(expr: Expr) -> Option<String> {
-    to_sql(&expr, &columns())
+    to_filter(&expr, &columns()).map(|f| crate::pg::render::filter_sql(&f))
 }
 
 #[test]

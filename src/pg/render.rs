@@ -1,0 +1,352 @@
+//! The one place a read becomes SQL text: identifiers quoted, literals typed
+//! (`'2024-01-01 00:00:00+00'::timestamptz`), bound values cast to the type PostgreSQL inferred
+//! (`CAST('…' AS integer)`), every statement a binary `COPY … TO STDOUT`.
+
+use crate::pg::PgError;
+use crate::pg::incremental::xmin_window_sql;
+use crate::pg::placeholders::substitute;
+use crate::pg::read::{
+    CompareOp, Filter, Literal, LiteralType, ScanRead, StatementRead, filter::Condition,
+};
+use crate::pg::sql::{qualified_name, quote_ident, quote_literal};
+use crate::pg::types::ColumnPlan;
+
+/// The `SELECT` a scan runs, its columns selected as `columns` say.
+pub fn scan_select(scan: &ScanRead, columns: &[ColumnPlan]) -> String {
+    let select: Vec<String> = columns.iter().map(ColumnPlan::select_expr).collect();
+    let mut sql = format!(
+        "SELECT {} FROM {}",
+        select.join(", "),
+        qualified_name(&scan.schema, &scan.table)
+    );
+    if !scan.filters.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conjunction(&scan.filters));
+    }
+    if let Some(limit) = scan.limit {
+        sql.push_str(&format!(" LIMIT {limit}"));
+    }
+    sql
+}
+
+/// The `COPY` statement a scan sends.
+pub fn scan_copy(scan: &ScanRead, columns: &[ColumnPlan]) -> String {
+    copy(&scan_select(scan, columns))
+}
+
+/// The `COPY` statements a pass-through statement sends: one per bound row of values (one
+/// when it has no parameters).
+pub fn statement_copies(
+    statement: &StatementRead,
+    columns: &[ColumnPlan],
+) -> Result<Vec<String>, PgError> {
+    if statement.param_types.is_empty() {
+        return Ok(vec![statement_copy(&statement.sql, columns)]);
+    }
+    if statement.executions.is_empty() {
+        return Err(PgError::InvalidRead(format!(
+            "the statement has {} parameter(s); bind values (DoPut) before executing it",
+            statement.param_types.len()
+        )));
+    }
+    statement
+        .executions
+        .iter()
+        .map(|row| {
+            if row.values.len() != statement.param_types.len() {
+                return Err(PgError::InvalidRead(format!(
+                    "{} parameter value(s) bound; the statement has {} parameter(s)",
+                    row.values.len(),
+                    statement.param_types.len()
+                )));
+            }
+            let literals: Vec<String> = row
+                .values
+                .iter()
+                .zip(&statement.param_types)
+                .map(|(value, sql_type)| cast(value.text.as_deref(), sql_type))
+                .collect();
+            Ok(statement_copy(
+                &substitute(&statement.sql, &literals)?,
+                columns,
+            ))
+        })
+        .collect()
+}
+
+/// The COPY statement that reads `sql`'s result. When every column is decoded natively the
+/// query is sent verbatim; otherwise it is wrapped so that the columns PostgreSQL must render
+/// as text are cast (`SELECT c1, c2::text FROM (<sql>) AS q(c1, c2)`; positional aliases, so
+/// duplicate or odd column names do not matter). Line breaks around `sql` keep a trailing
+/// `--` comment from swallowing the rest.
+pub fn statement_copy(sql: &str, columns: &[ColumnPlan]) -> String {
+    if columns.iter().any(ColumnPlan::is_text_cast) {
+        let select: Vec<String> = columns.iter().map(ColumnPlan::select_expr).collect();
+        let aliases: Vec<String> = columns.iter().map(|c| quote_ident(c.name())).collect();
+        copy(&format!(
+            "SELECT {} FROM (\n{sql}\n) AS q({})",
+            select.join(", "),
+            aliases.join(", ")
+        ))
+    } else {
+        copy(&format!("\n{sql}\n"))
+    }
+}
+
+/// `CAST('<text>' AS <sql_type>)`, or `CAST(NULL AS <sql_type>)`; `sql_type` is PostgreSQL's
+/// own `format_type` text, learned when the statement was prepared.
+fn cast(text: Option<&str>, sql_type: &str) -> String {
+    match text {
+        Some(text) => format!("CAST({} AS {sql_type})", quote_literal(text)),
+        None => format!("CAST(NULL AS {sql_type})"),
+    }
+}
+
+fn copy(query: &str) -> String {
+    format!("COPY ({query}) TO STDOUT (FORMAT binary)")
+}
+
+/// `filters` joined with `AND`.
+pub fn conjunction(filters: &[Filter]) -> String {
+    match filters {
+        [] => "true".to_string(),
+        [one] => filter_sql(one),
+        many => many.iter().map(enclosed).collect::<Vec<_>>().join(" AND "),
+    }
+}
+
+/// A filter's SQL, in parentheses unless it renders enclosed already.
+fn enclosed(filter: &Filter) -> String {
+    let sql = filter_sql(filter);
+    match &filter.condition {
+        Some(Condition::Blocks(_) | Condition::Keys(_) | Condition::Column(_)) => {
+            format!("({sql})")
+        }
+        Some(Condition::All(list) | Condition::Any(list)) if list.filters.len() == 1 => {
+            enclosed(&list.filters[0])
+        }
+        _ => sql,
+    }
+}
+
+/// A filter as a boolean SQL expression.
+pub fn filter_sql(filter: &Filter) -> String {
+    let Some(condition) = &filter.condition else {
+        return "true".to_string();
+    };
+    match condition {
+        Condition::Compare(c) => {
+            let op = match CompareOp::try_from(c.op).unwrap_or(CompareOp::Eq) {
+                CompareOp::Eq => "=",
+                CompareOp::NotEq => "<>",
+                CompareOp::Lt => "<",
+                CompareOp::LtEq => "<=",
+                CompareOp::Gt => ">",
+                CompareOp::GtEq => ">=",
+            };
+            format!(
+                "({}{} {op} {})",
+                quote_ident(&c.column),
+                collate(c.byte_order),
+                literal(c.value.as_ref())
+            )
+        }
+        Condition::NullTest(t) => format!(
+            "({} IS {}NULL)",
+            quote_ident(&t.column),
+            if t.negated { "NOT " } else { "" }
+        ),
+        Condition::InList(list) => {
+            let items: Vec<String> = list.values.iter().map(|v| literal(Some(v))).collect();
+            format!(
+                "({} {}IN ({}))",
+                quote_ident(&list.column),
+                if list.negated { "NOT " } else { "" },
+                items.join(", ")
+            )
+        }
+        Condition::Between(b) => format!(
+            "({}{} {}BETWEEN {} AND {})",
+            quote_ident(&b.column),
+            collate(b.byte_order),
+            if b.negated { "NOT " } else { "" },
+            literal(b.low.as_ref()),
+            literal(b.high.as_ref())
+        ),
+        Condition::All(list) => junction(&list.filters, "AND", "true"),
+        Condition::Any(list) => junction(&list.filters, "OR", "false"),
+        Condition::Not(inner) => format!("(NOT {})", filter_sql(inner)),
+        Condition::Column(name) => quote_ident(name),
+        Condition::XidWindow(w) => xmin_window_sql(w.from, w.to),
+        Condition::Blocks(b) => range(
+            "ctid".to_string(),
+            b.from.map(|n| format!("'({n},0)'::tid")),
+            b.to.map(|n| format!("'({n},0)'::tid")),
+        ),
+        Condition::Keys(k) => range(
+            quote_ident(&k.column),
+            k.from.map(|n| n.to_string()),
+            k.to.map(|n| n.to_string()),
+        ),
+    }
+}
+
+fn junction(filters: &[Filter], word: &str, empty: &str) -> String {
+    match filters {
+        [] => empty.to_string(),
+        [one] => filter_sql(one),
+        many => format!(
+            "({})",
+            many.iter()
+                .map(enclosed)
+                .collect::<Vec<_>>()
+                .join(&format!(" {word} "))
+        ),
+    }
+}
+
+fn range(lhs: String, from: Option<String>, to: Option<String>) -> String {
+    match (from, to) {
+        (Some(from), Some(to)) => format!("{lhs} >= {from} AND {lhs} < {to}"),
+        (Some(from), None) => format!("{lhs} >= {from}"),
+        (None, Some(to)) => format!("{lhs} < {to}"),
+        (None, None) => "true".to_string(),
+    }
+}
+
+fn collate(byte_order: bool) -> &'static str {
+    if byte_order { " COLLATE \"C\"" } else { "" }
+}
+
+/// A literal as `'text'::type` (booleans bare); a missing one is `NULL`.
+fn literal(value: Option<&Literal>) -> String {
+    let Some(value) = value else {
+        return "NULL".to_string();
+    };
+    let ty = LiteralType::try_from(value.r#type).unwrap_or(LiteralType::Text);
+    match (ty, value.text.as_str()) {
+        (LiteralType::Boolean, text @ ("true" | "false")) => text.to_string(),
+        (ty, text) => format!("{}::{}", quote_literal(text), ty.sql_name()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::read::{ParamRow, ParamValue, ReadColumn};
+    use crate::pg::types::TypeOptions;
+
+    fn int_column(name: &str) -> ReadColumn {
+        ReadColumn {
+            name: name.into(),
+            type_name: "integer".into(),
+            base_oid: 23,
+            typmod: -1,
+            nullable: true,
+            ..ReadColumn::default()
+        }
+    }
+
+    #[test]
+    fn scans_quote_names_and_type_literals() {
+        let scan = ScanRead {
+            schema: "app".into(),
+            table: "Odd \"t\"".into(),
+            columns: vec![int_column("id")],
+            filters: vec![
+                Filter::compare(
+                    "id",
+                    CompareOp::Gt,
+                    Literal::new("5", LiteralType::Integer),
+                    false,
+                ),
+                Filter::blocks(Some(1), Some(9)),
+            ],
+            limit: Some(3),
+        };
+        let columns = scan.column_plans(&TypeOptions::default());
+        assert_eq!(
+            scan_copy(&scan, &columns),
+            "COPY (SELECT \"id\" FROM \"app\".\"Odd \"\"t\"\"\" WHERE (\"id\" > '5'::integer) \
+             AND (ctid >= '(1,0)'::tid AND ctid < '(9,0)'::tid) LIMIT 3) TO STDOUT (FORMAT binary)"
+        );
+    }
+
+    #[test]
+    fn text_literals_cannot_escape_their_quotes() {
+        let filter = Filter::compare(
+            "name",
+            CompareOp::Eq,
+            Literal::new("x'; DROP TABLE t; --", LiteralType::Text),
+            false,
+        );
+        assert_eq!(
+            filter_sql(&filter),
+            "(\"name\" = 'x''; DROP TABLE t; --'::text)"
+        );
+        let not_bool = Literal::new("true OR 1=1", LiteralType::Boolean);
+        assert_eq!(literal(Some(&not_bool)), "'true OR 1=1'::boolean");
+    }
+
+    #[test]
+    fn empty_junctions_are_constants() {
+        assert_eq!(filter_sql(&Filter::any(vec![])), "false");
+        assert_eq!(filter_sql(&Filter::all(vec![])), "true");
+    }
+
+    #[test]
+    fn statements_get_one_copy_per_bound_row() {
+        let statement = StatementRead {
+            sql: "SELECT $1 -- c".into(),
+            columns: vec![int_column("c1")],
+            param_types: vec!["integer".into()],
+            executions: vec![
+                ParamRow {
+                    values: vec![ParamValue {
+                        text: Some("it's".into()),
+                    }],
+                },
+                ParamRow {
+                    values: vec![ParamValue { text: None }],
+                },
+            ],
+        };
+        let columns = statement.column_plans(&TypeOptions::default());
+        assert_eq!(
+            statement_copies(&statement, &columns).unwrap(),
+            vec![
+                "COPY (\nSELECT CAST('it''s' AS integer) -- c\n) TO STDOUT (FORMAT binary)",
+                "COPY (\nSELECT CAST(NULL AS integer) -- c\n) TO STDOUT (FORMAT binary)",
+            ]
+        );
+        let unbound = StatementRead {
+            executions: vec![],
+            ..statement
+        };
+        assert!(statement_copies(&unbound, &columns).is_err());
+    }
+
+    #[test]
+    fn text_rendered_columns_are_cast_by_position() {
+        let inet = ReadColumn {
+            name: "c2".into(),
+            type_name: "inet".into(),
+            base_oid: 869,
+            typmod: -1,
+            nullable: true,
+            ..ReadColumn::default()
+        };
+        let statement = StatementRead {
+            sql: "SELECT 1, '::1'::inet".into(),
+            columns: vec![int_column("c1"), inet],
+            ..StatementRead::default()
+        };
+        let columns = statement.column_plans(&TypeOptions::default());
+        assert_eq!(
+            statement_copies(&statement, &columns).unwrap(),
+            vec![
+                "COPY (SELECT \"c1\", \"c2\"::text FROM (\nSELECT 1, '::1'::inet\n) AS q(\"c1\", \"c2\")) TO STDOUT (FORMAT binary)"
+            ]
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The one COPY source: runs a [`Read`] (a relation scan or a pass-through statement) as binary
+//! `COPY … TO STDOUT`, decodes the bytes into Arrow batches as they arrive and hands them on
+//! through a bounded channel, so a slow reader slows the COPY and memory stays bounded.
+//!
+//! Every read goes the same way: a pooled connection; the exported snapshot imported, or (for
+//! client SQL) a read-only transaction begun, so that nothing the statement does outlives it;
+//! one COPY per statement (a statement with bound parameter rows runs once per row); the
+//! statement cancelled when the reader goes away (watched only while PostgreSQL is silent, so
+//! the hot path does not pay for it); the transaction rolled back and the connection returned,
+//! or discarded when it cannot be rolled back. Metrics count every COPY, its rows and its
+//! decode errors, whatever the kind of read.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::record_batch::RecordBatch;
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::pg::copy::CopyDecoder;
+use crate::pg::metrics::{QueryTimer, record_error, record_rows};
+use crate::pg::read::{Read, read_source::Source};
+use crate::pg::render::{scan_copy, statement_copies};
+use crate::pg::snapshot;
+use crate::pg::types::{ColumnPlan, TypeOptions};
+use crate::pg::{PgConnection, PgError, PgPool};
+
+/// Batches decoded ahead of the reader: the bound on server memory per stream.
+const BATCHES_IN_FLIGHT: usize = 2;
+
+/// A stream of record batches from PostgreSQL.
+pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, PgError>> + Send>>;
+
+/// Runs `read` on a pooled connection; batches of `batch_size` rows arrive as they are decoded.
+/// Dropping the stream cancels the statement and returns the connection to the pool.
+pub fn run(
+    pool: Arc<PgPool>,
+    read: Read,
+    options: TypeOptions,
+    batch_size: usize,
+) -> Result<BatchStream, PgError> {
+    let columns = read.column_plans(&options);
+    let statements = match &read.source {
+        Some(Source::Scan(scan)) => vec![scan_copy(scan, &columns)],
+        Some(Source::Statement(statement)) => statement_copies(statement, &columns)?,
+        None => {
+            return Err(PgError::InvalidRead(
+                "the read names nothing to read".into(),
+            ));
+        }
+    };
+    let job = Job {
+        transaction: transaction(&read)?,
+        statements,
+        columns,
+        batch_size,
+        label: label(&read),
+    };
+    let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
+    tokio::spawn(async move {
+        if let Err(err) = job.run(&pool, &read, &tx).await {
+            let _ = tx.send(Err(err)).await;
+        }
+    });
+    Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })))
+}
+
+/// The transaction a read runs in: the exported snapshot's, a read-only one for client SQL
+/// (rolled back, so not even `set_config` survives it), or none for a plain scan (the session
+/// is read-only already).
+fn transaction(read: &Read) -> Result<Option<String>, PgError> {
+    if let Some(id) = read.snapshot() {
+        return snapshot::import_sql(id).map(Some);
+    }
+    Ok(match read.source {
+        Some(Source::Statement(_)) => Some("BEGIN READ ONLY".to_string()),
+        _ => None,
+    })
+}
+
+/// What the log says was read.
+fn label(read: &Read) -> String {
+    match &read.source {
+        Some(Source::Scan(scan)) => crate::pg::sql::qualified_name(&scan.schema, &scan.table),
+        _ => "statement".to_string(),
+    }
+}
+
+type BatchSender = mpsc::Sender<Result<RecordBatch, PgError>>;
+
+/// One read, rendered.
+struct Job {
+    transaction: Option<String>,
+    statements: Vec<String>,
+    columns: Vec<ColumnPlan>,
+    batch_size: usize,
+    label: String,
+}
+
+impl Job {
+    async fn run(self, pool: &PgPool, read: &Read, tx: &BatchSender) -> Result<(), PgError> {
+        let started = Instant::now();
+        let client = pool.get().await?;
+        if let Some(begin) = &self.transaction {
+            if let Err(err) = client.batch_execute(begin).await {
+                let err = match pool.error(err) {
+                    PgError::Sql(db)
+                        if read.snapshot().is_some() && db.message().contains("snapshot") =>
+                    {
+                        PgError::SnapshotExpired
+                    }
+                    other => other,
+                };
+                end_transaction(client, true).await;
+                return Err(err);
+            }
+            if let Some(id) = read.snapshot() {
+                pool.snapshots().imported(id).await;
+            }
+        }
+        let mut rows = 0;
+        let mut outcome = Ok(true);
+        for sql in &self.statements {
+            let mut decoder = CopyDecoder::new(&self.columns, self.batch_size);
+            outcome = copy(pool, &client, sql, &mut decoder, tx).await;
+            rows += decoder.rows_decoded();
+            if !matches!(outcome, Ok(true)) || tx.is_closed() {
+                break;
+            }
+        }
+        if let Err(err @ PgError::Decode(_)) = &outcome {
+            record_error(err);
+        }
+        if !matches!(outcome, Ok(true)) {
+            // The reader left mid-COPY, or decoding failed: stop PostgreSQL sending the rest.
+            pool.cancel(client.cancel_token()).await;
+        }
+        end_transaction(client, self.transaction.is_some()).await;
+        tracing::info!(
+            read = %self.label,
+            rows,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            completed = matches!(outcome, Ok(true)),
+            "read finished"
+        );
+        outcome.map(|_| ())
+    }
+}
+
+/// Runs one COPY into `decoder`, handing batches to the reader: `Ok(true)` once PostgreSQL has
+/// sent everything, `Ok(false)` when the reader left before.
+async fn copy(
+    pool: &PgPool,
+    client: &PgConnection,
+    sql: &str,
+    decoder: &mut CopyDecoder,
+    tx: &BatchSender,
+) -> Result<bool, PgError> {
+    tracing::debug!(%sql, "copy started");
+    let timer = QueryTimer::start("copy");
+    let outcome = async {
+        let stream = client.copy_out(sql).await.map_err(|e| pool.error(e))?;
+        futures::pin_mut!(stream);
+        // Made once: polled only while PostgreSQL has nothing for us (the data comes first,
+        // so the hot path does not pay for watching the reader).
+        let reader_left = tx.closed();
+        tokio::pin!(reader_left);
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                chunk = stream.next() => chunk,
+                () = &mut reader_left => return Ok(false),
+            };
+            let Some(chunk) = chunk else { break };
+            decoder.push(&chunk.map_err(|e| pool.error(e))?)?;
+            while let Some(batch) = decoder.next_batch()? {
+                if !send(tx, batch).await {
+                    return Ok(false);
+                }
+            }
+        }
+        // PostgreSQL has finished: a reader leaving now needs no cancel.
+        while let Some(batch) = decoder.finish()? {
+            if !send(tx, batch).await {
+                break;
+            }
+        }
+        Ok(true)
+    }
+    .await;
+    timer.finish();
+    outcome
+}
+
+/// Ends the read's transaction, if it began one, before the connection goes back; a connection
+/// that cannot roll back is closed instead of returning to the pool.
+async fn end_transaction(client: PgConnection, began: bool) {
+    if began && let Err(err) = client.batch_execute("ROLLBACK").await {
+        tracing::warn!(error = %err, "could not end a read's transaction; closing its connection");
+        drop(deadpool_postgres::Object::take(client));
+    }
+}
+
+/// Hands a batch to the reader, counting its rows as extracted; false when the reader left.
+async fn send(tx: &BatchSender, batch: RecordBatch) -> bool {
+    let rows = batch.num_rows() as u64;
+    let sent = tx.send(Ok(batch)).await.is_ok();
+    if sent {
+        record_rows(rows);
+    }
+    sent
+}

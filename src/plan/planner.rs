@@ -1,0 +1,255 @@
+//! The planner: a [`Command`] becomes the [`ReadPlan`]s of its endpoints, with the exact schema
+//! of the result (GetFlightInfo); a [`ReadPlan`] is executed without planning again (DoGet).
+
+use std::sync::Arc;
+
+use arrow::array::{RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use futures::{StreamExt, TryStreamExt};
+
+use crate::pg::source;
+use crate::pg::types::arrow_schema;
+use crate::plan::PlanError;
+use crate::plan::command::Command;
+use crate::plan::context::{QueryStream, ReadContext};
+use crate::plan::cursor::with_cursor_metadata;
+use crate::plan::extract::{plan_path, plan_request, readable_relations};
+use crate::plan::query;
+use crate::plan::read_plan::{ReadPlan, plan_body::Body};
+use crate::plan::request::ExtractionMode;
+use crate::plan::scan_plan::ExtractPlan;
+use crate::plan::single;
+
+/// Turns commands into read plans, and runs read plans.
+#[derive(Clone)]
+pub struct Planner {
+    ctx: ReadContext,
+}
+
+/// A planned command: what GetFlightInfo answers.
+pub struct Planned {
+    /// The exact schema of the result (with the next cursor in its metadata, incremental).
+    pub schema: SchemaRef,
+    /// One read plan per endpoint.
+    pub endpoints: Vec<ReadPlan>,
+    /// PostgreSQL's estimate of the result's rows, where it has one.
+    pub estimated_rows: Option<i64>,
+    /// Whether the endpoints' rows come in the statement's order.
+    pub ordered: bool,
+    /// The next cursor as JSON (incremental requests), for `FlightInfo.app_metadata`.
+    pub app_metadata: Option<String>,
+}
+
+/// What a prepared statement tells before it runs.
+pub struct Prepared {
+    /// The exact schema of the result.
+    pub schema: SchemaRef,
+    /// The parameters' schema (`$1…$n`).
+    pub parameter_schema: SchemaRef,
+}
+
+fn explain_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("plan", DataType::Utf8, false)]))
+}
+
+impl Planner {
+    /// A planner over `ctx`.
+    pub fn new(ctx: ReadContext) -> Planner {
+        Planner { ctx }
+    }
+
+    /// The type options reads are planned with.
+    pub fn type_options(&self) -> &crate::pg::types::TypeOptions {
+        &self.ctx.options
+    }
+
+    /// Plans `command`: its schema and each endpoint's read plan. Never runs the read.
+    pub async fn plan(&self, command: &Command) -> Result<Planned, PlanError> {
+        let ctx = &self.ctx;
+        match command {
+            Command::Extract(request) => Ok(extraction(
+                plan_request(
+                    &ctx.pool,
+                    request,
+                    &ctx.default_schema,
+                    &ctx.options,
+                    &ctx.partitions,
+                )
+                .await?,
+            )),
+            Command::Path(path) => Ok(extraction(
+                plan_path(&ctx.pool, path, &ctx.options, &ctx.partitions).await?,
+            )),
+            Command::Statement { sql, params } => {
+                let plan = query::plan(ctx, sql).await?;
+                let (endpoints, ordered) = plan.endpoints(ctx, params).await?;
+                Ok(Planned {
+                    schema: plan.schema.clone(),
+                    endpoints,
+                    estimated_rows: plan.estimated_rows(),
+                    ordered,
+                    app_metadata: None,
+                })
+            }
+            Command::Explain(inner) => Ok(Planned {
+                schema: explain_schema(),
+                endpoints: vec![ReadPlan::explain(Box::pin(self.explain(inner)).await?)],
+                estimated_rows: None,
+                ordered: true,
+                app_metadata: None,
+            }),
+        }
+    }
+
+    /// The result and parameter schemas of `command`, without splitting or running it
+    /// (CreatePreparedStatement, DoPut).
+    pub async fn prepare(&self, command: &Command) -> Result<Prepared, PlanError> {
+        match command {
+            Command::Statement { sql, .. } => {
+                let plan = query::plan(&self.ctx, sql).await?;
+                Ok(Prepared {
+                    schema: plan.schema.clone(),
+                    parameter_schema: plan.parameter_schema(),
+                })
+            }
+            Command::Explain(inner) => Ok(Prepared {
+                schema: explain_schema(),
+                parameter_schema: Box::pin(self.prepare(inner)).await?.parameter_schema,
+            }),
+            other => Ok(Prepared {
+                schema: self.plan(other).await?.schema,
+                parameter_schema: Arc::new(Schema::empty()),
+            }),
+        }
+    }
+
+    /// Every relation the role can read, as a path and its full-table plan (ListFlights).
+    pub async fn list(&self) -> Result<Vec<(Vec<String>, Planned)>, PlanError> {
+        let plans = readable_relations(&self.ctx.pool, &self.ctx.options).await?;
+        Ok(plans
+            .into_iter()
+            .map(|plan| {
+                let path = vec![plan.relation.schema.clone(), plan.relation.name.clone()];
+                (path, extraction(plan))
+            })
+            .collect())
+    }
+
+    /// EXPLAIN's lines for `command`: the path taken, the filters pushed, the SQL sent.
+    async fn explain(&self, command: &Command) -> Result<Vec<String>, PlanError> {
+        let ctx = &self.ctx;
+        match command {
+            Command::Statement { sql, .. } => Ok(query::plan(ctx, sql).await?.explain_lines(ctx)),
+            Command::Explain(inner) => Box::pin(self.explain(inner)).await,
+            Command::Extract(request) => {
+                let mut unsplit = request.clone();
+                unsplit.partitions = Some(1);
+                let plan = plan_request(
+                    &ctx.pool,
+                    &unsplit,
+                    &ctx.default_schema,
+                    &ctx.options,
+                    &ctx.partitions,
+                )
+                .await?;
+                let path = match &request.mode {
+                    ExtractionMode::Incremental { cursor_field, .. } => format!(
+                        "path: incremental (the cursor window of {} on {cursor_field})",
+                        crate::pg::sql::qualified_name(&plan.scan.schema, &plan.scan.table)
+                    ),
+                    ExtractionMode::FullTable { .. } => format!(
+                        "path: full table ({})",
+                        crate::pg::sql::qualified_name(&plan.scan.schema, &plan.scan.table)
+                    ),
+                };
+                Ok(extraction_lines(path, &plan))
+            }
+            Command::Path(path) => {
+                let plan = plan_path(&ctx.pool, path, &ctx.options, &ctx.partitions).await?;
+                let path = format!(
+                    "path: full table ({})",
+                    crate::pg::sql::qualified_name(&plan.scan.schema, &plan.scan.table)
+                );
+                Ok(extraction_lines(path, &plan))
+            }
+        }
+    }
+
+    /// Runs one endpoint's read plan: its schema, and the stream of its batches, every batch
+    /// carrying exactly that schema.
+    pub async fn execute(&self, plan: ReadPlan) -> Result<(SchemaRef, QueryStream), PlanError> {
+        let ctx = self.ctx.clone();
+        let cursor = plan.cursor_metadata().map(str::to_string);
+        match plan.body {
+            Some(Body::Read(read)) => {
+                let columns = read.column_plans(&ctx.options);
+                let schema = with_cursor_metadata(arrow_schema(&columns), cursor.as_deref());
+                let stream = source::run(ctx.pool.clone(), read, ctx.options, ctx.batch_size)?
+                    .map_err(PlanError::Pg);
+                Ok((schema.clone(), with_schema(schema, Box::pin(stream))))
+            }
+            Some(Body::Query(query)) => {
+                let planned = single::replan(&ctx, query).await?;
+                let schema = planned.schema();
+                Ok((schema.clone(), with_schema(schema, planned.execute()?)))
+            }
+            Some(Body::Explain(explain)) => {
+                let schema = explain_schema();
+                let batch = RecordBatch::try_new(
+                    schema.clone(),
+                    vec![Arc::new(StringArray::from(explain.lines))],
+                )?;
+                Ok((
+                    schema,
+                    Box::pin(futures::stream::once(async move { Ok(batch) })),
+                ))
+            }
+            None => Err(PlanError::InvalidRequest(
+                "ticket was not issued by this pgflight (empty read plan)".into(),
+            )),
+        }
+    }
+}
+
+/// Every batch of `stream` with exactly `schema` (the one announced at planning).
+fn with_schema(schema: SchemaRef, stream: QueryStream) -> QueryStream {
+    Box::pin(stream.map(move |batch| {
+        let batch = batch?;
+        Ok(RecordBatch::try_new(
+            schema.clone(),
+            batch.columns().to_vec(),
+        )?)
+    }))
+}
+
+/// The planned answer of an extraction.
+fn extraction(plan: ExtractPlan) -> Planned {
+    let estimated_rows = match plan.cursor_metadata {
+        Some(_) => None,
+        None => plan.relation.estimated_rows,
+    };
+    Planned {
+        schema: plan.schema(),
+        endpoints: plan.endpoints(),
+        estimated_rows,
+        ordered: false,
+        app_metadata: plan.cursor_metadata.clone(),
+    }
+}
+
+fn extraction_lines(path: String, plan: &ExtractPlan) -> Vec<String> {
+    let filters = if plan.scan.filters.is_empty() {
+        "none".to_string()
+    } else {
+        crate::pg::render::conjunction(&plan.scan.filters)
+    };
+    vec![
+        path,
+        format!("pushed filters: {filters}"),
+        format!(
+            "next cursor: {}",
+            plan.cursor_metadata.as_deref().unwrap_or("none")
+        ),
+        format!("sql sent: {}", plan.copy_sql()),
+    ]
+}
