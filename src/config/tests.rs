@@ -208,6 +208,33 @@ fn keys_list_matches_the_config_fields() {
 }
 
 #[test]
+fn every_key_is_a_flag_and_config_is_only_a_flag() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        flags: ConfigFlags,
+    }
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut flags: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_long())
+        .filter(|long| *long != "help")
+        .map(|long| long.replace('-', "_"))
+        .collect();
+    flags.sort();
+    let mut expected: Vec<String> = keys().iter().map(|k| k.to_string()).collect();
+    expected.push("config".into());
+    expected.sort();
+    assert_eq!(flags, expected);
+    let msg = error(load_file(
+        "f.toml",
+        &format!("{MINIMAL_TOML}config = \"other.toml\"\n"),
+    ));
+    assert!(msg.starts_with("unknown key \"config\" in "), "{msg}");
+}
+
+#[test]
 fn environment_overrides_the_file_and_flags_override_the_environment() {
     let dir = TempDir::new().unwrap();
     let path = write(
