@@ -14,10 +14,10 @@
 //! form the `deserialize` half reads back (a duration as humane text, a secret exposed to that
 //! layer only).
 
-use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Unexpected, Visitor};
+use figment::value::{Num, Value};
+use serde::de::{self, Deserialize, Deserializer, Unexpected};
 use serde::{Serialize, Serializer};
 
 use super::choices::Choice;
@@ -28,129 +28,64 @@ pub(super) const DURATION_EXPECTED: &str =
 /// What "is not a count" is followed by; shared with [`Config::validate`](super::Config::validate).
 pub(super) const COUNT_EXPECTED: &str = "a whole number of at least 1";
 
-/// One value as a source wrote it.
-#[derive(Debug, Clone, PartialEq)]
-enum Scalar {
-    /// A string (never blank: a blank one is unset).
-    Text(String),
-    /// A whole number.
-    Whole(i128),
-    /// A number with a fraction (or too large to be whole).
-    Fraction(f64),
-    /// `true` or `false`.
-    Bool(bool),
-}
-
-impl Scalar {
-    /// The value as it would be written, for error messages.
-    fn written(&self) -> String {
-        match self {
-            Scalar::Text(s) => s.clone(),
-            Scalar::Whole(n) => n.to_string(),
-            Scalar::Fraction(f) => f.to_string(),
-            Scalar::Bool(b) => b.to_string(),
-        }
-    }
-
-    /// A non-negative whole number, from a number or a string of digits.
-    fn whole(&self) -> Option<u128> {
-        match self {
-            Scalar::Whole(n) => u128::try_from(*n).ok(),
-            Scalar::Text(s) => s.trim().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// The text of a string; `None` for a number or a boolean.
-    fn text(&self) -> Option<&str> {
-        match self {
-            Scalar::Text(s) => Some(s.trim()),
-            _ => None,
-        }
-    }
-}
-
-/// Reads any single value; a table or a list is an `invalid_type` error (its content unshown).
-struct ScalarVisitor;
-
-impl<'de> Visitor<'de> for ScalarVisitor {
-    type Value = Option<Scalar>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a single value")
-    }
-
-    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
-        Ok(Some(Scalar::Bool(b)))
-    }
-
-    fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
-        Ok(Some(Scalar::Whole(n.into())))
-    }
-
-    fn visit_i128<E>(self, n: i128) -> Result<Self::Value, E> {
-        Ok(Some(Scalar::Whole(n)))
-    }
-
-    fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
-        Ok(Some(Scalar::Whole(n.into())))
-    }
-
-    fn visit_u128<E>(self, n: u128) -> Result<Self::Value, E> {
-        Ok(Some(match i128::try_from(n) {
-            Ok(n) => Scalar::Whole(n),
-            Err(_) => Scalar::Text(n.to_string()),
-        }))
-    }
-
-    fn visit_f64<E>(self, f: f64) -> Result<Self::Value, E> {
-        Ok(Some(Scalar::Fraction(f)))
-    }
-
-    fn visit_char<E: de::Error>(self, c: char) -> Result<Self::Value, E> {
-        self.visit_string(c.to_string())
-    }
-
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
-        self.visit_string(s.to_owned())
-    }
-
-    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
-        Ok((!s.trim().is_empty()).then_some(Scalar::Text(s)))
-    }
-
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-/// Reads a value and converts it with `parse`; `None` from `parse` refuses the value as
-/// "not {expected}".
+/// Reads one value and converts it with `parse`, which is given the value and its text as
+/// written; `None` from `parse` refuses the value as "not {expected}". Unset (`None`): a blank
+/// string or a null. A table or a list is refused as "not a single value", its content unshown.
 fn read<'de, D, T>(
     d: D,
     expected: &str,
-    parse: impl FnOnce(&Scalar) -> Option<T>,
+    parse: impl FnOnce(&Value, &str) -> Option<T>,
 ) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
 {
-    let Some(scalar) = d.deserialize_any(ScalarVisitor)? else {
-        return Ok(None);
+    let value = <Value as Deserialize>::deserialize(d)?;
+    let written = match &value {
+        Value::Empty(..) => return Ok(None),
+        Value::String(_, s) if s.trim().is_empty() => return Ok(None),
+        Value::String(_, s) => s.clone(),
+        Value::Char(_, c) => c.to_string(),
+        Value::Bool(_, b) => b.to_string(),
+        Value::Num(_, n) => number_text(*n),
+        Value::Dict(..) => return Err(de::Error::invalid_type(Unexpected::Map, &"a single value")),
+        Value::Array(..) => {
+            return Err(de::Error::invalid_type(Unexpected::Seq, &"a single value"));
+        }
     };
-    match parse(&scalar) {
-        Some(value) => Ok(Some(value)),
+    match parse(&value, &written) {
+        Some(parsed) => Ok(Some(parsed)),
         None => Err(de::Error::invalid_value(
-            Unexpected::Str(&scalar.written()),
+            Unexpected::Str(&written),
             &expected,
         )),
+    }
+}
+
+/// A number as it would be written.
+fn number_text(n: Num) -> String {
+    if let Some(u) = n.to_u128() {
+        u.to_string()
+    } else if let Some(i) = n.to_i128() {
+        i.to_string()
+    } else {
+        n.to_f64().map(|f| f.to_string()).unwrap_or_default()
+    }
+}
+
+/// A non-negative whole number from a number or a string of digits.
+fn whole_number(value: &Value) -> Option<u128> {
+    match value {
+        Value::Num(_, n) => n.to_u128_lossy(),
+        Value::String(_, s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A number of seconds (whole or fractional, not negative) as a duration.
+fn seconds(n: Num) -> Option<Duration> {
+    match n.to_u128_lossy() {
+        Some(secs) => u64::try_from(secs).ok().map(Duration::from_secs),
+        None => Duration::try_from_secs_f64(n.to_f64()?).ok(),
     }
 }
 
@@ -166,7 +101,7 @@ pub(super) mod text {
     pub use super::as_is as serialize;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        read(d, "", |s| Some(s.written().trim().to_owned()))
+        read(d, "", |_, written| Some(written.trim().to_owned()))
     }
 }
 
@@ -181,7 +116,7 @@ pub(super) mod secret {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
-        read(d, "", |s| Some(SecretString::from(s.written())))
+        read(d, "", |_, written| Some(SecretString::from(written)))
     }
 }
 
@@ -196,7 +131,7 @@ pub(super) mod path {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-        read(d, "", |s| Some(PathBuf::from(s.written().trim())))
+        read(d, "", |_, written| Some(PathBuf::from(written.trim())))
     }
 }
 
@@ -207,8 +142,8 @@ pub(super) mod port {
     pub use super::as_is as serialize;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u16>, D::Error> {
-        read(d, "a port number (1-65535)", |s| {
-            u16::try_from(s.whole()?).ok().filter(|&p| p != 0)
+        read(d, "a port number (1-65535)", |value, _| {
+            u16::try_from(whole_number(value)?).ok().filter(|&p| p != 0)
         })
     }
 }
@@ -220,8 +155,10 @@ pub(super) mod count {
     pub use super::as_is as serialize;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
-        read(d, COUNT_EXPECTED, |s| {
-            usize::try_from(s.whole()?).ok().filter(|&n| n >= 1)
+        read(d, COUNT_EXPECTED, |value, _| {
+            usize::try_from(whole_number(value)?)
+                .ok()
+                .filter(|&n| n >= 1)
         })
     }
 }
@@ -236,11 +173,10 @@ pub(super) mod duration {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-        read(d, DURATION_EXPECTED, |s| match s {
-            Scalar::Whole(n) => u64::try_from(*n).ok().map(Duration::from_secs),
-            Scalar::Fraction(f) => Duration::try_from_secs_f64(*f).ok(),
-            Scalar::Text(text) => parse_duration(text),
-            Scalar::Bool(_) => None,
+        read(d, DURATION_EXPECTED, |value, _| match value {
+            Value::Num(_, n) => seconds(*n),
+            Value::String(_, s) => parse_duration(s),
+            _ => None,
         })
     }
 }
@@ -252,15 +188,18 @@ pub(super) mod boolean {
     pub use super::as_is as serialize;
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        read(d, "true or false", |s| match s {
-            Scalar::Bool(b) => Some(*b),
-            Scalar::Whole(0) => Some(false),
-            Scalar::Whole(1) => Some(true),
-            Scalar::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+        read(d, "true or false", |value, _| match value {
+            Value::Bool(_, b) => Some(*b),
+            Value::String(_, s) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" | "yes" | "on" | "1" => Some(true),
                 "false" | "no" | "off" | "0" => Some(false),
                 _ => None,
             },
+            Value::Num(_, n) => n.to_u128().and_then(|n| match n {
+                0 => Some(false),
+                1 => Some(true),
+                _ => None,
+            }),
             _ => None,
         })
     }
@@ -278,7 +217,7 @@ pub(super) mod address {
         read(
             d,
             "an IP address and port (e.g. 0.0.0.0:8080 or [::1]:8080)",
-            |s| s.text()?.parse().ok(),
+            |value, _| value.as_str()?.trim().parse().ok(),
         )
     }
 }
@@ -295,7 +234,7 @@ pub(super) mod word {
         T: Choice,
     {
         let expected = format!("one of {}", T::NAMES.join(", "));
-        read(d, &expected, |s| T::from_name(s.text()?))
+        read(d, &expected, |value, _| T::from_name(value.as_str()?))
     }
 }
 
@@ -313,7 +252,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use figment::value::{Empty, Value};
+    use figment::value::Empty;
 
     use super::*;
 
@@ -331,10 +270,9 @@ mod tests {
         assert_eq!(d("-5"), None);
         assert_eq!(d("NaN"), None);
         assert_eq!(d("inf"), None);
-        let n = |v: Value| duration::deserialize(&v).ok().flatten();
-        assert_eq!(n(Value::from(0.25)), Some(Duration::from_millis(250)));
-        assert_eq!(n(Value::from(-1)), None);
-        assert_eq!(n(Value::from(7u64)), Some(Duration::from_secs(7)));
+        assert_eq!(seconds(Num::F64(0.25)), Some(Duration::from_millis(250)));
+        assert_eq!(seconds(Num::I64(-1)), None);
+        assert_eq!(seconds(Num::U64(7)), Some(Duration::from_secs(7)));
     }
 
     #[test]
