@@ -24,6 +24,9 @@ use super::{ArrayFormat, AuthMode, LogFormat, LogLevel, NumericNan, SslMode};
 /// `--batch-size`, …; a flag that is given overrides the file and the environment), and the
 /// shape every source is read into. Unknown keys are refused (`deny_unknown_fields`); `config`
 /// is not a key, only the flag that names the file.
+///
+/// `Debug` redacts the secrets, but `Serialize` writes them in the clear: it exists to hand the
+/// flags to figment as a layer. Never log or store a serialized `ConfigFlags`.
 #[derive(clap::Args, serde::Deserialize, serde::Serialize, Default, Debug, Clone)]
 #[serde(default, deny_unknown_fields)]
 #[command(next_help_heading = "Configuration")]
