@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use super::KEYS;
+use figment::error::{Actual, Kind};
+
+use super::keys;
 
 /// A configuration that cannot be used. `Display` is one line naming the key, the offending
 /// value (never a password or a URL's password) and what is allowed, plus where the value came
@@ -35,7 +37,7 @@ pub enum ConfigError {
         origin: Option<String>,
     },
     /// A key no version of pgflight knows, in a file or as a `PGFLIGHT_*` variable.
-    #[error("unknown key {key:?} in {origin} (known keys: {})", KEYS.join(", "))]
+    #[error("unknown key {key:?} in {origin} (known keys: {})", keys().join(", "))]
     UnknownKey {
         /// The key as written (lower-cased for environment variables).
         key: String,
@@ -99,4 +101,43 @@ fn from(origin: &Option<String>) -> String {
 /// Folds a multi-line message (a parser's, an OS error) into one line.
 pub(super) fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The error of extracting [`ConfigFlags`](super::ConfigFlags) from the merged layers, in the
+/// words of [`ConfigError`]: the key is the first part of figment's path, the origin what the
+/// value's layer says about that key. The `value` helpers refuse a value only with
+/// `invalid_value` (the value as written; never a secret's, which are never refused) or
+/// `invalid_type` (a table or a list, whose content is not shown).
+pub(super) fn from_figment(error: figment::Error) -> ConfigError {
+    let name = error.path.first().map(String::as_str).unwrap_or_default();
+    let key = keys().iter().copied().find(|k| *k == name);
+    let profile = error.profile.clone().unwrap_or_default();
+    let origin = (error.metadata.as_ref()).map(|m| m.interpolate(&profile, &error.path));
+    match (key, error.kind) {
+        (Some(key), Kind::InvalidValue(value, expected)) => ConfigError::Invalid {
+            key,
+            value: match value {
+                Actual::Str(written) => written,
+                other => other.to_string(),
+            },
+            expected,
+            origin,
+        },
+        (Some(key), Kind::InvalidType(found, _)) => ConfigError::WrongType {
+            key,
+            expected: "a single value",
+            found: match found {
+                Actual::Map => "a table",
+                Actual::Seq => "a list",
+                _ => "another kind of value",
+            },
+            origin,
+        },
+        (_, Kind::UnknownField(key, _)) => ConfigError::UnknownKey {
+            key,
+            origin: origin.unwrap_or_else(|| "the configuration".into()),
+        },
+        // Not produced by the helpers (which quote values only in the two arms above).
+        (_, kind) => ConfigError::Conflict(format!("{name}: {kind}{}", from(&origin))),
+    }
 }

@@ -9,11 +9,10 @@ use std::path::{Path, PathBuf};
 
 use figment::providers::{Format, Toml, Yaml};
 use figment::value::{Dict, Map, Value};
-use figment::{Metadata, Profile, Provider};
-use secrecy::ExposeSecret;
+use figment::{Figment, Metadata, Profile, Provider};
 
 use super::error::one_line;
-use super::{ConfigError, ConfigFlags, KEYS};
+use super::{ConfigError, ConfigFlags, keys};
 
 /// The figment metadata name of the layer made from `url`.
 pub(super) const URL_LAYER: &str = "url";
@@ -47,6 +46,28 @@ pub(super) const SEED_VARS: &[(&str, &str)] = &[
     ("POSTGRES_SCHEMA", "schema"),
 ];
 
+/// Where a value came from.
+#[derive(Debug, Clone)]
+pub(super) struct Origin {
+    /// A file name, an environment variable, a flag, or "url".
+    pub label: String,
+    /// Whether it was taken from the parts of `url` (which explicit keys override).
+    pub from_url: bool,
+}
+
+impl Origin {
+    /// Where the value of `key` in the merged layers came from (the key itself if unknown).
+    pub fn of(figment: &Figment, key: &str) -> Self {
+        let metadata = figment.find_metadata(key);
+        Self {
+            label: metadata
+                .map(|m| m.interpolate(&Profile::Default, &[key]))
+                .unwrap_or_else(|| key.to_owned()),
+            from_url: metadata.is_some_and(|m| m.name == URL_LAYER),
+        }
+    }
+}
+
 /// One source: known keys, their values, and where each came from.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Layer {
@@ -68,12 +89,6 @@ impl Layer {
     fn set(&mut self, key: &str, value: Value, origin: impl Into<String>) {
         self.values.insert(key.to_owned(), value);
         self.origins.insert(key.to_owned(), origin.into());
-    }
-
-    fn set_text(&mut self, key: &str, value: Option<String>, origin: impl Into<String>) {
-        if let Some(value) = value {
-            self.set(key, Value::from(value), origin);
-        }
     }
 }
 
@@ -130,7 +145,7 @@ pub(super) fn file_layer(path: &Path) -> Result<Layer, ConfigError> {
     let label = path.display().to_string();
     let mut layer = Layer::new(label.clone());
     for (key, value) in values {
-        if !KEYS.contains(&key.as_str()) {
+        if !keys().contains(&key.as_str()) {
             return Err(ConfigError::UnknownKey { key, origin: label });
         }
         layer.set(&key, value, label.clone());
@@ -185,7 +200,7 @@ impl EnvLayers {
                 layers.config_file = Some(PathBuf::from(value));
             } else if let Some(rest) = name.strip_prefix(PGFLIGHT_PREFIX) {
                 let key = rest.to_ascii_lowercase();
-                if !KEYS.contains(&key.as_str()) {
+                if !keys().contains(&key.as_str()) {
                     let origin = format!("environment variable {name}");
                     return Err(ConfigError::UnknownKey { key, origin });
                 }
@@ -212,73 +227,26 @@ pub(super) fn process_env() -> Result<Vec<(String, String)>, ConfigError> {
     Ok(vars)
 }
 
-/// The command-line flags that were given, as a layer.
-pub(super) fn flags_layer(flags: &ConfigFlags) -> Layer {
+/// The command-line flags that were given, as a layer: `ConfigFlags` serialized (each key's
+/// `value` helper writes what its `deserialize` half reads back), unset flags left out.
+pub(super) fn flags_layer(flags: &ConfigFlags) -> Result<Layer, ConfigError> {
     let mut layer = Layer::new("command-line flags");
-    let mut put = |key: &str, value: Option<String>| {
-        layer.set_text(key, value, format!("--{}", key.replace('_', "-")));
+    let values = match Value::serialize(flags) {
+        Ok(Value::Dict(_, values)) => values,
+        // Unreachable for a struct of scalars; said plainly rather than ignored.
+        _ => {
+            return Err(ConfigError::Conflict(
+                "the command-line flags could not be read".into(),
+            ));
+        }
     };
-    let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.to_string_lossy().into_owned());
-    let text = |v: &dyn ToString| Some(v.to_string());
-    let duration = |d: &std::time::Duration| humantime::format_duration(*d).to_string();
-    let secret = |s: &secrecy::SecretString| s.expose_secret().to_owned();
-    put("host", flags.host.clone());
-    put("port", flags.port.as_ref().and_then(|p| text(p)));
-    put("database", flags.database.clone());
-    put("username", flags.username.clone());
-    put("password", flags.password.as_ref().map(secret));
-    put("password_file", path(&flags.password_file));
-    put("url", flags.url.as_ref().map(secret));
-    put("sslmode", flags.sslmode.map(|m| m.to_string()));
-    put("sslrootcert", path(&flags.sslrootcert));
-    put("sslcert", path(&flags.sslcert));
-    put("sslkey", path(&flags.sslkey));
-    put("schema", flags.schema.clone());
-    put(
-        "connect_timeout",
-        flags.connect_timeout.as_ref().map(duration),
-    );
-    put(
-        "statement_timeout",
-        flags.statement_timeout.as_ref().map(duration),
-    );
-    put(
-        "batch_size",
-        flags.batch_size.as_ref().and_then(|n| text(n)),
-    );
-    put(
-        "max_connections",
-        flags.max_connections.as_ref().and_then(|n| text(n)),
-    );
-    put("idle_timeout", flags.idle_timeout.as_ref().map(duration));
-    put("log_level", flags.log_level.map(|l| l.to_string()));
-    put("log_format", flags.log_format.map(|l| l.to_string()));
-    put("listen", flags.listen.as_ref().and_then(|a| text(a)));
-    put(
-        "metrics_listen",
-        flags.metrics_listen.as_ref().and_then(|a| text(a)),
-    );
-    put("tls_cert", path(&flags.tls_cert));
-    put("tls_key", path(&flags.tls_key));
-    put("tls_client_ca", path(&flags.tls_client_ca));
-    put("auth", flags.auth.map(|a| a.to_string()));
-    put("numeric_nan", flags.numeric_nan.map(|n| n.to_string()));
-    put("arrays", flags.arrays.map(|a| a.to_string()));
-    put(
-        "partition_min_rows",
-        flags.partition_min_rows.as_ref().and_then(|n| text(n)),
-    );
-    put(
-        "max_partitions",
-        flags.max_partitions.as_ref().and_then(|n| text(n)),
-    );
-    put("snapshot_ttl", flags.snapshot_ttl.as_ref().map(duration));
-    put("ticket_secret", flags.ticket_secret.as_ref().map(secret));
-    put("ticket_ttl", flags.ticket_ttl.as_ref().map(duration));
-    put("users_file", path(&flags.users_file));
-    put("token_ttl", flags.token_ttl.as_ref().map(duration));
-    put("metrics_auth", flags.metrics_auth.map(|b| b.to_string()));
-    layer
+    for (key, value) in values {
+        if !matches!(value, Value::Empty(..)) {
+            let flag = format!("--{}", key.replace('_', "-"));
+            layer.set(&key, value, flag);
+        }
+    }
+    Ok(layer)
 }
 
 /// URL query parameters pgflight understands, and the keys they set.

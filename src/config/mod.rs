@@ -1,5 +1,12 @@
 //! Configuration: defaults < config file (TOML or YAML) < environment < command-line flags.
 //!
+//! One struct declares every key: [`ConfigFlags`], read by clap as the flags and by serde as
+//! every other source. Each source is a figment layer (see `layers`); figment merges them and
+//! extracts `ConfigFlags` (`deny_unknown_fields`; each field's `value` helper says how it may be
+//! written); `ConfigFlags::into_config` fills in the defaults, and [`Config::validate`] checks
+//! the rules between keys. A new key is a field of `ConfigFlags` and of [`Config`], its default
+//! in `into_config`, any rule in `validate`, and its line in `flight.toml`.
+//!
 //! # Sources, lowest precedence first
 //!
 //! 1. Defaults (see [`Config::new`]).
@@ -38,7 +45,7 @@ mod choices;
 mod error;
 mod flags;
 mod layers;
-mod values;
+mod value;
 
 #[cfg(test)]
 mod tests;
@@ -48,54 +55,30 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
+use figment::value::{Dict, Value};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use choices::{ArrayFormat, AuthMode, LogFormat, LogLevel, NumericNan, SslMode};
 pub use error::ConfigError;
 pub use flags::ConfigFlags;
 
-use error::one_line;
-use layers::{EnvLayers, Layer};
-use values::{Origin, Values};
+use error::{from_figment, one_line};
+use layers::{EnvLayers, Layer, Origin};
 
-/// Every configuration key, in the order of [`Config`]'s fields.
-pub const KEYS: &[&str] = &[
-    "host",
-    "port",
-    "database",
-    "username",
-    "password",
-    "password_file",
-    "url",
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-    "schema",
-    "connect_timeout",
-    "statement_timeout",
-    "batch_size",
-    "max_connections",
-    "idle_timeout",
-    "log_level",
-    "log_format",
-    "listen",
-    "metrics_listen",
-    "tls_cert",
-    "tls_key",
-    "tls_client_ca",
-    "auth",
-    "numeric_nan",
-    "arrays",
-    "partition_min_rows",
-    "max_partitions",
-    "snapshot_ttl",
-    "ticket_secret",
-    "ticket_ttl",
-    "users_file",
-    "token_ttl",
-    "metrics_auth",
-];
+/// Every configuration key, in the order of [`Config`]'s fields: the serde names of
+/// [`ConfigFlags`]'s fields, so the list cannot drift from the struct.
+pub fn keys() -> &'static [&'static str] {
+    // serde's derived `Deserialize` (with `deny_unknown_fields`) lists the fields it knows in
+    // the error for one it does not: the key "" here.
+    let probe = Value::from(Dict::from([(String::new(), Value::from(0))]));
+    match probe.deserialize::<ConfigFlags>() {
+        Err(error) => match error.kind {
+            figment::error::Kind::UnknownField(_, known) => known,
+            _ => &[],
+        },
+        Ok(_) => &[],
+    }
+}
 
 /// The file read when none is named: `flight.toml` in the working directory.
 pub const DEFAULT_FILE: &str = "flight.toml";
@@ -184,21 +167,6 @@ pub struct Config {
     pub metrics_auth: bool,
 }
 
-const DEFAULT_PORT: u16 = 5432;
-const DEFAULT_SCHEMA: &str = "public";
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
-const DEFAULT_BATCH_SIZE: usize = 10_000;
-const DEFAULT_PARTITION_MIN_ROWS: usize = 1_000_000;
-const DEFAULT_MAX_PARTITIONS: usize = 4;
-const DEFAULT_SNAPSHOT_TTL: Duration = Duration::from_secs(60);
-const DEFAULT_TICKET_TTL: Duration = Duration::from_secs(3600);
-const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
-const DEFAULT_MAX_CONNECTIONS: usize = 10;
-const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
-const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 8080);
-
 impl Config {
     /// A configuration with the given connection and every other key at its default
     /// (no password, `sslmode = prefer`, `listen = 0.0.0.0:8080`, …). For tests and embedding;
@@ -209,43 +177,11 @@ impl Config {
         database: impl Into<String>,
         username: impl Into<String>,
     ) -> Config {
-        Config {
-            host: host.into(),
-            port,
-            database: database.into(),
-            username: username.into(),
-            password: None,
-            password_file: None,
-            url: None,
-            sslmode: SslMode::default(),
-            sslrootcert: None,
-            sslcert: None,
-            sslkey: None,
-            schema: DEFAULT_SCHEMA.to_owned(),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
-            batch_size: DEFAULT_BATCH_SIZE,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            log_level: LogLevel::default(),
-            log_format: LogFormat::default(),
-            listen: DEFAULT_LISTEN,
-            metrics_listen: None,
-            tls_cert: None,
-            tls_key: None,
-            tls_client_ca: None,
-            auth: AuthMode::default(),
-            numeric_nan: NumericNan::default(),
-            arrays: ArrayFormat::default(),
-            partition_min_rows: DEFAULT_PARTITION_MIN_ROWS,
-            max_partitions: DEFAULT_MAX_PARTITIONS,
-            snapshot_ttl: DEFAULT_SNAPSHOT_TTL,
-            ticket_secret: None,
-            ticket_ttl: DEFAULT_TICKET_TTL,
-            users_file: None,
-            token_ttl: DEFAULT_TOKEN_TTL,
-            metrics_auth: true,
-        }
+        let keys = ConfigFlags {
+            port: Some(port),
+            ..ConfigFlags::default()
+        };
+        keys.into_config(host.into(), database.into(), username.into())
     }
 
     /// Loads the configuration from its sources (see the module documentation) and the
@@ -281,7 +217,7 @@ impl Config {
             Err(ConfigError::Invalid {
                 key,
                 value: n.to_string(),
-                expected: "a whole number of at least 1".into(),
+                expected: value::COUNT_EXPECTED.into(),
                 origin: None,
             })
         };
@@ -372,7 +308,7 @@ fn load_from(
         .map(Path::to_path_buf)
         .or_else(|| default_file.is_file().then(|| default_file.to_path_buf()));
     let file_layer = path.as_deref().map(layers::file_layer).transpose()?;
-    let flags_layer = layers::flags_layer(flags);
+    let flags_layer = layers::flags_layer(flags)?;
     let explicit = [
         file_layer.as_ref(),
         Some(&env.libpq),
@@ -385,114 +321,119 @@ fn load_from(
             .chain(explicit.into_iter().flatten())
             .fold(Figment::new(), |figment, layer| figment.merge(layer))
     };
-    let without_url = Values::new(merge(None));
-    let url = without_url.secret("url")?;
-    let url_layer =
-        match &url {
-            Some((url, origin)) => Some(layers::url_layer(url.expose_secret()).map_err(
-                |reason| ConfigError::Url {
+    let without_url = merge(None);
+    let keys: ConfigFlags = without_url.extract().map_err(from_figment)?;
+    let (figment, keys) = match &keys.url {
+        Some(url) => {
+            let layer = layers::url_layer(url.expose_secret()).map_err(|reason| {
+                let origin = Origin::of(&without_url, "url");
+                ConfigError::Url {
                     reason,
-                    origin: Some(origin.label.clone()),
-                },
-            )?),
-            None => None,
-        };
-    let values = match &url_layer {
-        Some(layer) => Values::new(merge(Some(layer))),
-        None => without_url,
+                    origin: Some(origin.label),
+                }
+            })?;
+            let figment = merge(Some(&layer));
+            let keys = figment.extract().map_err(from_figment)?;
+            (figment, keys)
+        }
+        None => (without_url, keys),
     };
     let file_name = path
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| DEFAULT_FILE.to_owned());
-    let config = build(&values, url.map(|(u, _)| u), &file_name)?;
+    let config = build(keys, &figment, &file_name)?;
     config.validate()?;
     Ok(config)
 }
 
-/// Converts the merged values into a `Config`, filling defaults and reading `password_file`.
-fn build(
-    values: &Values,
-    url: Option<SecretString>,
-    file_name: &str,
-) -> Result<Config, ConfigError> {
-    let required = |key: &'static str, also: &str, env: &str| {
-        values.string(key)?.ok_or_else(|| ConfigError::Missing {
+/// Checks the required keys, settles the password (`password`, the URL's, or the content of
+/// `password_file`) and fills in the defaults. `figment` says where each value came from.
+fn build(mut keys: ConfigFlags, figment: &Figment, file_name: &str) -> Result<Config, ConfigError> {
+    let required = |key: &'static str, value: Option<String>, also: &str, env: &str| {
+        value.ok_or_else(|| ConfigError::Missing {
             key,
             hint: format!("set {key}{also} in {file_name}, {env}, or pass --{key}"),
         })
     };
-    let host = required("host", " or url", "POSTGRES_HOST or PGHOST")?;
-    let database = required("database", "", "POSTGRES_DATABASE or PGDATABASE")?;
-    let username = required("username", "", "POSTGRES_USERNAME or PGUSER")?;
-    let password = values.secret("password")?;
-    let password_file = values.path("password_file")?;
-    let password = match (password, &password_file) {
-        (Some((_, password_origin)), Some((_, file_origin))) if !password_origin.from_url => {
-            return Err(ConfigError::Conflict(format!(
-                "password and password_file are both set (password from {}, password_file from \
-                 {}); set only one",
-                password_origin.label, file_origin.label
-            )));
+    let host = required(
+        "host",
+        keys.host.take(),
+        " or url",
+        "POSTGRES_HOST or PGHOST",
+    )?;
+    let database = required(
+        "database",
+        keys.database.take(),
+        "",
+        "POSTGRES_DATABASE or PGDATABASE",
+    )?;
+    let username = required(
+        "username",
+        keys.username.take(),
+        "",
+        "POSTGRES_USERNAME or PGUSER",
+    )?;
+    if let Some(path) = &keys.password_file {
+        let file_origin = Origin::of(figment, "password_file");
+        if keys.password.is_some() {
+            let password_origin = Origin::of(figment, "password");
+            if !password_origin.from_url {
+                return Err(ConfigError::Conflict(format!(
+                    "password and password_file are both set (password from {}, password_file \
+                     from {}); set only one",
+                    password_origin.label, file_origin.label
+                )));
+            }
         }
-        (_, Some((path, origin))) => Some(read_password_file(path, origin)?),
-        (password, None) => password.map(|(secret, _)| secret),
-    };
-    let defaults = Config::new(host, DEFAULT_PORT, database, username);
-    Ok(Config {
-        port: values.port("port")?.unwrap_or(defaults.port),
-        password,
-        password_file: password_file.map(|(path, _)| path),
-        url,
-        sslmode: values.choice("sslmode")?.unwrap_or(defaults.sslmode),
-        sslrootcert: values.plain_path("sslrootcert")?,
-        sslcert: values.plain_path("sslcert")?,
-        sslkey: values.plain_path("sslkey")?,
-        schema: values.string("schema")?.unwrap_or(defaults.schema.clone()),
-        connect_timeout: values
-            .duration("connect_timeout")?
-            .unwrap_or(defaults.connect_timeout),
-        statement_timeout: values
-            .duration("statement_timeout")?
-            .unwrap_or(defaults.statement_timeout),
-        batch_size: values.count("batch_size")?.unwrap_or(defaults.batch_size),
-        max_connections: values
-            .count("max_connections")?
-            .unwrap_or(defaults.max_connections),
-        idle_timeout: values
-            .duration("idle_timeout")?
-            .unwrap_or(defaults.idle_timeout),
-        log_level: values.choice("log_level")?.unwrap_or(defaults.log_level),
-        log_format: values.choice("log_format")?.unwrap_or(defaults.log_format),
-        listen: values.socket_addr("listen")?.unwrap_or(defaults.listen),
-        metrics_listen: values.socket_addr("metrics_listen")?,
-        tls_cert: values.plain_path("tls_cert")?,
-        tls_key: values.plain_path("tls_key")?,
-        tls_client_ca: values.plain_path("tls_client_ca")?,
-        auth: values.choice("auth")?.unwrap_or(defaults.auth),
-        numeric_nan: values
-            .choice("numeric_nan")?
-            .unwrap_or(defaults.numeric_nan),
-        arrays: values.choice("arrays")?.unwrap_or(defaults.arrays),
-        partition_min_rows: values
-            .count("partition_min_rows")?
-            .unwrap_or(defaults.partition_min_rows),
-        max_partitions: values
-            .count("max_partitions")?
-            .unwrap_or(defaults.max_partitions),
-        snapshot_ttl: values
-            .duration("snapshot_ttl")?
-            .unwrap_or(defaults.snapshot_ttl),
-        ticket_secret: values.secret("ticket_secret")?.map(|(secret, _)| secret),
-        ticket_ttl: values
-            .duration("ticket_ttl")?
-            .unwrap_or(defaults.ticket_ttl),
-        users_file: values.plain_path("users_file")?,
-        token_ttl: values.duration("token_ttl")?.unwrap_or(defaults.token_ttl),
-        metrics_auth: values
-            .boolean("metrics_auth")?
-            .unwrap_or(defaults.metrics_auth),
-        ..defaults
-    })
+        keys.password = Some(read_password_file(path, &file_origin)?);
+    }
+    Ok(keys.into_config(host, database, username))
+}
+
+impl ConfigFlags {
+    /// The configuration these keys describe, every unset key at its default: the one place
+    /// defaults live. The required keys are given apart, and `password` is taken as settled.
+    fn into_config(self, host: String, database: String, username: String) -> Config {
+        Config {
+            host,
+            port: self.port.unwrap_or(5432),
+            database,
+            username,
+            password: self.password,
+            password_file: self.password_file,
+            url: self.url,
+            sslmode: self.sslmode.unwrap_or_default(),
+            sslrootcert: self.sslrootcert,
+            sslcert: self.sslcert,
+            sslkey: self.sslkey,
+            schema: self.schema.unwrap_or_else(|| "public".to_owned()),
+            connect_timeout: self.connect_timeout.unwrap_or(Duration::from_secs(30)),
+            statement_timeout: self.statement_timeout.unwrap_or(Duration::from_secs(300)),
+            batch_size: self.batch_size.unwrap_or(10_000),
+            max_connections: self.max_connections.unwrap_or(10),
+            idle_timeout: self.idle_timeout.unwrap_or(Duration::from_secs(300)),
+            log_level: self.log_level.unwrap_or_default(),
+            log_format: self.log_format.unwrap_or_default(),
+            listen: self
+                .listen
+                .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 8080))),
+            metrics_listen: self.metrics_listen,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
+            tls_client_ca: self.tls_client_ca,
+            auth: self.auth.unwrap_or_default(),
+            numeric_nan: self.numeric_nan.unwrap_or_default(),
+            arrays: self.arrays.unwrap_or_default(),
+            partition_min_rows: self.partition_min_rows.unwrap_or(1_000_000),
+            max_partitions: self.max_partitions.unwrap_or(4),
+            snapshot_ttl: self.snapshot_ttl.unwrap_or(Duration::from_secs(60)),
+            ticket_secret: self.ticket_secret,
+            ticket_ttl: self.ticket_ttl.unwrap_or(Duration::from_secs(3600)),
+            users_file: self.users_file,
+            token_ttl: self.token_ttl.unwrap_or(Duration::from_secs(3600)),
+            metrics_auth: self.metrics_auth.unwrap_or(true),
+        }
+    }
 }
 
 /// The content of `password_file`, without its trailing newline(s).

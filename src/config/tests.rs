@@ -184,7 +184,7 @@ fn the_repository_flight_toml_loads_and_documents_every_key() {
     assert_eq!(config.database, "mydb");
     assert_eq!(config.sslmode, SslMode::Prefer);
     let text = std::fs::read_to_string(&path).unwrap();
-    for key in KEYS {
+    for key in keys() {
         let documented = text.lines().any(|line| {
             let line = line.trim_start_matches(['#', ' ']);
             line.strip_prefix(key)
@@ -198,13 +198,40 @@ fn the_repository_flight_toml_loads_and_documents_every_key() {
 fn keys_list_matches_the_config_fields() {
     let debug = format!("{:?}", Config::new("h", 1, "d", "u"));
     let fields = debug.matches(": ").count();
-    assert_eq!(fields, KEYS.len(), "{debug}");
-    for key in KEYS {
+    assert_eq!(fields, keys().len(), "{debug}");
+    for key in keys() {
         assert!(
             debug.contains(&format!(" {key}: ")),
             "{key} not a field: {debug}"
         );
     }
+}
+
+#[test]
+fn every_key_is_a_flag_and_config_is_only_a_flag() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        flags: ConfigFlags,
+    }
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut flags: Vec<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_long())
+        .filter(|long| *long != "help")
+        .map(|long| long.replace('-', "_"))
+        .collect();
+    flags.sort();
+    let mut expected: Vec<String> = keys().iter().map(|k| k.to_string()).collect();
+    expected.push("config".into());
+    expected.sort();
+    assert_eq!(flags, expected);
+    let msg = error(load_file(
+        "f.toml",
+        &format!("{MINIMAL_TOML}config = \"other.toml\"\n"),
+    ));
+    assert!(msg.starts_with("unknown key \"config\" in "), "{msg}");
 }
 
 #[test]
