@@ -5,6 +5,7 @@
 pub mod command;
 pub mod context;
 pub mod cursor;
+pub mod direct;
 pub mod endpoints;
 pub mod error;
 pub mod extract;

@@ -250,6 +250,13 @@ impl PgScanExec {
     }
 }
 
+impl PgScanExec {
+    /// The read this node runs.
+    pub fn read(&self) -> &Read {
+        &self.read
+    }
+}
+
 impl DisplayAs for PgScanExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         write!(f, "PgScanExec: {}", self.sql)

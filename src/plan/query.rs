@@ -40,7 +40,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 
 use crate::pg::describe::{self, ParamType};
 use crate::pg::partition::SplitMethod;
-use crate::pg::read::{ParamRow, ParamValue, Read, ReadColumn, StatementRead};
+use crate::pg::read::{ParamRow, ParamValue, Read, ReadColumn, StatementRead, read_source::Source};
 use crate::pg::render::statement_copy;
 use crate::pg::types::arrow_schema;
 use crate::plan::PlanError;
@@ -167,6 +167,24 @@ impl StatementPlan {
                     }
                     _ => None,
                 };
+                if let Some(direct) = planned.direct() {
+                    let Some(split) = split else {
+                        return Ok((vec![ReadPlan::read(direct.clone(), None)], true));
+                    };
+                    let plans = split
+                        .splits
+                        .iter()
+                        .map(|range| {
+                            let mut read = direct.clone();
+                            read.snapshot = split.snapshot.clone();
+                            if let Some(Source::Scan(scan)) = &mut read.source {
+                                scan.filters.push(range.filter());
+                            }
+                            ReadPlan::read(read, None)
+                        })
+                        .collect();
+                    return Ok((plans, false));
+                }
                 let Some(split) = split else {
                     return Ok((vec![ReadPlan::query(planned.query().clone())], true));
                 };

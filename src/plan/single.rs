@@ -16,11 +16,12 @@ use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::catalog;
-use crate::pg::read::{Filter, ReadColumn, ScanRead};
+use crate::pg::read::{Filter, Read, ReadColumn, ScanRead};
 use crate::pg::types::TYPE_NAME_KEY;
 use crate::pg::{PgError, PgPool};
 use crate::plan::PlanError;
 use crate::plan::context::{QueryStream, ReadContext};
+use crate::plan::direct::direct_read;
 use crate::plan::provider::PgTable;
 use crate::plan::read_plan::PlannedQuery;
 
@@ -42,6 +43,8 @@ pub struct PlannedScan {
     query: PlannedQuery,
     scans: Vec<(ScanRead, String)>,
     shape: Shape,
+    /// The read PostgreSQL alone answers, when DataFusion adds nothing to the scan.
+    direct: Option<Read>,
 }
 
 /// What a planned statement does besides reading, as far as splitting and estimates care.
@@ -84,6 +87,12 @@ impl PlannedScan {
         &self.query
     }
 
+    /// The read PostgreSQL alone answers, when DataFusion adds nothing to its scan
+    /// ([`crate::plan::direct`]): DoGet then runs it without DataFusion.
+    pub fn direct(&self) -> Option<&Read> {
+        self.direct.as_ref()
+    }
+
     /// Whether the read may be split into endpoints whose union is the result: no `ORDER BY`
     /// (endpoints arrive in no order) and no `LIMIT`/`OFFSET` (each endpoint would apply it).
     pub fn splittable(&self) -> bool {
@@ -121,6 +130,11 @@ impl PlannedScan {
             ));
             lines.push(format!("sql sent: {sql}"));
         }
+        lines.push(if self.direct.is_some() {
+            "executed: by PostgreSQL alone (DataFusion adds nothing to the scan)".into()
+        } else {
+            "executed: by DataFusion over the scan".into()
+        });
         lines.push(if self.splittable() {
             "endpoints: several when the relation is large (ranges read in one snapshot)".into()
         } else {
@@ -264,12 +278,14 @@ async fn plan_query(
         Ok(plan) => plan,
         Err(e) => return Ok(Err(format!("DataFusion cannot plan it ({})", short(&e)))),
     };
+    let direct = direct_read(&physical, &ctx.options);
     Ok(Ok(PlannedScan {
         session,
         physical,
         query,
         scans: table.scans(),
         shape,
+        direct,
     }))
 }
 

@@ -15,16 +15,7 @@ use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 
-use crate::harness::{Cluster, TestServer, cluster};
-
-async fn sql_client(server: &TestServer) -> FlightSqlServiceClient<Channel> {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    FlightSqlServiceClient::new(channel)
-}
+use crate::harness::{Cluster, TestServer, cluster, sql_client, statements_run};
 
 /// DoGet of every endpoint, as one batch.
 async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: &FlightInfo) -> RecordBatch {
@@ -228,16 +219,11 @@ async fn a_pattern_ending_in_the_escape_character_is_invalid_argument() {
 
 /// Statements the pgflight role ran on `db` since the last reset, per pg_stat_statements.
 async fn statements(admin: &tokio_postgres::Client, db: &str) -> i64 {
-    admin
-        .query_one(
-            "SELECT coalesce(sum(calls), 0)::int8 FROM pg_stat_statements s
-              JOIN pg_database d ON d.oid = s.dbid
-             WHERE d.datname = $1 AND s.query NOT ILIKE '%pg_stat_statements%'",
-            &[&db],
-        )
+    statements_run(admin, db)
         .await
-        .unwrap()
-        .get(0)
+        .iter()
+        .map(|(_, calls)| calls)
+        .sum()
 }
 
 async fn create_tables(admin: &tokio_postgres::Client, from: i32, to: i32) {
@@ -260,15 +246,7 @@ async fn create_tables(admin: &tokio_postgres::Client, from: i32, to: i32) {
 /// columns each), counted by pg_stat_statements on a cluster of this test's own.
 #[tokio::test]
 async fn get_tables_with_schemas_costs_one_statement_whatever_the_number_of_tables() {
-    let cluster = Cluster::start().await;
-    let conf = cluster.dir.join("data").join("postgresql.conf");
-    let mut text = std::fs::read_to_string(&conf).unwrap();
-    text.push_str(
-        "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n",
-    );
-    std::fs::write(&conf, text).unwrap();
-    cluster.stop();
-    cluster.start_again();
+    let cluster = Cluster::start_with_statement_stats().await;
     let db = cluster.create_db("wide").await;
     let admin = cluster.admin(&db).await;
     admin

@@ -8,6 +8,7 @@ mod harness;
 mod incremental;
 mod metrics;
 mod partition;
+mod read_plan;
 mod security;
 mod serve;
 mod sql;

@@ -197,6 +197,22 @@ impl Cluster {
         wait_ready(&log_path, self.port, log_offset);
     }
 
+    /// A cluster of a test's own that counts statements with pg_stat_statements (every
+    /// statement, nested ones too); each database made by [`Cluster::create_db`] needs
+    /// `CREATE EXTENSION pg_stat_statements`.
+    pub async fn start_with_statement_stats() -> Cluster {
+        let cluster = Cluster::start().await;
+        let conf = cluster.dir.join("data").join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str(
+            "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n",
+        );
+        std::fs::write(&conf, text).unwrap();
+        cluster.stop();
+        cluster.start_again();
+        cluster
+    }
+
     /// Stops PostgreSQL (fast shutdown: sessions are terminated) and waits until it is down
     /// (its `postmaster.pid` removed). Only for a cluster of the test's own
     /// ([`Cluster::start`]), never the shared one.

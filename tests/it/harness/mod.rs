@@ -75,6 +75,36 @@ pub async fn flight_client(server: &TestServer) -> arrow_flight::FlightClient {
     arrow_flight::FlightClient::new(channel)
 }
 
+/// A Flight SQL client on a fresh connection to `server`.
+pub async fn sql_client(
+    server: &TestServer,
+) -> arrow_flight::sql::client::FlightSqlServiceClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(server.url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    arrow_flight::sql::client::FlightSqlServiceClient::new(channel)
+}
+
+/// The statements run on `db` since the last `pg_stat_statements_reset()`, with their call
+/// counts (pg_stat_statements' own queries left out). Needs
+/// [`Cluster::start_with_statement_stats`].
+pub async fn statements_run(admin: &tokio_postgres::Client, db: &str) -> Vec<(String, i64)> {
+    admin
+        .query(
+            "SELECT s.query, s.calls FROM pg_stat_statements s
+              JOIN pg_database d ON d.oid = s.dbid
+             WHERE d.datname = $1 AND s.query NOT ILIKE '%pg_stat_statements%'",
+            &[&db],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
 /// A Flight client that did the Handshake as `user` and sends the bearer token it got.
 pub async fn logged_in(
     server: &TestServer,

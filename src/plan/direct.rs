@@ -1,0 +1,110 @@
+//! When DataFusion adds nothing to its PostgreSQL scan — the physical plan is the scan under
+//! column projections (renames, reorders), limits and batching nodes — the statement is
+//! answered by the scan alone: its read plan is a plain [`Read`], and DoGet runs it through
+//! the COPY source without DataFusion. Anything else (a filter PostgreSQL cannot evaluate
+//! identically, a sort, an offset) keeps DataFusion at DoGet.
+
+use std::sync::Arc;
+
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
+use datafusion::physical_plan::projection::ProjectionExec;
+
+use crate::pg::read::{Read, read_source::Source};
+use crate::pg::types::{TypeOptions, arrow_schema};
+use crate::plan::provider::PgScanExec;
+
+/// Nodes that pass every row of their one input through unchanged.
+const PASS_THROUGH_NODES: [&str; 3] = [
+    "CoalesceBatchesExec",
+    "CooperativeExec",
+    "CoalescePartitionsExec",
+];
+
+/// The read that answers `physical` alone, if DataFusion adds nothing to its scan; its schema
+/// is exactly the plan's.
+pub fn direct_read(physical: &Arc<dyn ExecutionPlan>, options: &TypeOptions) -> Option<Read> {
+    let mut node = physical.clone();
+    // Projections from the outside in: each maps its output to (input index, name).
+    let mut projections: Vec<Vec<(usize, String)>> = Vec::new();
+    let mut limit: Option<usize> = None;
+    let narrow = |limit: Option<usize>, fetch: Option<usize>| match (limit, fetch) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    loop {
+        if let Some(projection) = node.downcast_ref::<ProjectionExec>() {
+            let columns = projection
+                .expr()
+                .iter()
+                .map(|e| {
+                    let column = e.expr.downcast_ref::<Column>()?;
+                    Some((column.index(), e.alias.clone()))
+                })
+                .collect::<Option<Vec<_>>>()?;
+            projections.push(columns);
+            node = projection.input().clone();
+        } else if let Some(global) = node.downcast_ref::<GlobalLimitExec>() {
+            if global.skip() != 0 {
+                return None;
+            }
+            limit = narrow(limit, global.fetch());
+            node = global.input().clone();
+        } else if let Some(local) = node.downcast_ref::<LocalLimitExec>() {
+            limit = narrow(limit, Some(local.fetch()));
+            node = local.input().clone();
+        } else if let Some(scan) = node.downcast_ref::<PgScanExec>() {
+            let read = project(scan.read(), &projections, limit)?;
+            // The plan's schema, field for field (names, types, metadata), or DataFusion stays.
+            let schema = arrow_schema(&read.column_plans(options));
+            return (schema.fields() == physical.schema().fields()).then_some(read);
+        } else if PASS_THROUGH_NODES.contains(&node.name()) && node.children().len() == 1 {
+            node = node.children()[0].clone();
+        } else {
+            return None;
+        }
+    }
+}
+
+/// `read` with `projections` (outermost first) applied to its columns and `limit` pushed.
+fn project(
+    read: &Read,
+    projections: &[Vec<(usize, String)>],
+    limit: Option<usize>,
+) -> Option<Read> {
+    let Some(Source::Scan(scan)) = &read.source else {
+        return None;
+    };
+    let mut columns: Vec<(usize, String)> = scan
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, c.name.clone()))
+        .collect();
+    for projection in projections.iter().rev() {
+        columns = projection
+            .iter()
+            .map(|(index, name)| Some((columns.get(*index)?.0, name.clone())))
+            .collect::<Option<Vec<_>>>()?;
+    }
+    let mut direct = scan.clone();
+    direct.columns = columns
+        .into_iter()
+        .map(|(index, name)| {
+            let mut column = scan.columns[index].clone();
+            if name != column.name {
+                column.output_name = Some(name);
+            }
+            column
+        })
+        .collect();
+    direct.limit = match (scan.limit, limit) {
+        (Some(a), Some(b)) => Some(a.min(b as u64)),
+        (a, b) => a.or(b.map(|b| b as u64)),
+    };
+    Some(Read {
+        snapshot: read.snapshot.clone(),
+        source: Some(Source::Scan(direct)),
+    })
+}
