@@ -6,7 +6,6 @@ mod extract;
 mod fuzz;
 mod harness;
 mod incremental;
-mod metrics;
 mod partition;
 mod read_plan;
 mod security;

@@ -1,7 +1,7 @@
-//! `/metrics`: scraped before and after a scan, a failing query, an authentication failure and
-//! a refused connection, the right counters move. The recorder is process-wide and other
-//! tests run concurrently, so every assertion is about a delta (at least what this test
-//! caused), never an absolute value.
+//! `/metrics`: scraped before and after a scan, a pass-through statement, a failing query, an
+//! authentication failure and a refused connection, the right counters move by exactly what
+//! the test caused. The recorder is process-wide, so these tests are a test binary of their
+//! own (no other test moves its counters) and run one at a time.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,7 +14,14 @@ use secrecy::SecretString;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster, full_table, http_get};
+#[path = "../it/harness/mod.rs"]
+#[allow(dead_code, unused_imports)] // the integration tests' harness; this binary uses part of it
+mod harness;
+
+use harness::{TestServer, cluster, full_table, http_get, sql_client};
+
+/// One test at a time: each reads the process-wide counters.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// One scrape: sample (`name{labels}` exactly as rendered) → value.
 struct Scrape(HashMap<String, f64>);
@@ -88,6 +95,7 @@ async fn extract(
 
 #[tokio::test]
 async fn counters_move_with_scans_failures_and_refusals() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let cluster = cluster().await;
     let (db, admin) = cluster
         .fixture(
@@ -107,17 +115,33 @@ async fn counters_move_with_scans_failures_and_refusals() {
     let (bytes, messages) = extract(&mut client, "items").await.unwrap();
     let after = Scrape::take(server.addr).await;
     assert!(messages >= 5, "4321 rows in batches of 1000: {messages}");
-    assert!(after.delta(&before, "postgres_rows_extracted_total") >= 4321.0);
-    assert!(after.delta(&before, r#"postgres_queries_total{kind="copy"}"#) >= 1.0);
-    assert!(after.delta(&before, r#"postgres_queries_total{kind="catalog"}"#) >= 1.0);
-    assert!(
+    assert_eq!(
+        after.delta(&before, "postgres_rows_extracted_total"),
+        4321.0
+    );
+    assert_eq!(
+        after.delta(&before, r#"postgres_queries_total{kind="copy"}"#),
+        1.0
+    );
+    assert_eq!(
+        after.delta(&before, r#"postgres_queries_total{kind="catalog"}"#),
+        1.0
+    );
+    assert_eq!(
         after.delta(
             &before,
             r#"postgres_query_duration_seconds_count{kind="copy"}"#
-        ) >= 1.0
+        ),
+        1.0
     );
-    assert!(after.delta(&before, r#"flight_requests_total{method="GetFlightInfo"}"#) >= 1.0);
-    assert!(after.delta(&before, r#"flight_requests_total{method="DoGet"}"#) >= 1.0);
+    assert_eq!(
+        after.delta(&before, r#"flight_requests_total{method="GetFlightInfo"}"#),
+        1.0
+    );
+    assert_eq!(
+        after.delta(&before, r#"flight_requests_total{method="DoGet"}"#),
+        1.0
+    );
     // Every FlightData message went out with a 5-byte gRPC prefix.
     let sent = after.delta(&before, r#"flight_bytes_sent_total{method="DoGet"}"#);
     assert!(
@@ -127,15 +151,52 @@ async fn counters_move_with_scans_failures_and_refusals() {
     assert!(after.get("postgres_pool_size") >= 1.0);
     assert!(after.get("postgres_pool_connections_open") >= 1.0);
 
+    // A pass-through statement: its COPY and its rows count like a scan's.
+    let mut sql = sql_client(&server).await;
+    let info = sql
+        .execute(
+            "SELECT id, upper(name) FROM items WHERE id <= 1234".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let before = Scrape::take(server.addr).await;
+    let stream = sql
+        .do_get(info.endpoint[0].ticket.clone().unwrap())
+        .await
+        .unwrap();
+    let rows: usize = futures::TryStreamExt::try_collect::<Vec<_>>(stream)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    let after = Scrape::take(server.addr).await;
+    assert_eq!(rows, 1234);
+    assert_eq!(
+        after.delta(&before, "postgres_rows_extracted_total"),
+        1234.0
+    );
+    assert_eq!(
+        after.delta(&before, r#"postgres_queries_total{kind="copy"}"#),
+        1.0
+    );
+
     // A failing query: division by zero inside a view, raised by PostgreSQL during the COPY.
     let before = Scrape::take(server.addr).await;
     let status = extract(&mut client, "broken").await.unwrap_err();
     let after = Scrape::take(server.addr).await;
     assert!(status.message().contains("division by zero"), "{status:?}");
-    assert!(after.delta(&before, r#"postgres_errors_total{kind="sql"}"#) >= 1.0);
+    assert_eq!(
+        after.delta(&before, r#"postgres_errors_total{kind="sql"}"#),
+        1.0
+    );
     // The failed call is a Flight error too, whichever call PostgreSQL's error reached.
-    assert!(after.delta_of_prefix(&before, "flight_errors_total{") >= 1.0);
-    assert!(after.delta(&before, r#"postgres_queries_total{kind="copy"}"#) >= 1.0);
+    assert_eq!(after.delta_of_prefix(&before, "flight_errors_total{"), 1.0);
+    assert_eq!(
+        after.delta(&before, r#"postgres_queries_total{kind="copy"}"#),
+        1.0
+    );
 
     // A connection in use shows up as active while a stream is held open.
     admin
@@ -167,8 +228,14 @@ async fn counters_move_with_scans_failures_and_refusals() {
     let status = extract(&mut client, "items").await.unwrap_err();
     let after = Scrape::take(server.addr).await;
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
-    assert!(after.delta(&before, r#"postgres_errors_total{kind="auth"}"#) >= 1.0);
-    assert!(after.delta(&before, r#"flight_requests_total{method="GetFlightInfo"}"#) >= 1.0);
+    assert_eq!(
+        after.delta(&before, r#"postgres_errors_total{kind="auth"}"#),
+        1.0
+    );
+    assert_eq!(
+        after.delta(&before, r#"flight_requests_total{method="GetFlightInfo"}"#),
+        1.0
+    );
     server.stop().await;
 
     // Nothing listens: refused.
@@ -185,7 +252,10 @@ async fn counters_move_with_scans_failures_and_refusals() {
     let status = extract(&mut client, "items").await.unwrap_err();
     let after = Scrape::take(server.addr).await;
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(after.delta(&before, r#"postgres_errors_total{kind="refused"}"#) >= 1.0);
+    assert_eq!(
+        after.delta(&before, r#"postgres_errors_total{kind="refused"}"#),
+        1.0
+    );
     server.stop().await;
 }
 
@@ -193,6 +263,7 @@ async fn counters_move_with_scans_failures_and_refusals() {
 /// forged bearer token are each counted by reason, and as Unauthenticated Flight errors.
 #[tokio::test]
 async fn flight_authentication_failures_are_counted() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     use arrow_flight::sql::client::FlightSqlServiceClient;
     use pgflight::config::AuthMode;
     use pgflight::flight::password::PasswordHash;
@@ -234,23 +305,27 @@ async fn flight_authentication_failures_are_counted() {
 
     for reason in ["credentials", "missing", "token"] {
         let sample = format!(r#"flight_auth_failures_total{{reason="{reason}"}}"#);
-        assert!(after.delta(&before, &sample) >= 1.0, "{sample}");
+        assert_eq!(after.delta(&before, &sample), 1.0, "{sample}");
     }
     for (method, calls) in [("Handshake", 1.0), ("GetFlightInfo", 2.0)] {
         let sample = format!(r#"flight_errors_total{{method="{method}",code="unauthenticated"}}"#);
-        assert!(after.delta(&before, &sample) >= calls, "{sample}");
+        assert_eq!(after.delta(&before, &sample), calls, "{sample}");
     }
 
     // The right password still works, and is no failure.
     let before = Scrape::take(server.addr).await;
     sql.handshake("alice", "alice-pw").await.unwrap();
     let after = Scrape::take(server.addr).await;
-    assert!(after.delta(&before, r#"flight_requests_total{method="Handshake"}"#) >= 1.0);
+    assert_eq!(
+        after.delta(&before, r#"flight_requests_total{method="Handshake"}"#),
+        1.0
+    );
     server.stop().await;
 }
 
 #[tokio::test]
 async fn metrics_are_prometheus_text_with_help_and_histogram_buckets() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let cluster = cluster().await;
     let server = TestServer::start(cluster.config("postgres")).await;
     let mut client = flight(&server).await;
