@@ -26,7 +26,7 @@ use futures::{Stream, TryStreamExt};
 use prost::Message;
 use tonic::Status;
 
-use crate::flight::status::pg_status;
+use crate::flight::status::{arrow_status, flight_status, pg_status};
 use crate::pg::PgPool;
 use crate::pg::catalog::RelationKind;
 use crate::pg::keys::{self, ForeignKeyColumn, ForeignKeyFilter, ReferentialAction};
@@ -97,7 +97,7 @@ pub fn flight_info<C: DiscoveryCommand>(
     let ticket = Ticket::new(command.as_any().encode_to_vec());
     let info = FlightInfo::new()
         .try_with_schema(command.result_schema().as_ref())
-        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(|e| arrow_status(&e))?
         .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
         .with_descriptor(descriptor);
     Ok(info)
@@ -134,7 +134,7 @@ fn check_pattern(pattern: Option<&str>) -> Result<(), Status> {
 }
 
 fn internal(err: FlightError) -> Status {
-    Status::internal(err.to_string())
+    flight_status(&err)
 }
 
 /// GetCatalogs: the configured database.
@@ -284,8 +284,7 @@ pub async fn primary_keys(
             columns.iter().map(|c| c.key_sequence),
         )),
     ];
-    RecordBatch::try_new(PRIMARY_KEYS_SCHEMA.clone(), arrays)
-        .map_err(|e| Status::internal(e.to_string()))
+    RecordBatch::try_new(PRIMARY_KEYS_SCHEMA.clone(), arrays).map_err(|e| arrow_status(&e))
 }
 
 /// The Flight SQL `UpdateDeleteRules` byte of a referential action.
@@ -373,8 +372,7 @@ async fn foreign_keys(
             rows.iter().map(|r| rule(r.delete_rule)),
         )),
     ];
-    RecordBatch::try_new(FOREIGN_KEYS_SCHEMA.clone(), arrays)
-        .map_err(|e| Status::internal(e.to_string()))
+    RecordBatch::try_new(FOREIGN_KEYS_SCHEMA.clone(), arrays).map_err(|e| arrow_status(&e))
 }
 
 /// GetImportedKeys: the foreign keys of `table` (the keys it imports from other tables).

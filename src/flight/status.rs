@@ -77,9 +77,10 @@ pub fn ticket_status(err: &SealError) -> Status {
     Status::new(code, err.to_string())
 }
 
-/// The gRPC status for an Arrow failure while encoding an answer (pgflight's fault).
+/// The gRPC status for an Arrow failure while building or encoding an answer (pgflight's
+/// fault).
 pub fn arrow_status(err: &arrow::error::ArrowError) -> Status {
-    Status::internal(truncate(format!("could not encode the answer: {err}")))
+    Status::internal(truncate(format!("could not build the answer: {err}")))
 }
 
 /// The gRPC status for a failure of arrow-flight's builders or encoder: the status it carries,

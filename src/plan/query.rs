@@ -47,7 +47,7 @@ use crate::plan::PlanError;
 use crate::plan::context::ReadContext;
 use crate::plan::endpoints::split_relation;
 use crate::plan::read_plan::{PlannedQuery, ReadPlan};
-use crate::plan::single::{self, PlannedScan};
+use crate::plan::single::{self, PassReason, PlannedScan};
 
 /// A planned statement: its exact result schema, its parameters, and how it runs.
 pub struct StatementPlan {
@@ -64,7 +64,7 @@ enum Route {
     /// PostgreSQL runs the statement; these are its result columns.
     PassThrough {
         columns: Vec<ReadColumn>,
-        reason: String,
+        reason: PassReason,
     },
     /// DataFusion over one relation (PostgreSQL's estimate of its rows alongside).
     Planned(Box<PlannedScan>, Option<crate::pg::catalog::Relation>),

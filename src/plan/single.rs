@@ -35,6 +35,17 @@ const SAME_FUNCTIONS: [&str; 6] = [
     "coalesce",
 ];
 
+/// Why a statement passes through to PostgreSQL instead of being planned by DataFusion, in
+/// words (EXPLAIN shows them). Not an error: a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassReason(pub String);
+
+impl std::fmt::Display for PassReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A statement DataFusion planned over one PostgreSQL relation.
 pub struct PlannedScan {
     session: SessionContext,
@@ -154,37 +165,40 @@ impl PlannedScan {
 pub async fn plan(
     ctx: &ReadContext,
     sql: &str,
-) -> Result<(Result<PlannedScan, String>, Option<catalog::Relation>), PlanError> {
+) -> Result<(Result<PlannedScan, PassReason>, Option<catalog::Relation>), PlanError> {
     let session = session(ctx);
     let state = session.state();
     let statement = match state.sql_to_statement(sql, &Dialect::PostgreSQL) {
         Ok(statement) => statement,
         Err(e) => {
             let reason = format!("DataFusion does not parse it ({})", short(&e));
-            return Ok((Err(reason), None));
+            return Ok((Err(PassReason(reason)), None));
         }
     };
     let references = match state.resolve_table_references(&statement) {
         Ok(references) => references,
-        Err(e) => return Ok((Err(short(&e)), None)),
+        Err(e) => return Ok((Err(PassReason(short(&e))), None)),
     };
     let [reference] = references.as_slice() else {
         let reason = format!(
             "it reads {} relations (planned statements read exactly one)",
             references.len()
         );
-        return Ok((Err(reason), None));
+        return Ok((Err(PassReason(reason)), None));
     };
     let (schema, name) = match reference {
         TableReference::Bare { table } => (None, table.to_string()),
         TableReference::Partial { schema, table } => (Some(schema.to_string()), table.to_string()),
         TableReference::Full { .. } => {
-            return Ok((Err("it names a relation with a catalog".to_string()), None));
+            return Ok((
+                Err(PassReason("it names a relation with a catalog".to_string())),
+                None,
+            ));
         }
     };
     let Some(relation) = lookup(&ctx.pool, schema.as_deref(), &name).await? else {
         let reason = format!("relation {reference} is not known to pgflight");
-        return Ok((Err(reason), None));
+        return Ok((Err(PassReason(reason)), None));
     };
     let query = PlannedQuery {
         sql: sql.to_string(),
@@ -227,18 +241,25 @@ async fn plan_query(
     session: SessionContext,
     query: PlannedQuery,
     range: Option<(Filter, String)>,
-) -> Result<Result<PlannedScan, String>, PlanError> {
+) -> Result<Result<PlannedScan, PassReason>, PlanError> {
     let state = session.state();
     let statement = match state.sql_to_statement(&query.sql, &Dialect::PostgreSQL) {
         Ok(statement) => statement,
-        Err(e) => return Ok(Err(format!("DataFusion does not parse it ({})", short(&e)))),
+        Err(e) => {
+            return Ok(Err(PassReason(format!(
+                "DataFusion does not parse it ({})",
+                short(&e)
+            ))));
+        }
     };
     let references = match state.resolve_table_references(&statement) {
         Ok(references) => references,
-        Err(e) => return Ok(Err(short(&e))),
+        Err(e) => return Ok(Err(PassReason(short(&e)))),
     };
     let [reference] = references.as_slice() else {
-        return Ok(Err("it no longer reads one relation".to_string()));
+        return Ok(Err(PassReason(
+            "it no longer reads one relation".to_string(),
+        )));
     };
     let split = range.is_some();
     let table = Arc::new(
@@ -258,11 +279,16 @@ async fn plan_query(
         let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
     }
     if let Err(e) = session.register_table(reference.clone(), table.clone()) {
-        return Ok(Err(short(&e)));
+        return Ok(Err(PassReason(short(&e))));
     }
     let logical = match state.statement_to_plan(statement).await {
         Ok(plan) => plan,
-        Err(e) => return Ok(Err(format!("DataFusion cannot plan it ({})", short(&e)))),
+        Err(e) => {
+            return Ok(Err(PassReason(format!(
+                "DataFusion cannot plan it ({})",
+                short(&e)
+            ))));
+        }
     };
     if let Err(reason) = check_plan(&logical) {
         return Ok(Err(reason));
@@ -276,7 +302,12 @@ async fn plan_query(
     }
     let physical = match session.state().create_physical_plan(&logical).await {
         Ok(plan) => plan,
-        Err(e) => return Ok(Err(format!("DataFusion cannot plan it ({})", short(&e)))),
+        Err(e) => {
+            return Ok(Err(PassReason(format!(
+                "DataFusion cannot plan it ({})",
+                short(&e)
+            ))));
+        }
     };
     let direct = direct_read(&physical, &ctx.options);
     Ok(Ok(PlannedScan {
@@ -299,7 +330,7 @@ async fn lookup(
 }
 
 /// Only projection of columns, filters, sort on non-text columns, limit, aliases and the scan.
-fn check_plan(plan: &LogicalPlan) -> Result<(), String> {
+fn check_plan(plan: &LogicalPlan) -> Result<(), PassReason> {
     match plan {
         LogicalPlan::Projection(p) => {
             for expr in &p.expr {
@@ -308,9 +339,9 @@ fn check_plan(plan: &LogicalPlan) -> Result<(), String> {
                     other => other,
                 };
                 if !matches!(inner, Expr::Column(_)) {
-                    return Err(format!(
+                    return Err(PassReason(format!(
                         "it computes {expr} (planned statements project columns only)"
-                    ));
+                    )));
                 }
             }
             check_plan(&p.input)
@@ -322,13 +353,16 @@ fn check_plan(plan: &LogicalPlan) -> Result<(), String> {
         LogicalPlan::Sort(s) => {
             for sort in &s.expr {
                 let Expr::Column(_) = &sort.expr else {
-                    return Err(format!("it orders by {} (not a column)", sort.expr));
+                    return Err(PassReason(format!(
+                        "it orders by {} (not a column)",
+                        sort.expr
+                    )));
                 };
                 if !orderable(&sort.expr, s.input.schema()) {
-                    return Err(format!(
+                    return Err(PassReason(format!(
                         "it orders by text column {} (order depends on PostgreSQL's collation)",
                         sort.expr
-                    ));
+                    )));
                 }
             }
             check_plan(&s.input)
@@ -336,10 +370,10 @@ fn check_plan(plan: &LogicalPlan) -> Result<(), String> {
         LogicalPlan::Limit(l) => check_plan(&l.input),
         LogicalPlan::SubqueryAlias(a) => check_plan(&a.input),
         LogicalPlan::TableScan(_) => Ok(()),
-        other => Err(format!(
+        other => Err(PassReason(format!(
             "it needs {} (planned statements are projection, filters, ORDER BY and LIMIT over one relation)",
             other.display()
-        )),
+        ))),
     }
 }
 
@@ -357,20 +391,20 @@ fn orderable(expr: &Expr, schema: &DFSchema) -> bool {
 
 /// A column that compares the same in both engines: not a list, and text only when it is
 /// PostgreSQL `text` or `varchar` (not `char(n)`, citext, enums, uuid, json, …).
-fn check_column(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
+fn check_column(expr: &Expr, schema: &DFSchema) -> Result<(), PassReason> {
     let Expr::Column(column) = expr else {
         return Ok(());
     };
     let (_, field) = schema
         .qualified_field_from_column(column)
-        .map_err(|e| short(&e))?;
+        .map_err(|e| PassReason(short(&e)))?;
     match field.data_type() {
         // A string literal means hex to PostgreSQL and raw bytes to DataFusion.
-        DataType::List(_) | DataType::Interval(_) | DataType::Binary => Err(format!(
+        DataType::List(_) | DataType::Interval(_) | DataType::Binary => Err(PassReason(format!(
             "its filter uses {} (a {} column)",
             column.name,
             field.data_type()
-        )),
+        ))),
         DataType::Utf8 => {
             let type_name = field
                 .metadata()
@@ -380,21 +414,21 @@ fn check_column(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
             if type_name == "text" || type_name.starts_with("character varying") {
                 Ok(())
             } else {
-                Err(format!(
+                Err(PassReason(format!(
                     "its filter uses {} of type {type_name}, which PostgreSQL compares by its own rules",
                     column.name
-                ))
+                )))
             }
         }
         _ => Ok(()),
     }
 }
 
-fn check_predicate(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
+fn check_predicate(expr: &Expr, schema: &DFSchema) -> Result<(), PassReason> {
     let refuse = || {
-        Err(format!(
+        Err(PassReason(format!(
             "its filter uses {expr}, which PostgreSQL may evaluate differently"
-        ))
+        )))
     };
     match expr {
         Expr::Column(_) => check_column(expr, schema),
@@ -415,9 +449,9 @@ fn check_predicate(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
             }
             let text_column = |e: &Expr| matches!(e, Expr::Column(_)) && !orderable(e, schema);
             if ordering && (text_column(left) || text_column(right)) {
-                return Err(format!(
+                return Err(PassReason(format!(
                     "its filter {expr} orders text (order depends on PostgreSQL's collation)"
-                ));
+                )));
             }
             check_predicate(left, schema)?;
             check_predicate(right, schema)
@@ -433,9 +467,9 @@ fn check_predicate(expr: &Expr, schema: &DFSchema) -> Result<(), String> {
             expr, low, high, ..
         }) => {
             if !orderable(expr, schema) {
-                return Err(format!(
+                return Err(PassReason(format!(
                     "its filter {expr} orders text (order depends on PostgreSQL's collation)"
-                ));
+                )));
             }
             check_predicate(expr, schema)?;
             check_predicate(low, schema)?;
