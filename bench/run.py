@@ -51,8 +51,14 @@ TARGET_VS_COPY = 0.85
 TARGET_VS_ADBC = 1.0
 TARGET_SERVER_RSS_MIB = 300
 
-METHODS = ("pgflight", "copy", "adbc")
-METHOD_LABEL = {"pgflight": "pgflight DoGet", "copy": "raw COPY (psql)", "adbc": "ADBC PostgreSQL"}
+METHODS = ("pgflight", "copy", "adbc", "sql-planned", "sql-passthrough")
+METHOD_LABEL = {"pgflight": "pgflight DoGet", "copy": "raw COPY (psql)", "adbc": "ADBC PostgreSQL",
+                "sql-planned": "SQL planned", "sql-passthrough": "SQL pass-through"}
+# The default run: the extraction request, its two yardsticks. The SQL methods (--methods) read
+# the same rows through Flight SQL: `SELECT * FROM t` (planned by DataFusion, answered by
+# PostgreSQL alone) and `SELECT * FROM t WHERE id::bigint IS NOT NULL` (a `::` cast: passed
+# through to PostgreSQL verbatim), to show both paths stream at the same rate.
+DEFAULT_METHODS = ("pgflight", "copy", "adbc")
 
 # Settings of the throwaway cluster: durability off, enough memory, no background noise.
 PG_SETTINGS = {
@@ -555,6 +561,42 @@ class Readers:
         with ThreadPoolExecutor(len(endpoints)) as pool:
             return sum(pool.map(fetch, endpoints))
 
+    # -- Flight SQL statements, planned and passed through ----------------------------------
+    def sql(self, statement: str, label: str) -> int:
+        """Runs `statement` as a Flight SQL CommandStatementQuery (built by hand: pyarrow has no
+        Flight SQL layer) and reads every endpoint."""
+        def field(number: int, payload: bytes) -> bytes:
+            length, n = b"", len(payload)
+            while True:
+                byte, n = n & 0x7F, n >> 7
+                length += bytes([byte | (0x80 if n else 0)])
+                if not n:
+                    break
+            return bytes([number << 3 | 2]) + length + payload
+
+        command = field(1, b"type.googleapis.com/arrow.flight.protocol.sql.CommandStatementQuery") + \
+            field(2, field(1, statement.encode()))
+        info = self.client.get_flight_info(self.flight.FlightDescriptor.for_command(command))
+
+        def fetch(endpoint) -> int:
+            reader = self.client.do_get(endpoint.ticket)
+            self.schemas.setdefault((label, "sql"), reader.schema)
+            return sum(chunk.data.num_rows for chunk in reader)
+
+        endpoints = list(info.endpoints)
+        if len(endpoints) == 1:
+            return fetch(endpoints[0])
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(endpoints)) as pool:
+            return sum(pool.map(fetch, endpoints))
+
+    def sql_planned(self, schema: str, table: str) -> int:
+        return self.sql(f"SELECT * FROM {schema}.{table}", "sql-planned")
+
+    def sql_passthrough(self, schema: str, table: str) -> int:
+        return self.sql(f"SELECT * FROM {schema}.{table} WHERE id::bigint IS NOT NULL", "sql-passthrough")
+
     # -- raw COPY through psql -------------------------------------------------------------
     def copy(self, schema: str, table: str, count_bytes: bool = False) -> int | tuple[int, int]:
         sql = f"COPY (SELECT * FROM {schema}.{table}) TO STDOUT (FORMAT binary)"
@@ -622,7 +664,8 @@ def client_cpu(children: bool) -> float:
 
 def measure(method: str, readers: Readers, schema: str, table: str, rows: int,
             pgflight_pid: int | None, pgcpu: PgCpu) -> Run:
-    fn = {"pgflight": readers.pgflight, "copy": readers.copy, "adbc": readers.adbc_read}[method]
+    fn = {"pgflight": readers.pgflight, "copy": readers.copy, "adbc": readers.adbc_read,
+          "sql-planned": readers.sql_planned, "sql-passthrough": readers.sql_passthrough}[method]
     reset_peak_rss("self")
     children_before = pgcpu.children()
     c0 = client_cpu(method == "copy")
@@ -705,6 +748,10 @@ def report(results: list[Result], methods: list[str], server_hwm_kib: int | None
             ratios.append(f"pgflight/ADBC = {r_b:.2f}x best, {r_m:.2f}x median"
                           f" (target >= {TARGET_VS_ADBC}x: {ok})")
             table_summary["pgflight_vs_adbc"] = {"best": r_b, "median": r_m}
+        if "sql-planned" in best and "sql-passthrough" in best:
+            r_b = best["sql-planned"] / best["sql-passthrough"]
+            ratios.append(f"SQL pass-through/planned = {r_b:.2f}x best (1 = the same rate)")
+            table_summary["passthrough_vs_planned"] = {"best": r_b}
         for r in ratios:
             lines.append("  " + r)
         if res.server_hwm_kib is not None:
@@ -738,7 +785,8 @@ def parse_args(argv=None):
     p.add_argument("--wide-rows", type=int, help=f"rows of the wide table (default {FULL_ROWS['wide']:,})")
     p.add_argument("--narrow-rows", type=int, help=f"rows of the narrow table (default {FULL_ROWS['narrow']:,})")
     p.add_argument("--tables", default="wide,narrow", help="which tables, comma-separated (default wide,narrow)")
-    p.add_argument("--methods", default=",".join(METHODS), help="which methods (default pgflight,copy,adbc)")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="which methods (default pgflight,copy,adbc; also sql-planned, sql-passthrough)")
     p.add_argument("--rounds", type=int, default=3, help="runs per method and table (default 3)")
     p.add_argument("--dsn", help="use this PostgreSQL (postgresql://user[:pw]@host:port/db) instead of starting one;"
                                  " the tables are created in --schema there")
@@ -793,7 +841,8 @@ def _main(args) -> int:
         if m not in METHODS:
             sys.exit(f"bench: unknown method {m!r} ({', '.join(METHODS)})")
 
-    binary = find_pgflight(args.pgflight, not args.no_build) if "pgflight" in methods else None
+    served = any(m != "copy" and m != "adbc" for m in methods)
+    binary = find_pgflight(args.pgflight, not args.no_build) if served else None
 
     workdir = Path(tempfile.mkdtemp(prefix="pgflight-bench-"))
     _CLEANUPS.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
