@@ -47,6 +47,47 @@ pub const CURSOR_METADATA_KEY: &str = "pgflight.cursor";
 /// Most digits a numeric cursor may have (Arrow's Decimal256).
 const MAX_NUMERIC_DIGITS: usize = 76;
 
+/// Why a cursor's text is not a value of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CursorTextError {
+    /// Not `[+-]digits`.
+    #[error("expected an integer")]
+    NotAnInteger,
+    /// A number the column's type cannot hold.
+    #[error("out of range for the column's type")]
+    OutOfRange,
+    /// Not `[+-]digits[.digits]`.
+    #[error("expected a decimal number such as 12.50 (no exponent, NaN or infinity)")]
+    NotADecimal,
+    /// More digits than Decimal256 holds.
+    #[error("more than {MAX_NUMERIC_DIGITS} digits")]
+    TooManyDigits,
+    /// Not `YYYY-MM-DD`.
+    #[error("expected YYYY-MM-DD")]
+    NotADate,
+    /// Not an ISO timestamp.
+    #[error("expected YYYY-MM-DDTHH:MM:SS[.ffffff][Z|±HH:MM]")]
+    NotATimestamp,
+    /// An offset that is not `±HH`, `±HH:MM` or `±HHMM` (or out of range).
+    #[error("offset {0:?} is not ±HH, ±HH:MM or ±HHMM")]
+    BadOffset(String),
+    /// A non-UTC offset on a `timestamp without time zone` cursor.
+    #[error("a timestamp without time zone takes no offset (or a UTC one: Z, +00:00)")]
+    OffsetOnPlainTimestamp,
+    /// A local time the offset cannot place.
+    #[error("not a valid local time")]
+    NoSuchLocalTime,
+    /// Nanoseconds that are not whole microseconds.
+    #[error("finer than a microsecond (PostgreSQL keeps microseconds)")]
+    FinerThanMicroseconds,
+    /// A commit-order cursor without its `xid:` prefix.
+    #[error("expected xid:<transaction id>, as a previous run returned it")]
+    NotAnXid,
+    /// A negative transaction id.
+    #[error("negative transaction id")]
+    NegativeXid,
+}
+
 /// The kinds of cursor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CursorKind {
@@ -118,7 +159,7 @@ impl CursorKind {
     }
 
     /// Parses cursor text (a client's, or PostgreSQL's text of a high-water mark).
-    pub fn parse(self, text: &str) -> Result<CursorValue, String> {
+    pub fn parse(self, text: &str) -> Result<CursorValue, CursorTextError> {
         let scalar = match self {
             CursorKind::SmallInt => ScalarValue::Int16(Some(parse_int(text)?)),
             CursorKind::Integer => ScalarValue::Int32(Some(parse_int(text)?)),
@@ -126,17 +167,16 @@ impl CursorKind {
             CursorKind::Numeric => parse_numeric(text)?,
             CursorKind::Date => {
                 let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .map_err(|_| "expected YYYY-MM-DD".to_string())?;
+                    .map_err(|_| CursorTextError::NotADate)?;
                 let days = date.signed_duration_since(NaiveDate::default()).num_days();
-                ScalarValue::Date32(Some(i32::try_from(days).map_err(|_| "out of range")?))
+                ScalarValue::Date32(Some(
+                    i32::try_from(days).map_err(|_| CursorTextError::OutOfRange)?,
+                ))
             }
             CursorKind::Timestamp => {
                 let (at, offset) = parse_timestamp(text)?;
                 if offset.is_some_and(|o| o.local_minus_utc() != 0) {
-                    return Err(
-                        "a timestamp without time zone takes no offset (or a UTC one: Z, +00:00)"
-                            .into(),
-                    );
+                    return Err(CursorTextError::OffsetOnPlainTimestamp);
                 }
                 ScalarValue::TimestampMicrosecond(Some(micros(at)?), None)
             }
@@ -146,19 +186,17 @@ impl CursorKind {
                     Some(offset) => offset
                         .from_local_datetime(&at)
                         .single()
-                        .ok_or("not a valid local time")?
+                        .ok_or(CursorTextError::NoSuchLocalTime)?
                         .naive_utc(),
                     None => at,
                 };
                 ScalarValue::TimestampMicrosecond(Some(micros(utc)?), Some(Arc::from("UTC")))
             }
             CursorKind::Xmin => {
-                let digits = text
-                    .strip_prefix("xid:")
-                    .ok_or("expected xid:<transaction id>, as a previous run returned it")?;
+                let digits = text.strip_prefix("xid:").ok_or(CursorTextError::NotAnXid)?;
                 ScalarValue::Int64(Some(parse_int::<i64>(digits).and_then(|v| {
                     if v < 0 {
-                        Err("negative transaction id".to_string())
+                        Err(CursorTextError::NegativeXid)
                     } else {
                         Ok(v)
                     }
@@ -374,7 +412,7 @@ fn canonical(scalar: &ScalarValue, kind: CursorKind) -> String {
     }
 }
 
-fn parse_int<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+fn parse_int<T: std::str::FromStr>(text: &str) -> Result<T, CursorTextError> {
     let digits = text.strip_prefix('+').unwrap_or(text);
     if digits.is_empty()
         || !digits
@@ -382,15 +420,13 @@ fn parse_int<T: std::str::FromStr>(text: &str) -> Result<T, String> {
             .bytes()
             .all(|b| b.is_ascii_digit())
     {
-        return Err("expected an integer".into());
+        return Err(CursorTextError::NotAnInteger);
     }
-    digits
-        .parse()
-        .map_err(|_| "out of range for the column's type".into())
+    digits.parse().map_err(|_| CursorTextError::OutOfRange)
 }
 
 /// `[+-]digits[.digits]` → Decimal256(76, scale), exactly.
-fn parse_numeric(text: &str) -> Result<ScalarValue, String> {
+fn parse_numeric(text: &str) -> Result<ScalarValue, CursorTextError> {
     let (negative, rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
@@ -399,21 +435,19 @@ fn parse_numeric(text: &str) -> Result<ScalarValue, String> {
     let (int, frac) = rest.split_once('.').unwrap_or((rest, ""));
     let digit_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if (int.is_empty() && frac.is_empty()) || !digit_only(int) || !digit_only(frac) {
-        return Err(
-            "expected a decimal number such as 12.50 (no exponent, NaN or infinity)".into(),
-        );
+        return Err(CursorTextError::NotADecimal);
     }
     let digits = format!("{int}{frac}");
     let significant = digits.trim_start_matches('0');
     if significant.len() > MAX_NUMERIC_DIGITS || frac.len() > MAX_NUMERIC_DIGITS {
-        return Err(format!("more than {MAX_NUMERIC_DIGITS} digits"));
+        return Err(CursorTextError::TooManyDigits);
     }
     let magnitude = i256::from_string(if significant.is_empty() {
         "0"
     } else {
         significant
     })
-    .ok_or("not a number")?;
+    .ok_or(CursorTextError::NotADecimal)?;
     let value = if negative {
         magnitude.wrapping_neg()
     } else {
@@ -427,8 +461,7 @@ fn parse_numeric(text: &str) -> Result<ScalarValue, String> {
 }
 
 /// `YYYY-MM-DD[( |T)HH:MM:SS[.ffffff]][Z|±HH[:MM]]` → the local time and its offset, if any.
-fn parse_timestamp(text: &str) -> Result<(NaiveDateTime, Option<FixedOffset>), String> {
-    const EXPECTED: &str = "expected YYYY-MM-DDTHH:MM:SS[.ffffff][Z|±HH:MM]";
+fn parse_timestamp(text: &str) -> Result<(NaiveDateTime, Option<FixedOffset>), CursorTextError> {
     let (local, offset) = split_offset(text)?;
     let at = if local.len() == 10 {
         NaiveDate::parse_from_str(local, "%Y-%m-%d").map(|d| d.and_time(NaiveTime::MIN))
@@ -436,11 +469,11 @@ fn parse_timestamp(text: &str) -> Result<(NaiveDateTime, Option<FixedOffset>), S
         NaiveDateTime::parse_from_str(local, "%Y-%m-%dT%H:%M:%S%.f")
             .or_else(|_| NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S%.f"))
     }
-    .map_err(|_| EXPECTED.to_string())?;
+    .map_err(|_| CursorTextError::NotATimestamp)?;
     Ok((at, offset))
 }
 
-fn split_offset(text: &str) -> Result<(&str, Option<FixedOffset>), String> {
+fn split_offset(text: &str) -> Result<(&str, Option<FixedOffset>), CursorTextError> {
     if let Some(local) = text.strip_suffix('Z').or_else(|| text.strip_suffix('z')) {
         return Ok((local, FixedOffset::east_opt(0)));
     }
@@ -457,26 +490,27 @@ fn split_offset(text: &str) -> Result<(&str, Option<FixedOffset>), String> {
     let (local, offset) = text.split_at(at);
     let sign = if offset.starts_with('-') { -1 } else { 1 };
     let parts: Vec<&str> = offset[1..].split(':').collect();
-    let number = |s: &str| -> Result<i32, String> {
+    let bad = || CursorTextError::BadOffset(offset.to_string());
+    let number = |s: &str| -> Result<i32, CursorTextError> {
         if s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(s.parse().unwrap_or(0))
         } else {
-            Err(format!("offset {offset:?} is not ±HH, ±HH:MM or ±HHMM"))
+            Err(bad())
         }
     };
     let seconds = match parts.as_slice() {
         [hh] if hh.len() == 4 => number(&hh[..2])? * 3600 + number(&hh[2..])? * 60,
         [hh] => number(hh)? * 3600,
         [hh, mm] => number(hh)? * 3600 + number(mm)? * 60,
-        _ => return Err(format!("offset {offset:?} is not ±HH, ±HH:MM or ±HHMM")),
+        _ => return Err(bad()),
     };
-    let offset = FixedOffset::east_opt(sign * seconds).ok_or("offset out of range")?;
+    let offset = FixedOffset::east_opt(sign * seconds).ok_or_else(bad)?;
     Ok((local, Some(offset)))
 }
 
-fn micros(at: NaiveDateTime) -> Result<i64, String> {
+fn micros(at: NaiveDateTime) -> Result<i64, CursorTextError> {
     if !at.and_utc().timestamp_subsec_nanos().is_multiple_of(1_000) {
-        return Err("finer than a microsecond (PostgreSQL keeps microseconds)".into());
+        return Err(CursorTextError::FinerThanMicroseconds);
     }
     Ok(at.and_utc().timestamp_micros())
 }
