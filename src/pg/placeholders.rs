@@ -130,6 +130,13 @@ fn find(haystack: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
         .map(|p| p + from)
 }
 
+/// Whether `sql` has `$n` placeholders (outside literals, quoted identifiers and comments).
+pub fn has_parameters(sql: &str) -> bool {
+    placeholders(sql)
+        .iter()
+        .any(|p| matches!(p, Placeholder::Dollar { .. }))
+}
+
 /// Rewrites `?` placeholders to `$1, $2, …` (unless the statement already uses `$n`).
 pub fn rewrite_placeholders(sql: &str) -> String {
     let found = placeholders(sql);
@@ -197,6 +204,12 @@ mod tests {
     fn statements_with_dollar_placeholders_keep_question_mark_operators() {
         let sql = "SELECT doc ? 'k' FROM t WHERE id = $1";
         assert_eq!(rewrite_placeholders(sql), sql);
+    }
+
+    #[test]
+    fn parameters_are_found_outside_literals_only() {
+        assert!(has_parameters("SELECT * FROM t WHERE id = $1"));
+        assert!(!has_parameters("SELECT '$1', \"$2\" -- $3"));
     }
 
     #[test]

@@ -40,6 +40,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 
 use crate::pg::describe::{self, ParamType};
 use crate::pg::partition::SplitMethod;
+use crate::pg::placeholders::has_parameters;
 use crate::pg::read::{ParamRow, ParamValue, Read, ReadColumn, StatementRead, read_source::Source};
 use crate::pg::render::statement_copy;
 use crate::pg::types::arrow_schema;
@@ -208,6 +209,10 @@ impl StatementPlan {
 /// Plans `sql` (placeholders numbered): decides its path and learns its exact result and
 /// parameter schemas, without running it.
 pub async fn plan(ctx: &ReadContext, sql: &str) -> Result<StatementPlan, PlanError> {
+    if has_parameters(sql) {
+        let reason = PassReason("it has parameters (planned statements have none)".into());
+        return pass_through(ctx, sql, reason).await;
+    }
     let reason = match single::plan(ctx, sql).await? {
         (Ok(planned), relation) => {
             return Ok(StatementPlan {
@@ -219,6 +224,16 @@ pub async fn plan(ctx: &ReadContext, sql: &str) -> Result<StatementPlan, PlanErr
         }
         (Err(reason), _) => reason,
     };
+    pass_through(ctx, sql, reason).await
+}
+
+/// Plans `sql` as a statement PostgreSQL runs verbatim: its result and parameter types, learned
+/// by preparing it.
+async fn pass_through(
+    ctx: &ReadContext,
+    sql: &str,
+    reason: PassReason,
+) -> Result<StatementPlan, PlanError> {
     let described = describe::describe(&ctx.pool, sql, &ctx.options).await?;
     if described.columns.is_empty() {
         return Err(PlanError::Pg(crate::pg::PgError::ReadOnly {
