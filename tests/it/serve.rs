@@ -3,21 +3,10 @@
 
 use arrow::array::{Array, AsArray};
 use arrow_flight::sql::SqlInfo;
-use arrow_flight::sql::client::FlightSqlServiceClient;
 use futures::TryStreamExt;
 use pgflight::config::Config;
-use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster, http_get};
-
-async fn flight_client(server: &TestServer) -> FlightSqlServiceClient<Channel> {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    FlightSqlServiceClient::new(channel)
-}
+use crate::harness::{TestServer, cluster, http_get, sql_client};
 
 #[tokio::test]
 async fn one_port_serves_health_readiness_and_flight_sql() {
@@ -29,7 +18,7 @@ async fn one_port_serves_health_readiness_and_flight_sql() {
     let (status, body) = http_get(server.addr, "/readyz").await;
     assert_eq!((status, body.trim()), (200, "ready"));
 
-    let mut client = flight_client(&server).await;
+    let mut client = sql_client(&server).await;
     client.handshake("anyone", "anything").await.unwrap();
     let info = client
         .get_sql_info(vec![
@@ -189,7 +178,7 @@ async fn metrics_listen_gives_the_http_endpoints_a_port_of_their_own() {
         }
     }
     // Flight still answers on its own port.
-    let mut client = flight_client(&server).await;
+    let mut client = sql_client(&server).await;
     client.handshake("anyone", "anything").await.unwrap();
     server.stop().await;
     assert!(tokio::net::TcpStream::connect(metrics_addr).await.is_err());

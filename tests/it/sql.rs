@@ -191,20 +191,7 @@ async fn explain_shows_pushed_filter_and_sql_sent() {
 mod split {
     use std::collections::HashSet;
 
-    use arrow_flight::sql::client::FlightSqlServiceClient;
-
-    use tonic::transport::Channel;
-
-    use crate::harness::{TestServer, cluster};
-
-    async fn client(server: &TestServer) -> FlightSqlServiceClient<Channel> {
-        let channel = Channel::from_shared(server.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        FlightSqlServiceClient::new(channel)
-    }
+    use crate::harness::{TestServer, cluster, sql_client};
 
     use crate::harness::fetch_all_ids as fetch_all;
 
@@ -251,7 +238,7 @@ mod split {
         config.max_connections = 6;
         config.batch_size = 2000;
         let server = TestServer::start(config).await;
-        let mut c = client(&server).await;
+        let mut c = sql_client(&server).await;
 
         // A pushed filter (v < 50) and one DataFusion evaluates (LIKE) on every endpoint.
         for sql in [
@@ -360,7 +347,7 @@ mod split {
         config.max_partitions = 3;
         config.max_connections = 6;
         let server = TestServer::start(config).await;
-        let mut c = client(&server).await;
+        let mut c = sql_client(&server).await;
         let sql = "SELECT id FROM big WHERE v IN (1, 2)";
         let mut prepared = c.prepare(sql.to_string(), None).await.unwrap();
         let info = prepared.execute().await.unwrap();
