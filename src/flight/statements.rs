@@ -28,7 +28,11 @@ pub const READ_ONLY: &str = "pgflight is read-only";
 /// The command of a prepared statement's handle (opened for the caller it was sealed for).
 pub fn prepared_command(sealer: &Sealer, sealed: &[u8]) -> Result<Command, Status> {
     let handle = PreparedHandle::open(sealer, sealed)?;
-    Command::from_sql(&handle.sql, handle.param_rows()).map_err(|e| plan_status(&e))
+    let params = handle.param_rows();
+    match handle.described {
+        Some(statement) => Ok(Command::Described { statement, params }),
+        None => Command::from_sql(&handle.sql, params).map_err(|e| plan_status(&e)),
+    }
 }
 
 /// ActionCreatePreparedStatementRequest: the handle, the exact dataset schema and the
@@ -49,7 +53,10 @@ pub async fn create_prepared(
         .await
         .map_err(|e| plan_status(&e))?;
     Ok(ActionCreatePreparedStatementResult {
-        prepared_statement_handle: PreparedHandle::new(&request.query).seal(sealer).into(),
+        prepared_statement_handle: PreparedHandle::new(&request.query)
+            .with_described(prepared.described)
+            .seal(sealer)
+            .into(),
         dataset_schema: schema_bytes(&prepared.schema)?,
         parameter_schema: schema_bytes(&prepared.parameter_schema)?,
     })
@@ -72,14 +79,18 @@ pub async fn bind(
     stream: PeekableFlightDataStream,
 ) -> Result<DoPutPreparedStatementResult, Status> {
     let handle = PreparedHandle::open(sealer, sealed)?;
-    let command = Command::from_sql(&handle.sql, Vec::new()).map_err(|e| plan_status(&e))?;
-    let expected = planner
-        .prepare(&command)
-        .await
-        .map_err(|e| plan_status(&e))?
-        .parameter_schema
-        .fields()
-        .len();
+    let expected = match &handle.described {
+        Some(described) => described.param_types.len(),
+        None => {
+            let command =
+                Command::from_sql(&handle.sql, Vec::new()).map_err(|e| plan_status(&e))?;
+            let prepared = planner
+                .prepare(&command)
+                .await
+                .map_err(|e| plan_status(&e))?;
+            prepared.parameter_schema.fields().len()
+        }
+    };
     let mut batches = FlightRecordBatchStream::new_from_flight_data(
         stream.map_err(|s| FlightError::Tonic(Box::new(s))),
     );

@@ -11,7 +11,7 @@ use tonic::Status;
 
 use crate::flight::signing::Sealer;
 use crate::flight::status::{plan_status, ticket_status};
-use crate::pg::read::{ParamRow, ParamValue};
+use crate::pg::read::{ParamRow, ParamValue, StatementRead};
 use crate::plan::read_plan::ReadPlan;
 
 /// Layout version of a [`PreparedHandle`]; another version is refused.
@@ -29,6 +29,10 @@ pub struct PreparedHandle {
     /// Bound parameter rows; each row is one execution, results concatenated.
     #[prost(message, repeated, tag = "3")]
     pub params: Vec<ParamRow>,
+    /// A pass-through statement as PostgreSQL described it at preparation: binding and
+    /// executing it then plan nothing (its result columns are cast to these types).
+    #[prost(message, optional, tag = "4")]
+    pub described: Option<StatementRead>,
 }
 
 impl PreparedHandle {
@@ -38,7 +42,14 @@ impl PreparedHandle {
             version: PREPARED_HANDLE_VERSION,
             sql: sql.to_string(),
             params: Vec::new(),
+            described: None,
         }
+    }
+
+    /// This handle carrying `described` (a pass-through statement's description).
+    pub fn with_described(mut self, described: Option<StatementRead>) -> PreparedHandle {
+        self.described = described;
+        self
     }
 
     /// This handle with `rows` bound (replacing earlier ones).

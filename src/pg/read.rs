@@ -71,6 +71,11 @@ pub struct StatementRead {
     /// One execution per row of values; results are concatenated in order.
     #[prost(message, repeated, tag = "4")]
     pub executions: Vec<ParamRow>,
+    /// Cast every result column to the type `columns` name: the statement was described
+    /// earlier (a prepared statement) and its relations may have changed since, so PostgreSQL
+    /// converts to the announced types or fails, never sends other ones.
+    #[prost(bool, tag = "5")]
+    pub typed: bool,
 }
 
 /// One execution's parameter values, as PostgreSQL input text.

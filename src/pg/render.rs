@@ -6,7 +6,7 @@ use crate::pg::PgError;
 use crate::pg::incremental::xmin_window_sql;
 use crate::pg::placeholders::substitute;
 use crate::pg::read::{
-    CompareOp, Filter, Literal, LiteralType, ScanRead, StatementRead, filter::Condition,
+    CompareOp, Filter, Literal, LiteralType, ReadColumn, ScanRead, StatementRead, filter::Condition,
 };
 use crate::pg::sql::{qualified_name, quote_ident, quote_literal};
 use crate::pg::types::ColumnPlan;
@@ -40,8 +40,12 @@ pub fn statement_copies(
     statement: &StatementRead,
     columns: &[ColumnPlan],
 ) -> Result<Vec<String>, PgError> {
+    let copy = |sql: &str| match statement.typed && is_plain_query(sql) {
+        true => typed_statement_copy(sql, &statement.columns, columns),
+        false => statement_copy(sql, columns),
+    };
     if statement.param_types.is_empty() {
-        return Ok(vec![statement_copy(&statement.sql, columns)]);
+        return Ok(vec![copy(&statement.sql)]);
     }
     if statement.executions.is_empty() {
         return Err(PgError::InvalidRead(format!(
@@ -66,10 +70,7 @@ pub fn statement_copies(
                 .zip(&statement.param_types)
                 .map(|(value, sql_type)| cast(value.text.as_deref(), sql_type))
                 .collect();
-            Ok(statement_copy(
-                &substitute(&statement.sql, &literals)?,
-                columns,
-            ))
+            Ok(copy(&substitute(&statement.sql, &literals)?))
         })
         .collect()
 }
@@ -91,6 +92,49 @@ pub fn statement_copy(sql: &str, columns: &[ColumnPlan]) -> String {
     } else {
         copy(&format!("\n{sql}\n"))
     }
+}
+
+/// The COPY statement that reads `sql`'s result cast to the types it was described with
+/// (`SELECT CAST(c1 AS integer), CAST(c2 AS inet)::text FROM (<sql>) AS q(c1, c2)`).
+fn typed_statement_copy(sql: &str, described: &[ReadColumn], columns: &[ColumnPlan]) -> String {
+    let select: Vec<String> = described
+        .iter()
+        .zip(columns)
+        .map(|(read, plan)| {
+            let cast = format!("CAST({} AS {})", quote_ident(&read.name), read.type_name);
+            plan.select_expr_over(&cast)
+        })
+        .collect();
+    let aliases: Vec<String> = described.iter().map(|c| quote_ident(&c.name)).collect();
+    copy(&format!(
+        "SELECT {} FROM (\n{sql}\n) AS q({})",
+        select.join(", "),
+        aliases.join(", ")
+    ))
+}
+
+/// Whether `sql` starts with `SELECT`, `VALUES` or `TABLE` (after blanks, comments and
+/// parentheses): a query that may stand as a subquery. Anything else (`WITH`, which may hold a
+/// data-modifying statement, `INSERT … RETURNING`, `SHOW`, …) is sent as it is, so PostgreSQL
+/// gives its own answer (read-only, or the syntax error).
+fn is_plain_query(sql: &str) -> bool {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, tail)| tail);
+        } else if let Some(after) = rest.strip_prefix("/*") {
+            rest = after.split_once("*/").map_or("", |(_, tail)| tail);
+        } else {
+            break;
+        }
+    }
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    matches!(word.as_str(), "select" | "values" | "table")
 }
 
 /// `CAST('<text>' AS <sql_type>)`, or `CAST(NULL AS <sql_type>)`; `sql_type` is PostgreSQL's
@@ -233,7 +277,7 @@ fn literal(value: Option<&Literal>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pg::read::{ParamRow, ParamValue, ReadColumn};
+    use crate::pg::read::{ParamRow, ParamValue};
     use crate::pg::types::TypeOptions;
 
     fn int_column(name: &str) -> ReadColumn {
@@ -289,6 +333,17 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_queries_are_cast_to_their_described_types() {
+        assert!(is_plain_query(" /* c */ -- d\n (SELECT 1)"));
+        assert!(is_plain_query("values (1)"));
+        assert!(!is_plain_query(
+            "WITH x AS (DELETE FROM t RETURNING 1) SELECT * FROM x"
+        ));
+        assert!(!is_plain_query("INSERT INTO t VALUES (1) RETURNING id"));
+        assert!(!is_plain_query("SHOW TimeZone"));
+    }
+
+    #[test]
     fn empty_junctions_are_constants() {
         assert_eq!(filter_sql(&Filter::any(vec![])), "false");
         assert_eq!(filter_sql(&Filter::all(vec![])), "true");
@@ -310,6 +365,7 @@ mod tests {
                     values: vec![ParamValue { text: None }],
                 },
             ],
+            typed: false,
         };
         let columns = statement.column_plans(&TypeOptions::default());
         assert_eq!(
@@ -318,6 +374,15 @@ mod tests {
                 "COPY (\nSELECT CAST('it''s' AS integer) -- c\n) TO STDOUT (FORMAT binary)",
                 "COPY (\nSELECT CAST(NULL AS integer) -- c\n) TO STDOUT (FORMAT binary)",
             ]
+        );
+        let typed = StatementRead {
+            typed: true,
+            ..statement.clone()
+        };
+        assert_eq!(
+            statement_copies(&typed, &columns).unwrap()[1],
+            "COPY (SELECT CAST(\"c1\" AS integer) FROM (\nSELECT CAST(NULL AS integer) -- c\n) \
+             AS q(\"c1\")) TO STDOUT (FORMAT binary)"
         );
         let unbound = StatementRead {
             executions: vec![],

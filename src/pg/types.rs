@@ -277,9 +277,13 @@ impl ColumnPlan {
     /// or a server-side cast such as `"name"::text`, `"name"::text[]` or
     /// `array_to_json("name")::text`. Not aliased.
     pub fn select_expr(&self) -> String {
-        let column = quote_ident(&self.name);
+        self.select_expr_over(&quote_ident(&self.name))
+    }
+
+    /// [`ColumnPlan::select_expr`] over any SQL expression `column` of the column's type.
+    pub fn select_expr_over(&self, column: &str) -> String {
         match self.select {
-            Select::Column => column,
+            Select::Column => column.to_string(),
             Select::TextCast => format!("{column}::text"),
             Select::TextArrayCast => format!("{column}::text[]"),
             Select::ArrayToJson => format!("array_to_json({column})::text"),

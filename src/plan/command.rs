@@ -4,6 +4,7 @@
 //! the wire forms into a command; [`crate::plan::planner::Planner`] plans it.
 
 use crate::pg::placeholders::rewrite_placeholders;
+use crate::pg::read::StatementRead;
 use crate::plan::PlanError;
 use crate::plan::incremental_call::incremental_call;
 use crate::plan::request::{ExtractionRequest, parse_request};
@@ -24,6 +25,14 @@ pub enum Command {
     },
     /// pgflight's EXPLAIN of a command: the path taken, the filters pushed, the SQL sent.
     Explain(Box<Command>),
+    /// A prepared pass-through statement as PostgreSQL described it when it was prepared (its
+    /// handle carries the description), and its bound parameter rows: nothing left to plan.
+    Described {
+        /// The statement, its result columns and parameter types.
+        statement: StatementRead,
+        /// One row of values per execution.
+        params: Vec<Vec<Option<String>>>,
+    },
 }
 
 impl Command {

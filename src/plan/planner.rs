@@ -7,6 +7,7 @@ use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::pg::read::StatementRead;
 use crate::pg::source;
 use crate::pg::types::arrow_schema;
 use crate::plan::PlanError;
@@ -46,6 +47,8 @@ pub struct Prepared {
     pub schema: SchemaRef,
     /// The parameters' schema (`$1…$n`).
     pub parameter_schema: SchemaRef,
+    /// A pass-through statement as PostgreSQL described it, for its handle to carry.
+    pub described: Option<StatementRead>,
 }
 
 fn explain_schema() -> SchemaRef {
@@ -91,6 +94,20 @@ impl Planner {
                     app_metadata: None,
                 })
             }
+            Command::Described { statement, params } => {
+                let columns = statement.column_plans(&ctx.options);
+                let typed = StatementRead {
+                    typed: true,
+                    ..statement.clone()
+                };
+                Ok(Planned {
+                    schema: arrow_schema(&columns),
+                    endpoints: vec![query::bound_statement(typed, params)?],
+                    estimated_rows: None,
+                    ordered: true,
+                    app_metadata: None,
+                })
+            }
             Command::Explain(inner) => Ok(Planned {
                 schema: explain_schema(),
                 endpoints: vec![ReadPlan::explain(Box::pin(self.explain(inner)).await?)],
@@ -110,15 +127,18 @@ impl Planner {
                 Ok(Prepared {
                     schema: plan.schema.clone(),
                     parameter_schema: plan.parameter_schema(),
+                    described: plan.described(),
                 })
             }
             Command::Explain(inner) => Ok(Prepared {
                 schema: explain_schema(),
                 parameter_schema: Box::pin(self.prepare(inner)).await?.parameter_schema,
+                described: None,
             }),
             other => Ok(Prepared {
                 schema: self.plan(other).await?.schema,
                 parameter_schema: Arc::new(Schema::empty()),
+                described: None,
             }),
         }
     }
@@ -140,6 +160,9 @@ impl Planner {
         let ctx = &self.ctx;
         match command {
             Command::Statement { sql, .. } => Ok(query::plan(ctx, sql).await?.explain_lines(ctx)),
+            Command::Described { statement, .. } => {
+                Ok(query::plan(ctx, &statement.sql).await?.explain_lines(ctx))
+            }
             Command::Explain(inner) => Box::pin(self.explain(inner)).await,
             Command::Extract(request) => {
                 let mut unsplit = request.clone();

@@ -121,6 +121,21 @@ impl StatementPlan {
         }
     }
 
+    /// A pass-through statement as PostgreSQL described it (no values bound): what a prepared
+    /// statement's handle carries, so that binding and executing it need no planning.
+    pub fn described(&self) -> Option<StatementRead> {
+        match &self.route {
+            Route::PassThrough { columns, .. } => Some(StatementRead {
+                sql: self.sql.clone(),
+                columns: columns.clone(),
+                param_types: self.params.iter().map(|p| p.sql_type.clone()).collect(),
+                executions: Vec::new(),
+                typed: false,
+            }),
+            Route::Planned(..) => None,
+        }
+    }
+
     /// The read plan of each endpoint, and whether the result is ordered: one endpoint runs
     /// the whole statement (with `params`, one execution per row), unless it is planned over a
     /// large relation without `ORDER BY` or `LIMIT`, whose read is split as full-table
@@ -131,28 +146,9 @@ impl StatementPlan {
         params: &[Vec<Option<String>>],
     ) -> Result<(Vec<ReadPlan>, bool), PlanError> {
         match &self.route {
-            Route::PassThrough { columns, .. } => {
-                if !self.params.is_empty() && params.is_empty() {
-                    return Err(PlanError::InvalidRequest(format!(
-                        "the statement has {} parameter(s); bind values (DoPut) before executing it",
-                        self.params.len()
-                    )));
-                }
-                let statement = StatementRead {
-                    sql: self.sql.clone(),
-                    columns: columns.clone(),
-                    param_types: self.params.iter().map(|p| p.sql_type.clone()).collect(),
-                    executions: params
-                        .iter()
-                        .map(|row| ParamRow {
-                            values: row
-                                .iter()
-                                .map(|text| ParamValue { text: text.clone() })
-                                .collect(),
-                        })
-                        .collect(),
-                };
-                Ok((vec![ReadPlan::read(Read::statement(statement), None)], true))
+            Route::PassThrough { .. } => {
+                let described = self.described().unwrap_or_default();
+                Ok((vec![bound_statement(described, params)?], true))
             }
             Route::Planned(planned, relation) => {
                 let split = match relation {
@@ -204,6 +200,30 @@ impl StatementPlan {
             }
         }
     }
+}
+
+/// The read plan of a described pass-through `statement` with `params` bound (one execution a
+/// row); a statement with parameters needs values.
+pub fn bound_statement(
+    mut statement: StatementRead,
+    params: &[Vec<Option<String>>],
+) -> Result<ReadPlan, PlanError> {
+    if !statement.param_types.is_empty() && params.is_empty() {
+        return Err(PlanError::InvalidRequest(format!(
+            "the statement has {} parameter(s); bind values (DoPut) before executing it",
+            statement.param_types.len()
+        )));
+    }
+    statement.executions = params
+        .iter()
+        .map(|row| ParamRow {
+            values: row
+                .iter()
+                .map(|text| ParamValue { text: text.clone() })
+                .collect(),
+        })
+        .collect();
+    Ok(ReadPlan::read(Read::statement(statement), None))
 }
 
 /// Plans `sql` (placeholders numbered): decides its path and learns its exact result and

@@ -190,6 +190,7 @@ fn plan_seeds() -> Vec<Vec<u8>> {
                 text: Some("7".into()),
             }],
         }],
+        typed: true,
     };
     let query = PlannedQuery {
         sql: "SELECT id FROM t WHERE n + 1 > 2 ORDER BY id".into(),

@@ -118,6 +118,33 @@ async fn do_get_asks_the_catalog_nothing_that_get_flight_info_asked() {
             7,
         ),
     ];
+    // A prepared pass-through statement: binding and GetFlightInfo send PostgreSQL nothing (the
+    // handle carries PostgreSQL's description), DoGet only the read.
+    let mut prepared = client
+        .prepare(
+            "SELECT id, upper(name) AS up FROM t WHERE id <= ?".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    prepared
+        .set_parameters(
+            RecordBatch::try_from_iter([(
+                "$1",
+                std::sync::Arc::new(arrow::array::Int32Array::from(vec![3])) as _,
+            )])
+            .unwrap(),
+        )
+        .unwrap();
+    admin
+        .batch_execute("SELECT pg_stat_statements_reset()")
+        .await
+        .unwrap();
+    let prepared_info = prepared.execute().await.unwrap();
+    let run = statements_run(&admin, &db).await;
+    assert!(run.is_empty(), "binding and GetFlightInfo ran {run:?}");
+    let mut reads = reads;
+    reads.push(("prepared", prepared_info, 3));
     for (what, info, rows) in reads {
         admin
             .batch_execute("SELECT pg_stat_statements_reset()")
@@ -147,6 +174,64 @@ async fn do_get_asks_the_catalog_nothing_that_get_flight_info_asked() {
             }
         }
     }
+    server.stop().await;
+}
+
+/// A prepared statement's result keeps the types announced when it was prepared: a column
+/// retyped in between is cast back by PostgreSQL, or the execution fails saying why.
+#[tokio::test]
+async fn prepared_statements_keep_their_announced_types() {
+    let cluster = cluster().await;
+    let (db, admin) = cluster
+        .fixture(
+            "retype",
+            "CREATE TABLE r (id integer PRIMARY KEY, n integer);
+             INSERT INTO r VALUES (1, 10), (2, 20);",
+        )
+        .await;
+    let server = TestServer::start(cluster.config(&db)).await;
+    let mut client = sql_client(&server).await;
+    let mut prepared = client
+        .prepare("SELECT id, n FROM r WHERE id >= $1::int".into(), None)
+        .await
+        .unwrap();
+    let one = RecordBatch::try_from_iter([(
+        "$1",
+        std::sync::Arc::new(arrow::array::Int32Array::from(vec![1])) as _,
+    )])
+    .unwrap();
+    prepared.set_parameters(one.clone()).unwrap();
+    admin
+        .batch_execute("ALTER TABLE r ALTER COLUMN n TYPE bigint")
+        .await
+        .unwrap();
+    let info = prepared.execute().await.unwrap();
+    let batches = fetch(&mut client, &info).await;
+    assert_eq!(
+        batches[0].schema().field(1).data_type(),
+        &arrow::datatypes::DataType::Int32
+    );
+    assert_eq!(int_column(&batches, 1), vec![10, 20]);
+    admin
+        .batch_execute(
+            "ALTER TABLE r ALTER COLUMN n TYPE text; UPDATE r SET n = 'ten' WHERE id = 1",
+        )
+        .await
+        .unwrap();
+    let info = prepared.execute().await.unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let status = match client.do_get(ticket).await {
+        Ok(stream) => stream
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err()
+            .to_string(),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        status.contains("invalid input syntax for type integer"),
+        "{status}"
+    );
     server.stop().await;
 }
 
