@@ -197,7 +197,13 @@ async fn copy_in_transaction(
     tracing::debug!(sql = %copy, "query started");
     let mut decoder = CopyDecoder::new(columns, batch_size);
     let outcome: Result<bool, PgError> = async {
-        let stream = client.copy_out(copy).await.map_err(|e| pool.error(e))?;
+        // PostgreSQL sends the CopyOutResponse with the first data (an aggregate's only
+        // row comes at the end), so a reader may leave before `copy_out` returns.
+        let stream = tokio::select! {
+            biased;
+            () = tx.closed() => return Ok(false),
+            stream = client.copy_out(copy) => stream.map_err(|e| pool.error(e))?,
+        };
         futures::pin_mut!(stream);
         loop {
             let chunk = tokio::select! {
