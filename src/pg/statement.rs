@@ -121,6 +121,8 @@ fn pg_column(name: &str, type_name: String, ty: &Type, typmod: i32) -> PgColumn 
         nullable: true,
         schema: String::new(),
         table: String::new(),
+        remarks: None,
+        auto_increment: false,
     }
 }
 
@@ -261,6 +263,8 @@ mod tests {
             nullable: true,
             schema: String::new(),
             table: String::new(),
+            remarks: None,
+            auto_increment: false,
         };
         plan_column(&pg, &TypeOptions::default())
     }

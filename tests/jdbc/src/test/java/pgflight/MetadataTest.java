@@ -3,11 +3,14 @@ package pgflight;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.sql.Connection;
 import java.sql.DatabaseMetaData;
 import java.sql.ResultSet;
+import java.sql.ResultSetMetaData;
+import java.sql.Statement;
 import java.sql.SQLException;
 import java.sql.Types;
 import java.util.ArrayList;
@@ -141,6 +144,34 @@ class MetadataTest {
     assertEquals("YES", cols.get("b").get("IS_NULLABLE"));
     assertEquals(1, ((Number) cols.get("id").get("ORDINAL_POSITION")).intValue());
     assertEquals(120, ((Number) columns("customers").get("email").get("COLUMN_SIZE")).intValue());
+  }
+
+  /** REMARKS from pg_description, IS_AUTOINCREMENT for identity and serial columns. */
+  @Test
+  void remarksAndAutoIncrement() throws SQLException {
+    Map<String, Map<String, Object>> customers = columns("customers");
+    assertEquals("Full name, as written by the customer", customers.get("name").get("REMARKS"));
+    assertNull(customers.get("email").get("REMARKS"));
+    assertEquals("YES", customers.get("id").get("IS_AUTOINCREMENT"), "identity");
+    assertEquals("NO", customers.get("name").get("IS_AUTOINCREMENT"));
+    assertEquals("YES", columns("orders").get("id").get("IS_AUTOINCREMENT"), "bigserial");
+    assertEquals("NO", columns("orders").get("customer_id").get("IS_AUTOINCREMENT"));
+    assertEquals("numeric(12,3): Decimal128(12,3)", columns("families").get("n").get("REMARKS"));
+  }
+
+  /** The same facts in a result set's metadata (a single-relation query is planned from it). */
+  @Test
+  void resultSetMetaData() throws SQLException {
+    try (Statement st = conn.createStatement();
+        ResultSet rs = st.executeQuery("SELECT id, name FROM customers")) {
+      ResultSetMetaData md = rs.getMetaData();
+      assertTrue(md.isAutoIncrement(1));
+      assertFalse(md.isAutoIncrement(2));
+      assertTrue(md.isReadOnly(1) && md.isReadOnly(2));
+      assertEquals("customers", md.getTableName(1));
+      assertEquals("public", md.getSchemaName(1));
+      assertEquals(ResultSetMetaData.columnNoNulls, md.isNullable(2));
+    }
   }
 
   @Test
