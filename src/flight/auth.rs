@@ -72,7 +72,20 @@ pub struct Authenticator {
     tokens: HandleSigner,
     passwords: LessSafeKey,
     checked_basic: Mutex<HashMap<Vec<u8>, (Identity, Instant)>>,
+    /// Whether `ticket_secret` is set (tokens then survive a restart).
+    shared_secret: bool,
 }
+
+/// A bearer token this server cannot open, when it signs with a random key: most likely the
+/// server restarted since the token was issued (clients such as DBeaver cache tokens).
+const FOREIGN_TOKEN_RANDOM_KEY: &str = "bearer token refused: it was not signed by this pgflight \
+     process. pgflight restarted (ticket_secret is not set, so every start signs with a new \
+     random key and earlier tokens stop working): log in again (Handshake / reconnect); set \
+     ticket_secret to keep tokens valid across restarts";
+/// The same with `ticket_secret` set: signed with another secret.
+const FOREIGN_TOKEN_SHARED_KEY: &str = "bearer token refused: it was not signed with this \
+     server's ticket_secret (was the secret changed, or was it issued by another deployment?): \
+     log in again (Handshake / reconnect)";
 
 impl Authenticator {
     /// The authenticator `config` asks for (reads `users_file` for `auth = "password"`).
@@ -108,6 +121,7 @@ impl Authenticator {
             tokens: HandleSigner::new(token_secret.as_ref(), config.token_ttl)?,
             passwords,
             checked_basic: Mutex::new(HashMap::new()),
+            shared_secret: config.ticket_secret.is_some(),
         })
     }
 
@@ -178,10 +192,12 @@ impl Authenticator {
                 SealError::Expired => {
                     refused(Reason::Token, "bearer token expired: Handshake again")
                 }
-                SealError::Forged | SealError::OtherIdentity => refused(
-                    Reason::Token,
-                    "bearer token refused: not issued by this pgflight",
-                ),
+                SealError::Forged | SealError::OtherIdentity if self.shared_secret => {
+                    refused(Reason::Token, FOREIGN_TOKEN_SHARED_KEY)
+                }
+                SealError::Forged | SealError::OtherIdentity => {
+                    refused(Reason::Token, FOREIGN_TOKEN_RANDOM_KEY)
+                }
             })?;
             return self.caller_from_token(&payload, user);
         }
@@ -554,5 +570,57 @@ mod tests {
             let header = format!("Basic {encoded}");
             assert!(auth.authorize(&with_auth(&header)).is_err(), "{header}");
         }
+    }
+
+    #[test]
+    fn a_token_from_before_a_restart_says_to_log_in_again() {
+        let (before, dir) = password_auth();
+        let basic = format!("Basic {}", STANDARD.encode("alice:s3cret"));
+        let caller = before.handshake_caller(&with_auth(&basic)).unwrap();
+        let bearer = before.issue_token(&caller).unwrap();
+        // A restart without ticket_secret: a new random key.
+        let (after, _dir2) = password_auth();
+        let status = after.authorize(&with_auth(&bearer)).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(
+            status.message().contains("restarted"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("log in again"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("ticket_secret"),
+            "{}",
+            status.message()
+        );
+        // With ticket_secret set, tokens survive the restart.
+        let mut config = Config::new("h", 5432, "d", "u");
+        config.ticket_secret = Some(SecretString::from("kept"));
+        let first = Authenticator::new(&config).unwrap();
+        let token = first
+            .issue_token(&Caller {
+                identity: Identity("alice".into()),
+                pg_password: None,
+            })
+            .unwrap();
+        config.auth = AuthMode::Password;
+        config.users_file = Some(dir.path().join("users"));
+        let restarted = Authenticator::new(&config).unwrap();
+        assert_eq!(
+            restarted.authorize(&with_auth(&token)).unwrap().identity.0,
+            "alice"
+        );
+        config.ticket_secret = Some(SecretString::from("changed"));
+        let changed = Authenticator::new(&config).unwrap();
+        let status = changed.authorize(&with_auth(&token)).unwrap_err();
+        assert!(
+            status.message().contains("ticket_secret"),
+            "{}",
+            status.message()
+        );
     }
 }
