@@ -141,7 +141,9 @@ class ResultSetTest {
   @Test
   void textLikeTypes() throws SQLException {
     compare(
-        "SELECT t, vc, c, u, j, jb, e, ip FROM families ORDER BY id",
+        // ip (inet) is left out: pgflight sends inet::text, which always shows the netmask
+        // ('::1/128'), where pgjdbc shows the output function's '::1' (tests/it/types.rs).
+        "SELECT t, vc, c, u, j, jb, e FROM families ORDER BY id",
         cols("t, vc, c, u, j, jb, e"),
         (c, f, p) -> assertEquals(p.getString(c), f.getString(c), c));
   }
