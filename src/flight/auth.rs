@@ -16,7 +16,9 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::alphabet;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
@@ -34,6 +36,12 @@ use crate::flight::signing::{HandleSigner, SealError};
 const TOKEN_PAYLOAD: &[u8] = b"pgflight-bearer-v1";
 /// How long checked basic credentials are remembered (password hashing is slow on purpose).
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Basic credentials' base64, padded or not: RFC 7617 says padded, but clients vary (the Go
+/// Flight SQL client behind the ADBC driver sends `user:password` unpadded).
+const BASIC_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// The caller's identity: the authenticated user name, or empty with `auth = "none"`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,7 +72,20 @@ pub struct Authenticator {
     tokens: HandleSigner,
     passwords: LessSafeKey,
     checked_basic: Mutex<HashMap<Vec<u8>, (Identity, Instant)>>,
+    /// Whether `ticket_secret` is set (tokens then survive a restart).
+    shared_secret: bool,
 }
+
+/// A bearer token this server cannot open, when it signs with a random key: most likely the
+/// server restarted since the token was issued (clients such as DBeaver cache tokens).
+const FOREIGN_TOKEN_RANDOM_KEY: &str = "bearer token refused: it was not signed by this pgflight \
+     process. pgflight restarted (ticket_secret is not set, so every start signs with a new \
+     random key and earlier tokens stop working): log in again (Handshake / reconnect); set \
+     ticket_secret to keep tokens valid across restarts";
+/// The same with `ticket_secret` set: signed with another secret.
+const FOREIGN_TOKEN_SHARED_KEY: &str = "bearer token refused: it was not signed with this \
+     server's ticket_secret (was the secret changed, or was it issued by another deployment?): \
+     log in again (Handshake / reconnect)";
 
 impl Authenticator {
     /// The authenticator `config` asks for (reads `users_file` for `auth = "password"`).
@@ -100,6 +121,7 @@ impl Authenticator {
             tokens: HandleSigner::new(token_secret.as_ref(), config.token_ttl)?,
             passwords,
             checked_basic: Mutex::new(HashMap::new()),
+            shared_secret: config.ticket_secret.is_some(),
         })
     }
 
@@ -170,10 +192,12 @@ impl Authenticator {
                 SealError::Expired => {
                     refused(Reason::Token, "bearer token expired: Handshake again")
                 }
-                SealError::Forged | SealError::OtherIdentity => refused(
-                    Reason::Token,
-                    "bearer token refused: not issued by this pgflight",
-                ),
+                SealError::Forged | SealError::OtherIdentity if self.shared_secret => {
+                    refused(Reason::Token, FOREIGN_TOKEN_SHARED_KEY)
+                }
+                SealError::Forged | SealError::OtherIdentity => {
+                    refused(Reason::Token, FOREIGN_TOKEN_RANDOM_KEY)
+                }
             })?;
             return self.caller_from_token(&payload, user);
         }
@@ -223,9 +247,13 @@ impl Authenticator {
         let fingerprint = digest::digest(&digest::SHA256, header.as_bytes())
             .as_ref()
             .to_vec();
-        let decoded = STANDARD.decode(encoded.trim()).map_err(|_| wrong())?;
+        let decoded = BASIC_BASE64.decode(encoded.trim()).map_err(|_| wrong())?;
         let decoded = String::from_utf8(decoded).map_err(|_| wrong())?;
+        // The user name ends at the first colon; the password may hold more (RFC 7617).
         let (user, password) = decoded.split_once(':').ok_or_else(wrong)?;
+        if user.is_empty() || password.is_empty() {
+            return Err(wrong());
+        }
         if self.mode == AuthMode::Postgres {
             return Ok(Caller {
                 identity: Identity(user.to_string()),
@@ -379,6 +407,7 @@ fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 
     fn password_auth() -> (Authenticator, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -447,6 +476,151 @@ mod tests {
         assert_eq!(
             auth.authorize(&MetadataMap::new()).unwrap_err().code(),
             tonic::Code::Unauthenticated
+        );
+    }
+
+    /// The passwords of the ADBC regression: `user:password` of every length modulo 3 (the Go
+    /// client sends them unpadded), non-ASCII, and a colon inside the password.
+    const PASSWORDS: [(&str, &str); 7] = [
+        ("u0", "ab3"),
+        ("u1", "abc!"),
+        ("u2", "abc-def"),
+        ("u3", "Alice-s3cret-Pw!"),
+        ("u4", "pässwörd-€"),
+        ("u5", "a:b:c"),
+        ("u6", "日本語のパスワード"),
+    ];
+
+    fn many_users_auth() -> (Authenticator, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        let mut text = String::new();
+        for (user, password) in PASSWORDS {
+            text += &format!("{user}:{}\n", PasswordHash::new(password, 10).unwrap());
+        }
+        std::fs::write(&path, text).unwrap();
+        let mut config = Config::new("h", 5432, "d", "u");
+        config.auth = AuthMode::Password;
+        config.users_file = Some(path);
+        (Authenticator::new(&config).unwrap(), dir)
+    }
+
+    #[test]
+    fn basic_credentials_are_accepted_padded_and_unpadded() {
+        let (auth, _dir) = many_users_auth();
+        let lengths: std::collections::BTreeSet<usize> = PASSWORDS
+            .iter()
+            .map(|(u, p)| (u.len() + 1 + p.len()) % 3)
+            .collect();
+        assert_eq!(lengths.len(), 3, "every length modulo 3");
+        for (user, password) in PASSWORDS {
+            let plain = format!("{user}:{password}");
+            for encoded in [STANDARD.encode(&plain), STANDARD_NO_PAD.encode(&plain)] {
+                for scheme in ["Basic", "basic"] {
+                    let header = format!("{scheme} {encoded}");
+                    let caller = auth.handshake_caller(&with_auth(&header)).unwrap();
+                    assert_eq!(caller.identity, Identity(user.into()), "{header}");
+                    assert_eq!(
+                        auth.authorize(&with_auth(&header)).unwrap().identity.0,
+                        user
+                    );
+                }
+            }
+            let wrong = STANDARD_NO_PAD.encode(format!("{user}:{password}x"));
+            let status = auth
+                .handshake_caller(&with_auth(&format!("Basic {wrong}")))
+                .unwrap_err();
+            assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        }
+    }
+
+    #[test]
+    fn empty_passwords_and_names_are_refused_in_every_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, format!("e:{}\n", PasswordHash::new("", 10).unwrap())).unwrap();
+        let mut config = Config::new("h", 5432, "d", "u");
+        config.auth = AuthMode::Password;
+        config.users_file = Some(path);
+        let password = Authenticator::new(&config).unwrap();
+        config.auth = AuthMode::Postgres;
+        let postgres = Authenticator::new(&config).unwrap();
+        for auth in [&password, &postgres] {
+            for plain in ["e:", "e", ":", ":pw", ""] {
+                for encoded in [STANDARD.encode(plain), STANDARD_NO_PAD.encode(plain)] {
+                    let header = format!("Basic {encoded}");
+                    let status = auth.handshake_caller(&with_auth(&header)).unwrap_err();
+                    assert_eq!(status.code(), tonic::Code::Unauthenticated, "{plain:?}");
+                    assert!(auth.authorize(&with_auth(&header)).is_err(), "{plain:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_base64_is_refused() {
+        let (auth, _dir) = many_users_auth();
+        let good = STANDARD.encode("u1:abc!");
+        for encoded in [
+            format!("{good}!"),
+            format!("{good}{good}"),
+            "dTE6YWJjIQ=x".to_string(),
+            "@@@@".to_string(),
+        ] {
+            let header = format!("Basic {encoded}");
+            assert!(auth.authorize(&with_auth(&header)).is_err(), "{header}");
+        }
+    }
+
+    #[test]
+    fn a_token_from_before_a_restart_says_to_log_in_again() {
+        let (before, dir) = password_auth();
+        let basic = format!("Basic {}", STANDARD.encode("alice:s3cret"));
+        let caller = before.handshake_caller(&with_auth(&basic)).unwrap();
+        let bearer = before.issue_token(&caller).unwrap();
+        // A restart without ticket_secret: a new random key.
+        let (after, _dir2) = password_auth();
+        let status = after.authorize(&with_auth(&bearer)).unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Unauthenticated);
+        assert!(
+            status.message().contains("restarted"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("log in again"),
+            "{}",
+            status.message()
+        );
+        assert!(
+            status.message().contains("ticket_secret"),
+            "{}",
+            status.message()
+        );
+        // With ticket_secret set, tokens survive the restart.
+        let mut config = Config::new("h", 5432, "d", "u");
+        config.ticket_secret = Some(SecretString::from("kept"));
+        let first = Authenticator::new(&config).unwrap();
+        let token = first
+            .issue_token(&Caller {
+                identity: Identity("alice".into()),
+                pg_password: None,
+            })
+            .unwrap();
+        config.auth = AuthMode::Password;
+        config.users_file = Some(dir.path().join("users"));
+        let restarted = Authenticator::new(&config).unwrap();
+        assert_eq!(
+            restarted.authorize(&with_auth(&token)).unwrap().identity.0,
+            "alice"
+        );
+        config.ticket_secret = Some(SecretString::from("changed"));
+        let changed = Authenticator::new(&config).unwrap();
+        let status = changed.authorize(&with_auth(&token)).unwrap_err();
+        assert!(
+            status.message().contains("ticket_secret"),
+            "{}",
+            status.message()
         );
     }
 }

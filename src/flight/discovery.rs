@@ -8,6 +8,7 @@
 //! catalog") gets an empty answer with the full schema. LIKE patterns go to PostgreSQL as
 //! bound values, never as SQL.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
 
@@ -31,7 +32,7 @@ use crate::pg::PgPool;
 use crate::pg::catalog::RelationKind;
 use crate::pg::keys::{self, ForeignKeyColumn, ForeignKeyFilter, ReferentialAction};
 use crate::pg::listing::{self, RELATION_KINDS, RelationPattern};
-use crate::pg::types::TypeOptions;
+use crate::pg::types::{PgColumn, REMARKS_KEY, TypeOptions};
 use crate::plan::scan_plan::full_table;
 
 /// The stream DoGet answers with.
@@ -176,7 +177,9 @@ fn tables_builder(command: &CommandGetTables) -> GetTablesBuilder {
 }
 
 /// GetTables: relations the role can read, with (`include_schema`) the exact Arrow schema
-/// DoGet produces for each — one catalog query whatever their number.
+/// DoGet produces for each — one catalog query whatever their number. The one difference:
+/// columns with a comment carry it as `ARROW:FLIGHT:SQL:REMARKS` here only (JDBC getColumns
+/// shows it; in a result's schema the JDBC driver would take it for the column's label).
 pub async fn tables(
     pool: &PgPool,
     database: &str,
@@ -206,7 +209,8 @@ pub async fn tables(
             let kind = relation.kind.table_type();
             let (schema, name) = (relation.schema.clone(), relation.name.clone());
             let arrow_schema = if command.include_schema {
-                full_table(relation, options).schema()
+                let remarks = column_remarks(&relation.columns);
+                with_remarks(&full_table(relation, options).schema(), &remarks)
             } else {
                 Arc::new(empty.clone())
             };
@@ -216,6 +220,34 @@ pub async fn tables(
         }
     }
     builder.build().map_err(internal)
+}
+
+/// Each commented column's name and comment.
+fn column_remarks(columns: &[PgColumn]) -> HashMap<String, String> {
+    columns
+        .iter()
+        .filter_map(|c| Some((c.name.clone(), c.remarks.clone()?)))
+        .collect()
+}
+
+/// `schema` with each commented column's comment in its field metadata (`REMARKS`).
+fn with_remarks(schema: &SchemaRef, remarks: &HashMap<String, String>) -> SchemaRef {
+    if remarks.is_empty() {
+        return schema.clone();
+    }
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| match remarks.get(field.name()) {
+            Some(remark) => {
+                let mut metadata = field.metadata().clone();
+                metadata.insert(REMARKS_KEY.to_owned(), remark.clone());
+                field.as_ref().clone().with_metadata(metadata)
+            }
+            None => field.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
 /// GetTableTypes: every kind of relation discovery lists.
@@ -458,5 +490,22 @@ mod tests {
         assert_eq!(command.result_schema().fields().len(), 4);
         command.include_schema = true;
         assert_eq!(command.result_schema().fields().len(), 5);
+    }
+
+    #[test]
+    fn remarks_go_into_the_commented_fields_only() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int32, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        assert!(Arc::ptr_eq(
+            &with_remarks(&schema, &HashMap::new()),
+            &schema
+        ));
+        let remarks = HashMap::from([("name".to_string(), "Full name".to_string())]);
+        let listed = with_remarks(&schema, &remarks);
+        assert!(listed.field(0).metadata().is_empty());
+        assert_eq!(listed.field(1).metadata()[REMARKS_KEY], "Full name");
+        assert_eq!(listed.field(1).data_type(), &DataType::Utf8);
     }
 }

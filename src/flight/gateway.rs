@@ -1,7 +1,8 @@
 //! The `FlightService` pgflight serves. arrow-flight's blanket implementation for a
 //! `FlightSqlService` decodes every command descriptor as a protobuf `Any`, which would refuse
 //! the seed connector's JSON; this thin layer answers extraction descriptors (JSON commands,
-//! path descriptors) and ListFlights itself and hands everything else to Flight SQL.
+//! path descriptors), ListFlights and the session-option actions itself and hands everything
+//! else to Flight SQL.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
 use crate::flight::auth::{Access, identity_of};
+use crate::flight::session;
 use crate::flight::status::arrow_status;
 
 type Sql = PgFlightSqlService;
@@ -144,6 +146,16 @@ impl FlightService for PgFlightService {
         mut request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
         let sql = self.service(&mut request).await?;
+        let action = request.get_ref();
+        if let Some(answer) = session::answer(&action.r#type, &action.body, &sql.config().database)
+        {
+            let result = arrow_flight::Result {
+                body: answer?.into(),
+            };
+            return Ok(Response::new(Box::pin(futures::stream::once(async {
+                Ok(result)
+            }))));
+        }
         sql.do_action(request).await
     }
 

@@ -8,6 +8,7 @@ pub mod metrics;
 pub mod password;
 pub mod roles;
 pub mod service;
+pub mod session;
 pub mod signing;
 pub mod statements;
 pub mod status;

@@ -121,6 +121,8 @@ pub(crate) fn collect_relations(rows: Vec<tokio_postgres::Row>) -> Vec<Relation>
             nullable: !row.get::<_, bool>("attnotnull"),
             schema: relation.schema.clone(),
             table: relation.name.clone(),
+            remarks: row.get("remarks"),
+            auto_increment: row.get("auto_increment"),
         });
     }
     relations
@@ -329,12 +331,16 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
        (bt.typtype = 'e' OR coalesce(et.typtype = 'e', false)) AS is_enum,
        CASE WHEN bt.typcategory = 'A' AND bt.typelem <> 0 THEN et.oid END AS element_oid,
        coalesce(a.attndims, 0)::int4 AS attndims,
-       coalesce(a.attnotnull, false) AS attnotnull
+       coalesce(a.attnotnull, false) AS attnotnull,
+       col_description(c.oid, a.attnum) AS remarks,
+       coalesce(a.attidentity <> ''
+                OR pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%', false) AS auto_increment
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "#,
             $attribute_condition,
             r#"
+  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
   LEFT JOIN domain_base db ON db.domain_oid = a.atttypid
   LEFT JOIN pg_type bt ON bt.oid = coalesce(db.base_oid, a.atttypid)
   LEFT JOIN domain_base edb ON edb.domain_oid = bt.typelem

@@ -111,6 +111,8 @@ fn pg_column(name: &str, type_name: String, ty: &Type, typmod: i32) -> PgColumn 
         nullable: true,
         schema: String::new(),
         table: String::new(),
+        remarks: None,
+        auto_increment: false,
     }
 }
 

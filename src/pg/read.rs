@@ -124,6 +124,9 @@ pub struct ReadColumn {
     /// The Arrow field's name when it differs from `name` (a statement's result column).
     #[prost(string, optional, tag = "9")]
     pub output_name: Option<String>,
+    /// An identity or serial column (Flight SQL's IS_AUTO_INCREMENT).
+    #[prost(bool, tag = "10")]
+    pub auto_increment: bool,
 }
 
 impl ReadColumn {
@@ -139,6 +142,7 @@ impl ReadColumn {
             ndims: column.ndims,
             nullable: column.nullable,
             output_name: None,
+            auto_increment: column.auto_increment,
         }
     }
 
@@ -155,6 +159,9 @@ impl ReadColumn {
             nullable: self.nullable,
             schema: schema.to_string(),
             table: table.to_string(),
+            // Comments label columns in JDBC: GetTables shows them, result schemas do not.
+            remarks: None,
+            auto_increment: self.auto_increment,
         };
         let mut plan = plan_column(&column, options);
         if let Some(name) = &self.output_name {

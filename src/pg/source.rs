@@ -162,12 +162,18 @@ async fn copy(
     tracing::debug!(%sql, "copy started");
     let timer = QueryTimer::start("copy");
     let outcome = async {
-        let stream = client.copy_out(sql).await.map_err(|e| pool.error(e))?;
-        futures::pin_mut!(stream);
         // Made once: polled only while PostgreSQL has nothing for us (the data comes first,
         // so the hot path does not pay for watching the reader).
         let reader_left = tx.closed();
         tokio::pin!(reader_left);
+        // PostgreSQL sends the CopyOutResponse with the first data (an aggregate's only row
+        // comes at the end), so the reader may leave before `copy_out` returns.
+        let stream = tokio::select! {
+            biased;
+            stream = client.copy_out(sql) => stream.map_err(|e| pool.error(e))?,
+            () = &mut reader_left => return Ok(false),
+        };
+        futures::pin_mut!(stream);
         loop {
             let chunk = tokio::select! {
                 biased;

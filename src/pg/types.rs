@@ -39,6 +39,15 @@ pub const PRECISION_KEY: &str = "ARROW:FLIGHT:SQL:PRECISION";
 pub const SCALE_KEY: &str = "ARROW:FLIGHT:SQL:SCALE";
 /// Field metadata key: `"1"` when the column may hold NULL, `"0"` otherwise.
 pub const IS_NULLABLE_KEY: &str = "ARROW:FLIGHT:SQL:IS_NULLABLE";
+/// Field metadata key: the column's comment (JDBC `getColumns` REMARKS). Only GetTables'
+/// schemas carry it (`flight::discovery`), never a result's: the Flight SQL JDBC driver takes
+/// it for the column's label, and columns could no longer be found by name.
+pub const REMARKS_KEY: &str = "ARROW:FLIGHT:SQL:REMARKS";
+/// Field metadata key: `"1"` for identity and serial columns, `"0"` for other columns of a
+/// relation (absent for computed result columns).
+pub const IS_AUTO_INCREMENT_KEY: &str = "ARROW:FLIGHT:SQL:IS_AUTO_INCREMENT";
+/// Field metadata key: always `"1"`: nothing is writable through pgflight.
+pub const IS_READ_ONLY_KEY: &str = "ARROW:FLIGHT:SQL:IS_READ_ONLY";
 /// Arrow's extension type name key (`ARROW:extension:name`).
 pub const EXTENSION_NAME_KEY: &str = "ARROW:extension:name";
 /// Arrow's extension type metadata key (`ARROW:extension:metadata`).
@@ -159,6 +168,12 @@ pub struct PgColumn {
     pub schema: String,
     /// The relation's name, for field metadata (empty when not from a relation).
     pub table: String,
+    /// The column's comment (`COMMENT ON COLUMN`, from `pg_description`), for GetTables'
+    /// field metadata (see [`REMARKS_KEY`]).
+    pub remarks: Option<String>,
+    /// PostgreSQL fills the column itself: an identity column, or a `serial` one (its default
+    /// is `nextval(…)`).
+    pub auto_increment: bool,
 }
 
 /// Type-mapping options from configuration.
@@ -355,6 +370,12 @@ pub fn plan_column(col: &PgColumn, opts: &TypeOptions) -> ColumnPlan {
     }
     let is_nullable = if col.nullable { "1" } else { "0" };
     metadata.insert(IS_NULLABLE_KEY.to_owned(), is_nullable.to_owned());
+    metadata.insert(IS_READ_ONLY_KEY.to_owned(), "1".to_owned());
+    if !col.table.is_empty() {
+        let auto_increment = if col.auto_increment { "1" } else { "0" };
+        metadata.insert(IS_AUTO_INCREMENT_KEY.to_owned(), auto_increment.to_owned());
+    }
+
     let value_oid = element.unwrap_or(col.base_oid);
     match value_oid {
         oid::NUMERIC => {

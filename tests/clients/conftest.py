@@ -457,6 +457,40 @@ def start_server(pg_cluster: Cluster, database: Database, tmp_path: Path) -> Ite
         pytest.fail("\n".join(failures), pytrace=False)
 
 
+#: Users and passwords of the basic-credentials regression (the ADBC driver's Go client sends
+#: base64 unpadded): `user:password` of every length modulo 3, non-ASCII, colons, long.
+PASSWORDS: tuple[tuple[str, str], ...] = (
+    ("alice", "Alice-Pw-7f3a91"),
+    ("ok3", "ab3"),
+    ("simple", "simple"),
+    ("bang", "abc!"),
+    ("dash", "abc-def"),
+    ("long", "Abcdefghijklmnop"),
+    ("issue", "Alice-s3cret-Pw!"),
+    ("umlaut", "pässwörd-€"),
+    ("colon", "a:b:c"),
+    ("cjk", "日本語のパスワード"),
+)
+
+
+def hash_password(password: str) -> str:
+    """`pgflight hash-password` (few iterations: tests only)."""
+    out = subprocess.run(
+        [str(pgflight_bin()), "hash-password", "--iterations", "2000"],
+        input=password + "\n", capture_output=True, text=True, check=True,
+    )
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def users_file(tmp_path: Path) -> Path:
+    """A users file holding every user of PASSWORDS."""
+    path = tmp_path / "users"
+    lines = [f"{user}:{hash_password(password)}" for user, password in PASSWORDS]
+    path.write_text("# pgflight users\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def server(start_server: StartServer) -> Server:
     """`pgflight serve` with default settings on this test's fresh database."""

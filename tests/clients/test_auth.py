@@ -5,21 +5,12 @@ through pyarrow.flight and the ADBC Flight SQL driver; and no password or token 
 from __future__ import annotations
 
 import json
-import subprocess
 
 import adbc_driver_flightsql.dbapi as flightsql
 import pyarrow.flight as flight
 import pytest
 
-from conftest import pgflight_bin
-
-
-def hash_password(password: str) -> str:
-    out = subprocess.run(
-        [str(pgflight_bin()), "hash-password", "--iterations", "2000"],
-        input=password + "\n", capture_output=True, text=True, check=True,
-    )
-    return out.stdout.strip()
+from conftest import PASSWORDS
 
 
 def full_table(entity: str) -> flight.FlightDescriptor:
@@ -32,15 +23,47 @@ def read(client: flight.FlightClient, options: flight.FlightCallOptions, entity:
 
 
 @pytest.fixture
-def password_server(database, start_server, tmp_path):
+def password_server(database, start_server, users_file):
     database.execute("CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 5) g")
-    users = tmp_path / "users"
-    users.write_text(f"# pgflight users\nalice:{hash_password('Alice-Pw-7f3a91')}\n")
     return start_server(env={
         "PGFLIGHT_AUTH": "password",
-        "PGFLIGHT_USERS_FILE": str(users),
+        "PGFLIGHT_USERS_FILE": str(users_file),
         "PGFLIGHT_LOG_LEVEL": "trace",
     })
+
+
+def test_passwords_cover_every_length_modulo_3():
+    assert {len(f"{user}:{password}".encode()) % 3 for user, password in PASSWORDS} == {0, 1, 2}
+
+
+def adbc_count(server, user: str, password: str) -> int:
+    with flightsql.connect(server.grpc_uri, db_kwargs={"username": user, "password": password},
+                           autocommit=True) as conn:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) AS n FROM t")
+            return cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("user,password", PASSWORDS, ids=[user for user, _ in PASSWORDS])
+def test_every_password_logs_in_with_adbc_and_pyarrow(password_server, user, password):
+    # ADBC (Go underneath) sends the Handshake's basic credentials as unpadded base64.
+    assert adbc_count(password_server, user, password) == 5
+    # pyarrow.flight (C++) sends them padded.
+    client = flight.FlightClient(password_server.grpc_uri)
+    header = client.authenticate_basic_token(user.encode(), password.encode())
+    assert read(client, flight.FlightCallOptions(headers=[header]), "t") == [1, 2, 3, 4, 5]
+    for wrong in (password + "x", password[:-1]):
+        with pytest.raises(Exception, match="(?i)unauthenticated|authentication"):
+            adbc_count(password_server, user, wrong)
+        with pytest.raises(flight.FlightUnauthenticatedError):
+            flight.FlightClient(password_server.grpc_uri).authenticate_basic_token(user.encode(), wrong.encode())
+
+
+def test_empty_password_is_refused(password_server):
+    with pytest.raises(Exception, match="(?i)unauthenticated|authentication"):
+        adbc_count(password_server, "alice", "")
+    with pytest.raises(flight.FlightUnauthenticatedError):
+        flight.FlightClient(password_server.grpc_uri).authenticate_basic_token(b"alice", b"")
 
 
 def test_password_auth_with_pyarrow(password_server):

@@ -31,3 +31,27 @@ def test_readme_snippet_runs(database, start_server, index):
     text = out.getvalue()
     # Each snippet shows either the server's identity or the sample table's 3 rows last.
     assert "PostgreSQL" in text or text.split()[-1] == "3", text
+
+
+def quoted_region(path) -> str:
+    """The lines between `README-BEGIN` and `README-END` of a test source, dedented."""
+    import textwrap
+
+    text = path.read_text(encoding="utf-8")
+    region = text.split("README-BEGIN\n", 1)[1].split("README-END", 1)[0]
+    lines = region.splitlines()
+    while lines and (not lines[-1].strip() or lines[-1].strip() == "//"):
+        lines.pop()
+    return textwrap.dedent("\n".join(lines)).strip()
+
+
+@pytest.mark.parametrize(
+    "language,source",
+    [("go", "tests/go/readme_test.go"), ("java", "tests/jdbc/src/test/java/pgflight/ReadmeExampleTest.java")],
+)
+def test_readme_quotes_the_go_and_java_examples_the_suites_run(language, source):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b.strip() for b in re.findall(rf"```{language}\n(.*?)```", readme, flags=re.S)]
+    assert quoted_region(REPO / source) in blocks, (
+        f"README.md has no ```{language} block equal to the README-BEGIN/END region of {source}"
+    )

@@ -199,6 +199,8 @@ pub(super) fn col(name: &str, base_oid: u32, typmod: i32) -> PgColumn {
         nullable: true,
         schema: "public".to_owned(),
         table: "t".to_owned(),
+        remarks: None,
+        auto_increment: false,
     }
 }
 

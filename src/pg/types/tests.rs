@@ -13,6 +13,8 @@ fn column(name: &str, type_name: &str, base_oid: u32, typmod: i32) -> PgColumn {
         nullable: true,
         schema: "public".to_owned(),
         table: "t".to_owned(),
+        remarks: None,
+        auto_increment: false,
     }
 }
 
@@ -196,6 +198,8 @@ fn field_metadata_and_nullability() {
         nullable: false,
         schema: "app".to_owned(),
         table: "Users".to_owned(),
+        remarks: Some("Full name".to_owned()),
+        auto_increment: false,
         ..column("name", "character varying(20)", 1043, 24)
     };
     let p = plan(&col);
@@ -206,17 +210,32 @@ fn field_metadata_and_nullability() {
     assert_eq!(md[TABLE_NAME_KEY], "Users");
     assert_eq!(md[PRECISION_KEY], "20");
     assert_eq!(md[IS_NULLABLE_KEY], "0");
+    assert!(
+        !md.contains_key(REMARKS_KEY),
+        "a result's field never carries REMARKS"
+    );
+    assert_eq!(md[IS_AUTO_INCREMENT_KEY], "0");
+    assert_eq!(md[IS_READ_ONLY_KEY], "1");
     assert!(!md.contains_key(SCALE_KEY));
     assert!(!md.contains_key(EXTENSION_NAME_KEY));
+    let identity = PgColumn {
+        auto_increment: true,
+        ..col.clone()
+    };
+    assert_eq!(plan(&identity).field.metadata()[IS_AUTO_INCREMENT_KEY], "1");
 
     let bare = PgColumn {
         schema: String::new(),
         table: String::new(),
+        remarks: None,
+        auto_increment: false,
         ..column("x", "integer", 23, -1)
     };
     let md = plan(&bare).field.metadata().clone();
     assert!(!md.contains_key(SCHEMA_NAME_KEY) && !md.contains_key(TABLE_NAME_KEY));
+    assert!(!md.contains_key(REMARKS_KEY) && !md.contains_key(IS_AUTO_INCREMENT_KEY));
     assert_eq!(md[IS_NULLABLE_KEY], "1");
+    assert_eq!(md[IS_READ_ONLY_KEY], "1");
 }
 
 #[test]

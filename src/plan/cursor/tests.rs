@@ -15,6 +15,8 @@ fn column(name: &str, type_name: &str, base_oid: u32) -> PgColumn {
         nullable: true,
         schema: "app".into(),
         table: "t".into(),
+        remarks: None,
+        auto_increment: false,
     }
 }
 
