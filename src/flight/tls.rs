@@ -117,3 +117,31 @@ fn load_certs(path: &Path, key: &'static str) -> Result<Vec<CertificateDer<'stat
     }
     Ok(certs)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error;
+
+    use super::*;
+
+    #[test]
+    fn certificate_file_errors_name_the_key_and_the_file_and_keep_their_source() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let error = load_certs(&missing, "tls_cert").unwrap_err();
+        let prefix = format!("tls_cert: cannot read {}: ", missing.display());
+        assert!(error.to_string().starts_with(&prefix), "{error}");
+        assert!(error.source().is_some());
+
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").unwrap();
+        let error = load_certs(&empty, "tls_client_ca").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "tls_client_ca: {} holds no PEM certificate",
+                empty.display()
+            )
+        );
+    }
+}
