@@ -2,6 +2,7 @@
 //! listener until `shutdown` resolves, then drains for a bounded time and closes the pool.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,8 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::AuthMode;
 use crate::config::Config;
 use crate::flight::auth::{Access, http_guard};
-use crate::flight::signing::HandleSigner;
+use crate::flight::signing::{HandleSigner, NoRandomKey};
+use crate::flight::tls::TlsError;
 use crate::flight::{PgFlightService, PgFlightSqlService};
 use crate::pg::{PgError, PgPool};
 use crate::telemetry::http::{self, ReadinessCheck};
@@ -28,23 +30,47 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long running streams may go on after shutdown was asked for.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why [`run`] could not start serving. Each message is the one its room gives.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The connection pool cannot be built from the configuration.
+    #[error(transparent)]
+    Pool(#[from] PgError),
+    /// No random ticket key (without `ticket_secret`).
+    #[error(transparent)]
+    TicketKey(#[from] NoRandomKey),
+    /// The Flight endpoint's TLS cannot be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Authentication cannot be set up (e.g. `users_file`), in the words of `flight::auth`.
+    #[error("{0}")]
+    Auth(String),
+    /// `metrics_listen` cannot be bound.
+    #[error("metrics_listen: cannot listen on {addr}: {source}")]
+    MetricsListen {
+        /// The address from `metrics_listen`.
+        addr: SocketAddr,
+        /// Why it cannot be bound.
+        source: std::io::Error,
+    },
+}
+
 /// Serves `config`'s database on `listener` until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), PgError> {
+) -> Result<(), ServeError> {
     let config = Arc::new(config);
     metrics::handle();
     crate::pg::metrics::describe();
     crate::flight::metrics::describe();
     let pool = Arc::new(PgPool::new(&config)?);
-    let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)
-        .map_err(PgError::Setup)?;
-    let tls = crate::flight::tls::acceptor(&config).map_err(PgError::Setup)?;
+    let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)?;
+    let tls = crate::flight::tls::acceptor(&config)?;
     let signer = Arc::new(signer);
     let shared = PgFlightSqlService::new(pool.clone(), config.clone(), signer.clone());
-    let access = Arc::new(Access::new(config.clone(), shared, signer).map_err(PgError::Setup)?);
+    let access = Arc::new(Access::new(config.clone(), shared, signer).map_err(ServeError::Auth)?);
     let (grpc, operational) = routes(pool.clone(), &config, access);
     let address = listener
         .local_addr()
@@ -54,9 +80,9 @@ pub async fn run(
     // otherwise they share the Flight port.
     let (flight_router, metrics_listener) = match config.metrics_listen {
         Some(addr) => {
-            let listener = TcpListener::bind(addr).await.map_err(|e| {
-                PgError::Setup(format!("metrics_listen: cannot listen on {addr}: {e}"))
-            })?;
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|source| ServeError::MetricsListen { addr, source })?;
             (grpc, Some((listener, operational)))
         }
         None => (grpc.merge(operational), None),
@@ -180,9 +206,9 @@ fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> (axum::Rou
         .layer(axum::middleware::from_fn(crate::flight::metrics::count));
     let gauges_pool = pool.clone();
     let refresh: GaugeRefresh = Arc::new(move || gauges_pool.record_gauges());
-    let readiness: ReadinessCheck = Arc::new(move || {
+    let readiness: ReadinessCheck<PgError> = Arc::new(move || {
         let pool = pool.clone();
-        Box::pin(async move { pool.ping().await.map_err(|e| e.to_string()) })
+        Box::pin(async move { pool.ping().await })
     });
     let mut operational = http::readiness_router(readiness).merge(metrics::router(refresh));
     if guard_http {

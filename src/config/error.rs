@@ -78,7 +78,8 @@ pub enum ConfigError {
     #[error("url: {reason}{}", from(origin))]
     Url {
         /// What is wrong (a scheme, port or parameter name may be quoted; never the password).
-        reason: String,
+        #[source]
+        reason: UrlError,
         /// Where `url` was set.
         origin: Option<String>,
     },
@@ -86,6 +87,33 @@ pub enum ConfigError {
     #[error("environment variable {name} is not valid UTF-8")]
     NotUnicode {
         /// The variable.
+        name: String,
+    },
+}
+
+/// Why `url` cannot be expanded into keys. No variant holds the URL or a part that may be a
+/// secret (a password, or its bytes once decoded), in `Display` or in `Debug`.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    /// Not a URL at all (`url`'s own reason, e.g. "invalid port number").
+    #[error("not a valid URL ({0})")]
+    Parse(#[from] url::ParseError),
+    /// A URL, but not `postgresql://` or `postgres://`.
+    #[error("the scheme is {0:?}; it must be postgresql:// or postgres://")]
+    Scheme(String),
+    /// A part (user name, password, host, database, parameter) whose percent-decoded bytes are
+    /// not UTF-8. The source says where; the bytes themselves are not kept.
+    #[error("{part} is not valid UTF-8 once percent-decoded")]
+    NotUtf8 {
+        /// The part, e.g. "the password".
+        part: &'static str,
+        /// Where decoding failed.
+        source: std::str::Utf8Error,
+    },
+    /// A query parameter pgflight does not understand.
+    #[error("parameter {name:?} is not supported (supported: {})", super::layers::url_params().join(", "))]
+    UnsupportedParameter {
+        /// The parameter's name, percent-decoded.
         name: String,
     },
 }

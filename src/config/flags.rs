@@ -10,6 +10,7 @@
 //! Flags are the highest-precedence source. They deliberately do not read the environment
 //! themselves (no clap `env`): environment variables are a separate, lower layer.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -178,12 +179,17 @@ pub struct ConfigFlags {
     pub metrics_auth: Option<bool>,
 }
 
-/// clap parser for secret flags.
-fn secret(text: &str) -> Result<SecretString, String> {
+/// clap parser for secret flags: any text is a secret.
+fn secret(text: &str) -> Result<SecretString, Infallible> {
     Ok(SecretString::from(text))
 }
 
+/// A duration flag's value that is not a duration; clap shows it after the flag's name.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not {DURATION_EXPECTED}")]
+struct NotADuration(String);
+
 /// clap parser for duration flags.
-fn duration(text: &str) -> Result<Duration, String> {
-    parse_duration(text).ok_or_else(|| format!("{text:?} is not {DURATION_EXPECTED}"))
+fn duration(text: &str) -> Result<Duration, NotADuration> {
+    parse_duration(text).ok_or_else(|| NotADuration(text.to_owned()))
 }

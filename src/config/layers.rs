@@ -11,7 +11,7 @@ use figment::providers::{Format, Toml, Yaml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 
-use super::error::one_line;
+use super::error::{UrlError, one_line};
 use super::{ConfigError, ConfigFlags, keys};
 
 /// The figment metadata name of the layer made from `url`.
@@ -263,15 +263,17 @@ const URL_PARAMS: &[(&str, &str)] = &[
     ("connect_timeout", "connect_timeout"),
 ];
 
+/// The URL query parameters pgflight understands, in the order the error lists them.
+pub(super) fn url_params() -> Vec<&'static str> {
+    URL_PARAMS.iter().map(|(param, _)| *param).collect()
+}
+
 /// Expands a libpq URL (`postgresql://user:pass@host:port/db?sslmode=…`) into a layer of keys.
-/// The error is a reason that never quotes the URL (it may hold a password).
-pub(super) fn url_layer(url: &str) -> Result<Layer, String> {
-    let parsed = url::Url::parse(url.trim()).map_err(|e| format!("not a valid URL ({e})"))?;
+/// The error never quotes the URL (it may hold a password).
+pub(super) fn url_layer(url: &str) -> Result<Layer, UrlError> {
+    let parsed = url::Url::parse(url.trim())?;
     if !matches!(parsed.scheme(), "postgresql" | "postgres") {
-        return Err(format!(
-            "the scheme is {:?}; it must be postgresql:// or postgres://",
-            parsed.scheme()
-        ));
+        return Err(UrlError::Scheme(parsed.scheme().to_owned()));
     }
     let mut layer = Layer::new(URL_LAYER);
     let mut put = |key: &str, value: String| {
@@ -306,19 +308,15 @@ pub(super) fn url_layer(url: &str) -> Result<Layer, String> {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let name = decode(name, "a parameter name")?;
         let Some((_, key)) = URL_PARAMS.iter().find(|(param, _)| *param == name) else {
-            let supported: Vec<_> = URL_PARAMS.iter().map(|(param, _)| *param).collect();
-            return Err(format!(
-                "parameter {name:?} is not supported (supported: {})",
-                supported.join(", ")
-            ));
+            return Err(UrlError::UnsupportedParameter { name });
         };
         put(key, decode(value, "a parameter value")?);
     }
     Ok(layer)
 }
 
-/// Percent-decodes a URL part (`+` stays `+`, as in libpq); `what` names it in the error.
-fn decode(text: &str, what: &str) -> Result<String, String> {
+/// Percent-decodes a URL part (`+` stays `+`, as in libpq); `part` names it in the error.
+fn decode(text: &str, part: &'static str) -> Result<String, UrlError> {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -338,7 +336,11 @@ fn decode(text: &str, what: &str) -> Result<String, String> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| format!("{what} is not valid UTF-8 once percent-decoded"))
+    // The error keeps only where decoding failed, not the bytes (they may be a password).
+    String::from_utf8(out).map_err(|e| UrlError::NotUtf8 {
+        part,
+        source: e.utf8_error(),
+    })
 }
 
 #[cfg(test)]
@@ -394,11 +396,28 @@ mod tests {
             "postgresql://u:hunter2%FF@h/db",
             "hunter2",
         ] {
-            let reason = url_layer(bad).unwrap_err();
-            assert!(!reason.contains("hunter2"), "{reason}");
+            let error = url_layer(bad).unwrap_err();
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains("hunter2"), "{text}");
+            }
         }
-        let reason = url_layer("mysql://h/db").unwrap_err();
+        let reason = url_layer("mysql://h/db").unwrap_err().to_string();
         assert!(reason.contains("\"mysql\""), "{reason}");
+        let reason = url_layer("postgresql://h/db?application_name=x")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            reason,
+            "parameter \"application_name\" is not supported (supported: host, port, dbname, \
+             user, password, sslmode, sslrootcert, sslcert, sslkey, connect_timeout)"
+        );
+        let reason = url_layer("postgresql://u:p%FF@h/db")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            reason,
+            "the password is not valid UTF-8 once percent-decoded"
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ use figment::value::{Dict, Value};
 use secrecy::{ExposeSecret, SecretString};
 
 pub use choices::{ArrayFormat, AuthMode, LogFormat, LogLevel, NumericNan, SslMode};
-pub use error::ConfigError;
+pub use error::{ConfigError, UrlError};
 pub use flags::ConfigFlags;
 
 use error::{from_figment, one_line};

@@ -26,7 +26,7 @@ pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<Result<(), pgflight::pg::PgError>>>,
+    task: Option<JoinHandle<Result<(), pgflight::server::ServeError>>>,
 }
 
 impl TestServer {
