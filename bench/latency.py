@@ -23,9 +23,10 @@ import json
 import multiprocessing
 import os
 import random
+import shlex
 import shutil
 import signal
-import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -294,7 +295,8 @@ def concurrency_worker(conn, side: str, uri: str, sql: str, seed: int) -> None:
             t0 = time.perf_counter()
             cur.execute(sql, (rng.randint(1, ROWS),))
             fetch_one(cur)
-            lat.append(time.perf_counter() - t0)
+            if time.time() <= until:  # only queries that end inside the window count
+                lat.append(time.perf_counter() - t0)
         cur.close()
         db.close()
         conn.send(("done", lat))
@@ -472,7 +474,7 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
             def browse():
                 gt(); pk(); fk()
 
-            row = Row("JDBC-style browse: GetTables + GetPrimaryKeys + GetImportedKeys",
+            row = Row("JDBC-style browse: the three calls above in a row",
                       "the three calls above in a row (each GetFlightInfo + DoGet)")
             rows.append(time_row(row, n, browse, None, server)); log(row)
 
@@ -596,6 +598,22 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
 # ------------------------------------------------------------------------------------------
 
 
+def start_perf(args, pid: int, workdir: Path) -> subprocess.Popen:
+    perf = shutil.which("perf")
+    if not perf:
+        sys.exit("latency: --perf needs perf (Debian: apt-get install linux-perf)")
+    log = open(workdir / "perf.log", "ab")
+    proc = subprocess.Popen([perf, "record", *shlex.split(args.perf_args), "-p", str(pid), "-o", args.perf],
+                            stdout=log, stderr=log, preexec_fn=throughput._die_with_parent)
+    log.close()
+    throughput._CLEANUPS.append(lambda: throughput.stop_process(proc, "perf", signal.SIGINT))
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        sys.exit(f"latency: perf record exited: {(workdir / 'perf.log').read_text()[-2000:]}")
+    print(f"latency: perf record on pgflight pid {pid} into {args.perf}", flush=True)
+    return proc
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -617,6 +635,10 @@ def parse_args(argv=None):
                    help="extra environment for pgflight (repeatable)")
     p.add_argument("--pause", action="store_true",
                    help="print the pids and wait for Enter before measuring (to attach perf)")
+    p.add_argument("--perf", metavar="PATH",
+                   help="record a profile of the pgflight process while measuring: `perf record"
+                        " <--perf-args> -p <pid> -o PATH`; read it with `perf report -i PATH`")
+    p.add_argument("--perf-args", default="-F 999 -g", help="perf record options (default: -F 999 -g)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return p.parse_args(argv)
 
@@ -715,8 +737,13 @@ def _main(args) -> int:
         input()
     print(f"latency: load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
           f" on {os.cpu_count()} CPUs", flush=True)
+    perf = start_perf(args, pgf.pid, workdir) if args.perf else None
     t0 = time.monotonic()
     rows, extra = measure_all(args, clients, server, sizes, flight_uri, dsn)
+    if perf:
+        throughput.stop_process(perf, "perf", signal.SIGINT, timeout=120)
+        print(f"latency: profile of pgflight in {args.perf}: perf report -i {args.perf} --no-children"
+              " --sort dso,sym", flush=True)
     text, summary = report(rows, extra, sizes["samples"])
     if debug:
         text = "\n(DEBUG BUILD: not representative)" + text
