@@ -291,22 +291,26 @@ def concurrency_worker(conn, side: str, uri: str, sql: str, seed: int) -> None:
         start_at, until = conn.recv()
         time.sleep(max(0.0, start_at - time.time()))
         lat = []
+        c0 = os.times()
         while time.time() < until:
             t0 = time.perf_counter()
             cur.execute(sql, (rng.randint(1, ROWS),))
             fetch_one(cur)
             if time.time() <= until:  # only queries that end inside the window count
                 lat.append(time.perf_counter() - t0)
+        c1 = os.times()
         cur.close()
         db.close()
-        conn.send(("done", lat))
+        conn.send(("done", (lat, c1.user + c1.system - c0.user - c0.system)))
     except Exception as err:  # reported by the parent
         conn.send(("error", f"{type(err).__name__}: {err}"))
 
 
-def run_concurrent(side: str, uri: str, sql: str, clients: int, seconds: float) -> tuple[float, list[float], float]:
+def run_concurrent(side: str, uri: str, sql: str, clients: int, seconds: float,
+                   probe) -> tuple[float, list[float], float, list[float]]:
     """`clients` processes (not threads: the GIL would serialise the Python side of every call)
-    doing point queries for `seconds`; returns (queries per second, latencies, wall seconds)."""
+    doing point queries for `seconds`; returns (queries per second, latencies, the clients' CPU
+    in cores, and what `probe()` (a list of CPU seconds) grew by per second of the window)."""
     ctx = multiprocessing.get_context("spawn")
     procs, pipes = [], []
     for i in range(clients):
@@ -326,15 +330,21 @@ def run_concurrent(side: str, uri: str, sql: str, clients: int, seconds: float) 
         until = start_at + seconds
         for p in pipes:
             p.send((start_at, until))
+        time.sleep(max(0.0, start_at - time.time()))
+        probe0 = probe()
+        time.sleep(max(0.0, until - time.time()))
+        window = [(b - a) / seconds for a, b in zip(probe0, probe())]
         lat: list[float] = []
+        client_cpu = 0.0
         for p in pipes:
             if not p.poll(seconds + 120):
                 raise RuntimeError(f"{side}: a client did not finish")
             kind, val = p.recv()
             if kind != "done":
                 raise RuntimeError(f"{side} client: {val}")
-            lat.extend(val)
-        return len(lat) / seconds, lat, seconds
+            lat.extend(val[0])
+            client_cpu += val[1]
+        return len(lat) / seconds, lat, client_cpu / seconds, window
     finally:
         for p in procs:
             p.join(timeout=10)
@@ -528,12 +538,12 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
         res = {}
         for side, uri, sql in (("flight", flight_uri, point_sql(schema, "?")), ("direct", dsn, point_sql(schema, "$1"))):
             print(f"  {CLIENTS} client processes, {side}, {secs:.0f}s ...", end=" ", flush=True)
-            before = server.cpu() if side == "flight" else None
-            qps, lat, wall = run_concurrent(side, uri, sql, CLIENTS, secs)
-            res[side] = {"qps": qps, "p50_ms": pct(lat, 50) * 1e3, "p95_ms": pct(lat, 95) * 1e3, "queries": len(lat)}
-            if before:
-                after = server.cpu()
-                res[side]["pgflight_cpu_s_per_s"] = (after[0] - before[0]) / wall
+            qps, lat, client_cores, (pgflight_cores, busy_cores) = run_concurrent(
+                side, uri, sql, CLIENTS, secs, lambda: [server.cpu()[0], throughput.system_busy()])
+            res[side] = {"qps": qps, "p50_ms": pct(lat, 50) * 1e3, "p95_ms": pct(lat, 95) * 1e3, "queries": len(lat),
+                         "client_cores": client_cores, "machine_busy_cores": busy_cores}
+            if side == "flight":
+                res[side]["pgflight_cores"] = pgflight_cores
             print(f"{qps:,.0f} queries/s", flush=True)
         extra["concurrent"] = {"clients": CLIENTS, "seconds": secs, **res}
     return rows, extra
@@ -577,10 +587,12 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
         cc = extra["concurrent"]
         f, d = cc["flight"], cc["direct"]
         lines.append(f"  {cc['clients']} client processes, prepared point queries for {cc['seconds']:.0f} s each side:"
-                     f" pgflight {f['qps']:,.0f} queries/s (p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms,"
-                     f" pgflight cpu {f.get('pgflight_cpu_s_per_s', 0):.2f} cores),"
-                     f" direct {d['qps']:,.0f} queries/s (p50 {d['p50_ms']:.1f} ms, p95 {d['p95_ms']:.1f} ms);"
-                     f" pgflight/direct = {f['qps'] / d['qps']:.2f}x throughput")
+                     f" pgflight/direct = {f['qps'] / d['qps']:.2f}x queries per second")
+        for label, x in (("pgflight", f), ("direct", d)):
+            server_cpu = f", pgflight {x['pgflight_cores']:.2f}" if "pgflight_cores" in x else ""
+            lines.append(f"    {label:<8} {x['qps']:8,.0f} queries/s  p50 {x['p50_ms']:7.1f} ms  p95 {x['p95_ms']:7.1f} ms"
+                         f"  cpu cores: clients {x['client_cores']:.2f}{server_cpu}, whole machine"
+                         f" {x['machine_busy_cores']:.2f} of {os.cpu_count()}")
     if extra.get("top_statements"):
         lines.append("  pgflight's statements during the prepared executions (calls, pg_stat_statements):")
         for calls, q in extra["top_statements"]:
