@@ -489,7 +489,7 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
             rows.append(time_row(row, n, browse, None, server)); log(row)
 
         if "objects_all" in wanted:
-            row = Row('adbc_get_objects(depth="all") (columns, keys)',
+            row = Row('adbc_get_objects(depth="all") (tables and columns)',
                       f"db_schema_filter={schema!r} on both sides")
             rows.append(time_row(
                 row, max(5, n // 4),
