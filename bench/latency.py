@@ -1,0 +1,773 @@
+#!/usr/bin/env python3
+"""pgflight latency benchmark (a benchmark, not a test).
+
+Times the small things a person clicks, side by side in one run on the same PostgreSQL and the
+same data: pgflight (ADBC Flight SQL driver, or raw pyarrow.flight where a row says so) against
+a direct PostgreSQL driver (ADBC PostgreSQL). Each row reports p50 and p95 in milliseconds and
+the ratio pgflight / direct (> 1 means pgflight is slower), plus pgflight's own CPU per
+operation, its PostgreSQL backends' CPU per operation and the statements pgflight sent to
+PostgreSQL per operation (from its /metrics).
+
+Data: `<schema>.lat` (100 000 rows, bigint primary key) and 50 more tables
+`<schema>.lat_meta_01..50` (primary keys, each with a foreign key) for the metadata rows, in a
+database `latency` of a throwaway cluster started the way bench/run.py does it (127.0.0.1 only;
+`--keep DIR` keeps it, `--dsn URL` uses an existing server). See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import contextlib
+import json
+import multiprocessing
+import os
+import random
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as throughput  # noqa: E402  (bench/run.py: cluster, pgflight process, /proc helpers)
+
+REPO = throughput.REPO
+ROWS = 100_000
+META_TABLES = 50
+MARKER = f"pgflight-latency rows={ROWS} meta={META_TABLES} v1"
+
+# (samples per latency row, executions of the prepared statement, seconds per concurrency side)
+FULL = {"samples": 300, "executions": 1000, "seconds": 15.0}
+QUICK = {"samples": 30, "executions": 100, "seconds": 3.0}
+WARMUP = 5
+CLIENTS = 16
+
+
+def load_sql(schema: str) -> str:
+    parts = [
+        "SET client_min_messages = warning;",
+        f"CREATE SCHEMA IF NOT EXISTS {schema};",
+        f"DROP TABLE IF EXISTS {', '.join(f'{schema}.lat_meta_{i:02d}' for i in range(META_TABLES, 0, -1))};",
+        f"DROP TABLE IF EXISTS {schema}.lat;",
+        f"CREATE TABLE {schema}.lat (id bigint PRIMARY KEY, name text NOT NULL, amount numeric(12,2),"
+        f" updated_at timestamptz NOT NULL DEFAULT '2024-01-01 00:00:00+00');",
+        f"INSERT INTO {schema}.lat (id, name, amount) SELECT i, 'name ' || md5(i::text),"
+        f" ((i * 104729) % 1000000000) / 100.0 FROM generate_series(1, {ROWS}::bigint) AS i;",
+    ]
+    for i in range(1, META_TABLES + 1):
+        parent = f"{schema}.lat" if i == 1 else f"{schema}.lat_meta_{i - 1:02d}"
+        parts.append(
+            f"CREATE TABLE {schema}.lat_meta_{i:02d} (id int PRIMARY KEY,"
+            f" parent_id bigint REFERENCES {parent} (id), code text NOT NULL, label varchar(80),"
+            f" qty integer, price numeric(10,2), ok boolean, created timestamptz, day date,"
+            f" payload jsonb);")
+    parts.append(f"COMMENT ON TABLE {schema}.lat IS '{MARKER}';")
+    return "\n".join(parts) + "\n"
+
+
+def ensure_data(psql: throughput.Psql, schema: str) -> None:
+    have = psql.query(f"SELECT obj_description(to_regclass('{schema}.lat'), 'pg_class')")
+    if have == MARKER:
+        print(f"latency: {schema}.lat and {META_TABLES} metadata tables already loaded, reusing them", flush=True)
+        return
+    print(f"latency: loading {schema}.lat ({ROWS:,} rows) and {META_TABLES} metadata tables ...", end=" ", flush=True)
+    t0 = time.monotonic()
+    psql.script(load_sql(schema))
+    psql.query(f"VACUUM (FREEZE, ANALYZE) {schema}.lat")
+    print(f"{time.monotonic() - t0:.1f}s", flush=True)
+
+
+def find_binary(explicit: str | None, build: bool) -> Path:
+    """--pgflight, else PGFLIGHT_BIN, else the release build bench/run.py would use."""
+    chosen = explicit or os.environ.get("PGFLIGHT_BIN")
+    return throughput.find_pgflight(chosen, build).resolve()
+
+
+# ------------------------------------------------------------------------------------------
+# What the server did meanwhile: CPU of pgflight and of its PostgreSQL backends, and the
+# statements pgflight sent (pg_stat_statements, for the role pgflight logs in as)
+# ------------------------------------------------------------------------------------------
+
+PGFLIGHT_ROLE = "pgflight_bench"
+
+
+class ServerSide:
+    """Samples pgflight's CPU and the CPU of PostgreSQL minus the direct driver's backend; counts
+    pgflight's statements with pg_stat_statements when the cluster has it loaded."""
+
+    def __init__(self, pgflight_pid: int, pgcpu: throughput.PgCpu, admin: throughput.Psql | None):
+        self.pid = pgflight_pid
+        self.pgcpu = pgcpu
+        self.admin = admin  # None: no pg_stat_statements
+        self.direct_backends: set[int] = set()  # excluded from "pgflight's backends"
+
+    def cpu(self) -> tuple[float, float | None]:
+        pg = self.pgcpu.sample()
+        if pg is not None:
+            pg -= sum(throughput.proc_cpu(p) for p in self.direct_backends)
+        return throughput.proc_cpu(self.pid), pg
+
+    def reset_statements(self) -> None:
+        if self.admin:
+            self.admin.query(f"SELECT pg_stat_statements_reset((SELECT oid FROM pg_roles"
+                             f" WHERE rolname = '{PGFLIGHT_ROLE}'))")
+
+    def statements(self) -> dict[str, float]:
+        """Calls since the reset by pgflight's role, by the statement's first word (BEGIN, SET,
+        SELECT, COPY, ...). Parse/Describe-only round trips are not calls, so not counted."""
+        if not self.admin:
+            return {}
+        out = self.admin.query(
+            "SELECT upper(split_part(ltrim(query), ' ', 1)) AS w, sum(calls) FROM pg_stat_statements"
+            f" WHERE userid = (SELECT oid FROM pg_roles WHERE rolname = '{PGFLIGHT_ROLE}')"
+            " AND query NOT LIKE '%pg_stat_statements%' GROUP BY 1 ORDER BY 1")
+        got = {}
+        for line in out.splitlines():
+            w, n = line.split("|")
+            got[w.rstrip(";")] = float(n)
+        return got
+
+    def top_statements(self, limit: int = 8) -> list[tuple[int, str]]:
+        if not self.admin:
+            return []
+        out = self.admin.query(
+            "SELECT calls || '|' || regexp_replace(left(query, 160), '\\s+', ' ', 'g') FROM pg_stat_statements"
+            f" WHERE userid = (SELECT oid FROM pg_roles WHERE rolname = '{PGFLIGHT_ROLE}')"
+            f" ORDER BY calls DESC LIMIT {limit}")
+        return [(int(c), q) for c, q in (line.split("|", 1) for line in out.splitlines() if "|" in line)]
+
+
+@dataclass
+class Row:
+    name: str
+    what: str
+    flight: list[float] = field(default_factory=list)  # seconds per operation
+    direct: list[float] = field(default_factory=list)
+    flight_cpu_ms: float | None = None  # pgflight CPU per operation
+    pg_cpu_ms: float | None = None  # pgflight's PostgreSQL backends, per operation
+    statements: dict[str, float] = field(default_factory=dict)  # per operation, by kind
+    note: str = ""
+
+
+def pct(xs: list[float], p: float) -> float:
+    s = sorted(xs)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * p / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def time_row(row: Row, n: int, flight_op, direct_op, server: ServerSide) -> Row:
+    """Warm-up, then n samples of each side, interleaved (the order alternates) so contention
+    from the rest of the machine hits both alike."""
+    for _ in range(WARMUP):
+        flight_op()
+        if direct_op:
+            direct_op()
+    cpu_flight = 0.0
+    cpu_pg: float | None = 0.0
+    server.reset_statements()
+    for i in range(n):
+        ops = [("flight", flight_op), ("direct", direct_op)]
+        if i % 2:
+            ops.reverse()
+        for side, op in ops:
+            if op is None:
+                continue
+            if side == "flight":
+                f0, p0 = server.cpu()
+                t0 = time.perf_counter()
+                op()
+                row.flight.append(time.perf_counter() - t0)
+                f1, p1 = server.cpu()
+                cpu_flight += f1 - f0
+                cpu_pg = None if (p0 is None or cpu_pg is None) else cpu_pg + p1 - p0
+            else:
+                t0 = time.perf_counter()
+                op()
+                row.direct.append(time.perf_counter() - t0)
+    row.flight_cpu_ms = cpu_flight / n * 1e3
+    row.pg_cpu_ms = None if cpu_pg is None else cpu_pg / n * 1e3
+    row.statements = {k: v / n for k, v in server.statements().items()}
+    return row
+
+
+# ------------------------------------------------------------------------------------------
+# The clients
+# ------------------------------------------------------------------------------------------
+
+
+def point_sql(schema: str, placeholder: str) -> str:
+    return f"SELECT id, name, amount FROM {schema}.lat WHERE id = {placeholder}"
+
+
+def fetch_one(cur) -> None:
+    t = cur.fetch_arrow_table()
+    if t.num_rows != 1:
+        raise RuntimeError(f"expected one row, got {t.num_rows}")
+
+
+def execute_unprepared(cur, sql: str) -> int:
+    """One statement without a prepare step (Flight SQL: CommandStatementQuery; PostgreSQL: the
+    driver's unprepared path), read into an Arrow table. dbapi's execute() would prepare it."""
+    import pyarrow as pa
+
+    stmt = cur.adbc_statement
+    stmt.set_sql_query(sql)
+    handle, _ = stmt.execute_query()
+    return pa.RecordBatchReader._import_from_c(handle.address).read_all().num_rows
+
+
+class Clients:
+    def __init__(self, flight_uri: str, dsn: str, schema: str):
+        import adbc_driver_flightsql.dbapi as adbc_flight
+        import adbc_driver_postgresql.dbapi as adbc_pg
+        import pyarrow.flight as flight
+
+        sys.path.insert(0, str(REPO / "tests" / "clients"))
+        import flightsql  # the client suite's hand-built Flight SQL commands
+
+        self.fsql = flightsql
+        self.flight = flight
+        self.schema = schema
+        self.fconn = adbc_flight.connect(flight_uri, autocommit=True)
+        self.pconn = adbc_pg.connect(dsn, autocommit=True)
+        self.raw = flight.FlightClient(flight_uri)
+
+    def close(self) -> None:
+        for c in (self.fconn, self.pconn, self.raw):
+            with contextlib.suppress(Exception):
+                c.close()
+
+    def direct_backend_pid(self) -> int:
+        with self.pconn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid()")
+            return cur.fetchone()[0]
+
+    # raw Flight SQL ------------------------------------------------------------------------
+    def command(self, name: str, body: bytes):
+        return self.flight.FlightDescriptor.for_command(self.fsql.any_message(name, body))
+
+    def statement_query(self, sql: str):
+        return self.command("CommandStatementQuery", self.fsql.length_delimited(1, sql.encode()))
+
+    def get_tables(self, table_pattern: str, include_schema: bool):
+        ld = self.fsql.length_delimited
+        body = ld(2, self.schema.encode()) + ld(3, table_pattern.encode())
+        if include_schema:
+            body += bytes([5 << 3 | 0, 1])
+        return self.command("CommandGetTables", body)
+
+    def keys_command(self, name: str, table: str):
+        ld = self.fsql.length_delimited
+        return self.command(name, ld(2, self.schema.encode()) + ld(3, table.encode()))
+
+    def fetch_all(self, descriptor) -> int:
+        info = self.raw.get_flight_info(descriptor)
+        return sum(self.raw.do_get(e.ticket).read_all().num_rows for e in info.endpoints)
+
+
+def concurrency_worker(conn, side: str, uri: str, sql: str, seed: int) -> None:
+    """One client process: connect, prepare, then on command run point queries until a deadline."""
+    if side == "flight":
+        import adbc_driver_flightsql.dbapi as adbc
+    else:
+        import adbc_driver_postgresql.dbapi as adbc
+    rng = random.Random(seed)
+    try:
+        db = adbc.connect(uri, autocommit=True)
+        cur = db.cursor()
+        for _ in range(3):
+            cur.execute(sql, (rng.randint(1, ROWS),))
+            fetch_one(cur)
+        conn.send(("ready", None))
+        start_at, until = conn.recv()
+        time.sleep(max(0.0, start_at - time.time()))
+        lat = []
+        c0 = os.times()
+        while time.time() < until:
+            t0 = time.perf_counter()
+            cur.execute(sql, (rng.randint(1, ROWS),))
+            fetch_one(cur)
+            if time.time() <= until:  # only queries that end inside the window count
+                lat.append(time.perf_counter() - t0)
+        c1 = os.times()
+        cur.close()
+        db.close()
+        conn.send(("done", (lat, c1.user + c1.system - c0.user - c0.system)))
+    except Exception as err:  # reported by the parent
+        conn.send(("error", f"{type(err).__name__}: {err}"))
+
+
+def run_concurrent(side: str, uri: str, sql: str, clients: int, seconds: float,
+                   probe) -> tuple[float, list[float], float, list[float]]:
+    """`clients` processes (not threads: the GIL would serialise the Python side of every call)
+    doing point queries for `seconds`; returns (queries per second, latencies, the clients' CPU
+    in cores, and what `probe()` (a list of CPU seconds) grew by per second of the window)."""
+    ctx = multiprocessing.get_context("spawn")
+    procs, pipes = [], []
+    for i in range(clients):
+        parent, child = ctx.Pipe()
+        p = ctx.Process(target=concurrency_worker, args=(child, side, uri, sql, 1000 + i), daemon=True)
+        p.start()
+        procs.append(p)
+        pipes.append(parent)
+    try:
+        for p in pipes:
+            if not p.poll(120):
+                raise RuntimeError(f"{side}: a client did not get ready")
+            kind, val = p.recv()
+            if kind != "ready":
+                raise RuntimeError(f"{side} client: {val}")
+        start_at = time.time() + 0.5
+        until = start_at + seconds
+        for p in pipes:
+            p.send((start_at, until))
+        time.sleep(max(0.0, start_at - time.time()))
+        probe0 = probe()
+        time.sleep(max(0.0, until - time.time()))
+        window = [(b - a) / seconds for a, b in zip(probe0, probe())]
+        lat: list[float] = []
+        client_cpu = 0.0
+        for p in pipes:
+            if not p.poll(seconds + 120):
+                raise RuntimeError(f"{side}: a client did not finish")
+            kind, val = p.recv()
+            if kind != "done":
+                raise RuntimeError(f"{side} client: {val}")
+            lat.extend(val[0])
+            client_cpu += val[1]
+        return len(lat) / seconds, lat, client_cpu / seconds, window
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+
+
+# ------------------------------------------------------------------------------------------
+# The rows
+# ------------------------------------------------------------------------------------------
+
+
+ROW_NAMES = ("prepared", "literal", "select1", "objects", "info", "doget", "incremental", "browse",
+             "objects_all", "executions", "concurrent")
+
+
+def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: str, dsn: str) -> tuple[list[Row], dict]:
+    rng = random.Random(42)
+    n = sizes["samples"]
+    schema = args.schema
+    wanted = set(args.rows.split(",")) if args.rows else set(ROW_NAMES)
+    rows: list[Row] = []
+    extra: dict = {}
+
+    def log(row: Row) -> None:
+        print(f"  {row.name:<58} pgflight p50 {pct(row.flight, 50) * 1e3:8.2f} ms"
+              + (f"  direct p50 {pct(row.direct, 50) * 1e3:7.2f} ms" if row.direct else ""), flush=True)
+
+    fcur = c.fconn.cursor()
+    pcur = c.pconn.cursor()
+    try:
+        if "prepared" in wanted:
+            fsql, psql = point_sql(schema, "?"), point_sql(schema, "$1")
+
+            def f():
+                fcur.execute(fsql, (rng.randint(1, ROWS),))
+                fetch_one(fcur)
+
+            def d():
+                pcur.execute(psql, (rng.randint(1, ROWS),))
+                fetch_one(pcur)
+
+            row = Row("SELECT id, name, amount FROM lat WHERE id = ? (prepared)",
+                      "ADBC: one cursor, prepared once, then bind + execute + fetch per sample")
+            rows.append(time_row(row, n, f, d, server)); log(row)
+
+        if "literal" in wanted:
+            lcur_f, lcur_p = c.fconn.cursor(), c.pconn.cursor()
+
+            def f():
+                if execute_unprepared(lcur_f, point_sql(schema, str(rng.randint(1, ROWS)))) != 1:
+                    raise RuntimeError("literal: not one row")
+
+            def d():
+                if execute_unprepared(lcur_p, point_sql(schema, str(rng.randint(1, ROWS)))) != 1:
+                    raise RuntimeError("literal: not one row")
+
+            row = Row("the same with a literal id (not prepared)",
+                      "ADBC statement execute_query, no prepare; Flight SQL CommandStatementQuery")
+            rows.append(time_row(row, n, f, d, server)); log(row)
+            lcur_f.close(); lcur_p.close()
+
+        if "select1" in wanted:
+            scur_f, scur_p = c.fconn.cursor(), c.pconn.cursor()
+            row = Row("SELECT 1", "ADBC statement execute_query, no prepare")
+            rows.append(time_row(row, n, lambda: execute_unprepared(scur_f, "SELECT 1"),
+                                 lambda: execute_unprepared(scur_p, "SELECT 1"), server)); log(row)
+            scur_f.close(); scur_p.close()
+
+        if "objects" in wanted:
+            row = Row(f'adbc_get_objects(depth="tables") on {META_TABLES + 1} tables',
+                      f"db_schema_filter={schema!r} on both sides (ADBC PostgreSQL would list pg_catalog too)")
+            rows.append(time_row(
+                row, n,
+                lambda: c.fconn.adbc_get_objects(depth="tables", db_schema_filter=schema).read_all(),
+                lambda: c.pconn.adbc_get_objects(depth="tables", db_schema_filter=schema).read_all(),
+                server)); log(row)
+
+        planned = c.statement_query(point_sql(schema, "42"))
+        if "info" in wanted:
+            def f():
+                c.raw.get_flight_info(c.statement_query(point_sql(schema, str(rng.randint(1, ROWS)))))
+
+            row = Row("GetFlightInfo alone, one-row planned query (raw Flight SQL)",
+                      "pyarrow.flight: CommandStatementQuery with a literal id, no DoGet")
+            rows.append(time_row(row, n, f, None, server)); log(row)
+
+        if "doget" in wanted:
+            info = c.raw.get_flight_info(planned)
+            ticket = info.endpoints[0].ticket
+
+            def f():
+                if c.raw.do_get(ticket).read_all().num_rows != 1:
+                    raise RuntimeError("doget: not one row")
+
+            row = Row("DoGet alone for that ticket (raw Flight SQL)",
+                      "pyarrow.flight: the same ticket fetched again and again")
+            rows.append(time_row(row, n, f, None, server)); log(row)
+
+        if "incremental" in wanted:
+            request = json.dumps({"mode": {"incremental": {"entity": f"{schema}.lat", "cursorField": "id",
+                                                           "cursor": str(ROWS - 1)}}})
+            desc = c.flight.FlightDescriptor.for_command(request)
+
+            def f():
+                if c.fetch_all(desc) != 1:
+                    raise RuntimeError("incremental: not one row")
+
+            row = Row("1-row incremental extraction (GetFlightInfo + DoGet)",
+                      f"the seed's JSON request, cursorField id, cursor {ROWS - 1}")
+            rows.append(time_row(row, n, f, None, server)); log(row)
+
+        if "browse" in wanted:
+            tables_cmd = c.get_tables("lat\\_meta\\_%", include_schema=True)
+
+            def gt():
+                if c.fetch_all(tables_cmd) != META_TABLES:
+                    raise RuntimeError("GetTables: not 50 tables")
+
+            def table():
+                return f"lat_meta_{rng.randint(1, META_TABLES):02d}"
+
+            def pk():
+                c.fetch_all(c.keys_command("CommandGetPrimaryKeys", table()))
+
+            def fk():
+                c.fetch_all(c.keys_command("CommandGetImportedKeys", table()))
+
+            parts = [
+                Row(f"GetTables include_schema, {META_TABLES} tables (raw)", "one call, Arrow schemas of 50 tables"),
+                Row("GetPrimaryKeys, one table (raw)", "a random lat_meta_NN"),
+                Row("GetImportedKeys, one table (raw)", "a random lat_meta_NN"),
+            ]
+            for row, op in zip(parts, (gt, pk, fk)):
+                rows.append(time_row(row, n, op, None, server)); log(row)
+
+            def browse():
+                gt(); pk(); fk()
+
+            row = Row("JDBC-style browse: the three calls above in a row",
+                      "the three calls above in a row (each GetFlightInfo + DoGet)")
+            rows.append(time_row(row, n, browse, None, server)); log(row)
+
+        if "objects_all" in wanted:
+            row = Row('adbc_get_objects(depth="all") (tables and columns)',
+                      f"db_schema_filter={schema!r} on both sides")
+            rows.append(time_row(
+                row, max(5, n // 4),
+                lambda: c.fconn.adbc_get_objects(depth="all", db_schema_filter=schema).read_all(),
+                lambda: c.pconn.adbc_get_objects(depth="all", db_schema_filter=schema).read_all(),
+                server)); log(row)
+
+        if "executions" in wanted:
+            k = sizes["executions"]
+            ecur_f, ecur_p = c.fconn.cursor(), c.pconn.cursor()
+            fsql, psql = point_sql(schema, "?"), point_sql(schema, "$1")
+            totals = {}
+            for side, cur, sql in (("flight", ecur_f, fsql), ("direct", ecur_p, psql)):
+                cur.execute(sql, (1,)); fetch_one(cur)  # prepare outside the clock
+                if side == "flight":
+                    server.reset_statements()
+                before = server.cpu() if side == "flight" else None
+                lat = []
+                t0 = time.perf_counter()
+                for _ in range(k):
+                    s = time.perf_counter()
+                    cur.execute(sql, (rng.randint(1, ROWS),))
+                    fetch_one(cur)
+                    lat.append(time.perf_counter() - s)
+                totals[side] = (time.perf_counter() - t0, lat)
+                if before:
+                    after = server.cpu()
+                    extra_cpu = (after[0] - before[0]) / k * 1e3
+                    extra_pg = None if before[1] is None else (after[1] - before[1]) / k * 1e3
+                    extra_st = {kk: v / k for kk, v in server.statements().items()}
+                    extra["top_statements"] = server.top_statements()
+            ecur_f.close(); ecur_p.close()
+            row = Row(f"prepared statement executed {k:,} times (per execution)",
+                      "one prepare, then bind + execute + fetch with a new id each time; totals below",
+                      flight=totals["flight"][1], direct=totals["direct"][1],
+                      flight_cpu_ms=extra_cpu, pg_cpu_ms=extra_pg, statements=extra_st)
+            rows.append(row); log(row)
+            extra["executions"] = {"count": k, "flight_total_s": totals["flight"][0],
+                                   "direct_total_s": totals["direct"][0]}
+            print(f"    total: pgflight {totals['flight'][0]:.2f}s, direct {totals['direct'][0]:.2f}s", flush=True)
+    finally:
+        fcur.close(); pcur.close()
+
+    if "concurrent" in wanted:
+        secs = sizes["seconds"]
+        res = {}
+        for side, uri, sql in (("flight", flight_uri, point_sql(schema, "?")), ("direct", dsn, point_sql(schema, "$1"))):
+            print(f"  {CLIENTS} client processes, {side}, {secs:.0f}s ...", end=" ", flush=True)
+            qps, lat, client_cores, (pgflight_cores, busy_cores) = run_concurrent(
+                side, uri, sql, CLIENTS, secs, lambda: [server.cpu()[0], throughput.system_busy()])
+            res[side] = {"qps": qps, "p50_ms": pct(lat, 50) * 1e3, "p95_ms": pct(lat, 95) * 1e3, "queries": len(lat),
+                         "client_cores": client_cores, "machine_busy_cores": busy_cores}
+            if side == "flight":
+                res[side]["pgflight_cores"] = pgflight_cores
+            print(f"{qps:,.0f} queries/s", flush=True)
+        extra["concurrent"] = {"clients": CLIENTS, "seconds": secs, **res}
+    return rows, extra
+
+
+# ------------------------------------------------------------------------------------------
+# Reporting
+# ------------------------------------------------------------------------------------------
+
+
+def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
+    lines = ["", f"latency, milliseconds ({n} samples a row unless said; ratio = pgflight / direct,"
+                 " > 1 means pgflight is slower)"]
+    hdr = (f"  {'what':<62} {'pgflight p50':>12} {'p95':>8} {'direct p50':>10} {'p95':>8} {'ratio p50':>9}"
+           f" {'p95':>6} {'pgflight cpu':>12} {'pg cpu':>7}  pgflight's statements to PostgreSQL / op")
+    lines.append(hdr)
+    summary: dict = {"rows": []}
+    for r in rows:
+        fp50, fp95 = pct(r.flight, 50) * 1e3, pct(r.flight, 95) * 1e3
+        if r.direct:
+            dp50, dp95 = pct(r.direct, 50) * 1e3, pct(r.direct, 95) * 1e3
+            d = f"{dp50:10.2f} {dp95:8.2f} {fp50 / dp50:8.1f}x {fp95 / dp95:5.1f}x"
+        else:
+            dp50 = dp95 = None
+            d = f"{'':>10} {'':>8} {'':>9} {'':>6}"
+        st = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r.statements.items())) or "-"
+        pg = "-" if r.pg_cpu_ms is None else f"{r.pg_cpu_ms:5.2f}ms"
+        lines.append(f"  {r.name:<62} {fp50:12.2f} {fp95:8.2f} {d} {r.flight_cpu_ms:10.2f}ms {pg:>7}  {st}")
+        summary["rows"].append({"name": r.name, "what": r.what, "samples": len(r.flight),
+                                "pgflight_p50_ms": fp50, "pgflight_p95_ms": fp95,
+                                "direct_p50_ms": dp50, "direct_p95_ms": dp95,
+                                "pgflight_cpu_ms_per_op": r.flight_cpu_ms, "postgres_cpu_ms_per_op": r.pg_cpu_ms,
+                                "statements_per_op": r.statements})
+    if "executions" in extra:
+        e = extra["executions"]
+        lines.append(f"  prepared statement executed {e['count']:,} times: pgflight {e['flight_total_s']:.2f} s total"
+                     f" ({e['flight_total_s'] / e['count'] * 1e3:.2f} ms each), direct {e['direct_total_s']:.2f} s"
+                     f" ({e['direct_total_s'] / e['count'] * 1e3:.2f} ms each),"
+                     f" ratio {e['flight_total_s'] / e['direct_total_s']:.1f}x")
+    if "concurrent" in extra:
+        cc = extra["concurrent"]
+        f, d = cc["flight"], cc["direct"]
+        lines.append(f"  {cc['clients']} client processes, prepared point queries for {cc['seconds']:.0f} s each side:"
+                     f" pgflight/direct = {f['qps'] / d['qps']:.2f}x queries per second")
+        for label, x in (("pgflight", f), ("direct", d)):
+            server_cpu = f", pgflight {x['pgflight_cores']:.2f}" if "pgflight_cores" in x else ""
+            lines.append(f"    {label:<8} {x['qps']:8,.0f} queries/s  p50 {x['p50_ms']:7.1f} ms  p95 {x['p95_ms']:7.1f} ms"
+                         f"  cpu cores: clients {x['client_cores']:.2f}{server_cpu}, whole machine"
+                         f" {x['machine_busy_cores']:.2f} of {os.cpu_count()}")
+    if extra.get("top_statements"):
+        lines.append("  pgflight's statements during the prepared executions (calls, pg_stat_statements):")
+        for calls, q in extra["top_statements"]:
+            lines.append(f"    {calls:6d}  {q}")
+    lines.append("  pgflight cpu = CPU of the pgflight process per operation; pg cpu = CPU of PostgreSQL minus"
+                 " the direct driver's backend, per pgflight operation (10 ms clock ticks, summed over the"
+                 " samples); statements = pg_stat_statements calls by pgflight's role per operation, by"
+                 " first word (Parse/Describe-only round trips are not calls).")
+    summary.update(extra)
+    return "\n".join(lines), summary
+
+
+# ------------------------------------------------------------------------------------------
+# main
+# ------------------------------------------------------------------------------------------
+
+
+def start_perf(args, pid: int, workdir: Path) -> subprocess.Popen:
+    perf = shutil.which("perf")
+    if not perf:
+        sys.exit("latency: --perf needs perf (Debian: apt-get install linux-perf)")
+    log = open(workdir / "perf.log", "ab")
+    proc = subprocess.Popen([perf, "record", *shlex.split(args.perf_args), "-p", str(pid), "-o", args.perf],
+                            stdout=log, stderr=log, preexec_fn=throughput._die_with_parent)
+    log.close()
+    throughput._CLEANUPS.append(lambda: throughput.stop_process(proc, "perf", signal.SIGINT))
+    time.sleep(0.5)
+    if proc.poll() is not None:
+        sys.exit(f"latency: perf record exited: {(workdir / 'perf.log').read_text()[-2000:]}")
+    print(f"latency: perf record on pgflight pid {pid} into {args.perf}", flush=True)
+    return proc
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help=f"{QUICK['samples']} samples a row, {QUICK['executions']} executions,"
+                        f" {QUICK['seconds']:.0f}s per concurrency side (under a minute on a release build)")
+    p.add_argument("--samples", type=int, help=f"samples per latency row (default {FULL['samples']})")
+    p.add_argument("--executions", type=int, help=f"executions of the prepared statement (default {FULL['executions']})")
+    p.add_argument("--seconds", type=float, help=f"seconds per side of the concurrency row (default {FULL['seconds']:.0f})")
+    p.add_argument("--rows", help=f"run a subset, comma-separated: {','.join(ROW_NAMES)}")
+    p.add_argument("--dsn", help="use this PostgreSQL (postgresql://user[:pw]@host:port/db) instead of starting one")
+    p.add_argument("--keep", metavar="DIR", help="keep the throwaway cluster in DIR (reused by the next run)")
+    p.add_argument("--schema", default="public", help="schema of the benchmark tables (default public)")
+    p.add_argument("--pg-bin", help="PostgreSQL server binaries (default: /usr/lib/postgresql/<newest>/bin)")
+    p.add_argument("--pgflight", help="pgflight binary (default $PGFLIGHT_BIN, else $CARGO_TARGET_DIR or"
+                                      " target/ + release/pgflight)")
+    p.add_argument("--no-build", action="store_true", help="do not run cargo build --release when it is missing")
+    p.add_argument("--pgflight-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for pgflight (repeatable)")
+    p.add_argument("--pause", action="store_true",
+                   help="print the pids and wait for Enter before measuring (to attach perf)")
+    p.add_argument("--perf", metavar="PATH",
+                   help="record a profile of the pgflight process while measuring: `perf record"
+                        " <--perf-args> -p <pid> -o PATH`; read it with `perf report -i PATH`")
+    p.add_argument("--perf-args", default="-F 999 -g", help="perf record options (default: -F 999 -g)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, throughput._on_signal)
+    atexit.register(throughput._run_cleanups)
+    try:
+        return _main(args)
+    except throughput.Interrupted as err:
+        print(f"\nlatency: interrupted ({err}); stopping what it started", file=sys.stderr)
+        return 130
+    finally:
+        for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s, signal.SIG_IGN)
+        throughput._run_cleanups()
+
+
+def _main(args) -> int:
+    sizes = dict(QUICK if args.quick else FULL)
+    for k in ("samples", "executions", "seconds"):
+        if getattr(args, k):
+            sizes[k] = getattr(args, k)
+    if args.rows:
+        unknown = set(args.rows.split(",")) - set(ROW_NAMES)
+        if unknown:
+            sys.exit(f"latency: unknown rows {sorted(unknown)} ({', '.join(ROW_NAMES)})")
+    binary = find_binary(args.pgflight, not args.no_build)
+
+    workdir = Path(tempfile.mkdtemp(prefix="pgflight-latency-"))
+    throughput._CLEANUPS.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+    pg_bin = None
+    pgcpu = throughput.PgCpu(None)
+    if args.dsn:
+        if args.keep:
+            sys.exit("latency: --keep and --dsn exclude each other")
+        dsn = args.dsn
+    else:
+        pg_bin = throughput.find_pg_bin(args.pg_bin)
+        if args.keep:
+            datadir = Path(args.keep).resolve()
+        else:
+            datadir = workdir / "pgdata"
+            workdir.chmod(0o755)
+        if (pg_bin.parent / "lib" / "pg_stat_statements.so").exists():
+            throughput.PG_SETTINGS.update({"shared_preload_libraries": "pg_stat_statements",
+                                           "pg_stat_statements.track": "top"})
+        cluster = throughput.Cluster(pg_bin, datadir, throughput.free_port())
+        if not cluster.initialized():
+            cluster.init()
+        cluster.start()
+        pgcpu = throughput.PgCpu(cluster.proc.pid)
+        admin = throughput.Psql(throughput.find_psql(pg_bin), cluster.dsn, {})
+        if admin.query("SELECT count(*) FROM pg_database WHERE datname = 'latency'") == "0":
+            admin.query("CREATE DATABASE latency")
+        dsn = cluster.dsn.replace("/bench?", "/latency?")
+
+    psql_env = {k: v for k, v in os.environ.items()
+                if not k.startswith("PG") or k in ("PGPASSWORD", "PGPASSFILE")}
+    sql = throughput.Psql(throughput.find_psql(pg_bin), dsn, psql_env)
+    print("latency: server " + sql.query("SELECT version()"), flush=True)
+    ensure_data(sql, args.schema)
+    pgflight_dsn, admin = dsn, None
+    if not args.dsn:
+        # pgflight logs in as a role of its own, so pg_stat_statements tells its statements apart
+        sql.script(
+            f"DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PGFLIGHT_ROLE}') THEN"
+            f" CREATE ROLE {PGFLIGHT_ROLE} LOGIN; END IF; END$$;\n"
+            f"GRANT USAGE ON SCHEMA {args.schema} TO {PGFLIGHT_ROLE};\n"
+            f"GRANT SELECT ON ALL TABLES IN SCHEMA {args.schema} TO {PGFLIGHT_ROLE};\n")
+        pgflight_dsn = dsn.replace("://postgres@", f"://{PGFLIGHT_ROLE}@")
+        if "pg_stat_statements" in sql.query("SHOW shared_preload_libraries"):
+            sql.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            admin = sql
+        else:
+            print("latency: no pg_stat_statements: the statements column stays empty", flush=True)
+
+    extra_env = dict(kv.split("=", 1) for kv in args.pgflight_env)
+    pgf = throughput.Pgflight(binary, pgflight_dsn, None, workdir, extra_env)
+    pgf.start()
+    debug = "debug" in binary.parts
+    if debug:
+        print("latency: NOTE: this is a debug build; its numbers are a smoke test only", flush=True)
+    flight_uri = f"grpc://127.0.0.1:{pgf.port}"
+
+    clients = Clients(flight_uri, dsn, args.schema)
+    throughput._CLEANUPS.append(clients.close)
+    server = ServerSide(pgf.pid, pgcpu, admin)
+    server.direct_backends.add(clients.direct_backend_pid())
+
+    if args.pause:
+        print(f"latency: pids: bench {os.getpid()}, pgflight {pgf.pid}, postmaster {pgcpu.pid or '-'};"
+              " press Enter to measure", flush=True)
+        input()
+    print(f"latency: load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])}"
+          f" on {os.cpu_count()} CPUs", flush=True)
+    perf = start_perf(args, pgf.pid, workdir) if args.perf else None
+    t0 = time.monotonic()
+    rows, extra = measure_all(args, clients, server, sizes, flight_uri, dsn)
+    if perf:
+        throughput.stop_process(perf, "perf", signal.SIGINT, timeout=120)
+        print(f"latency: profile of pgflight in {args.perf}: perf report -i {args.perf} --no-children"
+              " --sort dso,sym", flush=True)
+    text, summary = report(rows, extra, sizes["samples"])
+    if debug:
+        text = "\n(DEBUG BUILD: not representative)" + text
+    print(text)
+    print(f"latency: measured in {time.monotonic() - t0:.0f}s")
+    if args.json:
+        summary["args"] = vars(args)
+        summary["pgflight"] = str(binary)
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+        print(f"latency: results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
