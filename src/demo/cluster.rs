@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::error::DemoError;
+
 /// The superuser the cluster is created with.
 pub const SUPERUSER: &str = "postgres";
 
@@ -26,14 +28,14 @@ pub struct DemoCluster {
 
 impl DemoCluster {
     /// Creates and starts a cluster with the server binaries in `bin`.
-    pub fn start(bin: &Path) -> Result<DemoCluster, String> {
+    pub fn start(bin: &Path) -> Result<DemoCluster, DemoError> {
         let user = unprivileged_user()?;
         let dir = make_dir()?;
         // From here on, a failure removes what was made.
         let mut guard = DirGuard(Some(dir.clone()));
         let password = random_hex(16)?;
         let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, &password).map_err(|e| e.to_string())?;
+        std::fs::write(&pwfile, &password).map_err(DemoError::io("cannot write", &pwfile))?;
         if let Some((uid, gid)) = user {
             chown_tree(&dir, uid, gid)?;
         }
@@ -51,13 +53,17 @@ impl DemoCluster {
             ])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
-            .map_err(|e| format!("cannot run initdb: {e}"))?;
+            .map_err(|source| DemoError::Spawn {
+                command: "initdb".into(),
+                source,
+            })?;
         let _ = std::fs::remove_file(&pwfile);
         if !out.status.success() {
-            return Err(format!(
-                "initdb failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(DemoError::CommandFailed {
+                command: "initdb".into(),
+                status: out.status,
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
         }
         let port = free_port()?;
         let settings = format!(
@@ -66,7 +72,8 @@ impl DemoCluster {
         );
         append(&data.join("postgresql.conf"), &settings)?;
         let log_path = dir.join("postgres.log");
-        let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+        let log =
+            std::fs::File::create(&log_path).map_err(DemoError::io("cannot create", &log_path))?;
         if let Some((uid, gid)) = user {
             chown_tree(&log_path, uid, gid)?;
         }
@@ -74,13 +81,16 @@ impl DemoCluster {
             .arg("-D")
             .arg(&data)
             .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stdout(
+                log.try_clone()
+                    .map_err(DemoError::io("cannot reopen", &log_path))?,
+            )
             .stderr(log)
             // Its own process group: a Ctrl-C in the terminal reaches pgflight, which then
             // stops PostgreSQL in order.
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("cannot start postgres: {e}"))?;
+            .map_err(DemoError::PostgresSpawn)?;
         let dir = guard.0.take().expect("guarded dir");
         let mut cluster = DemoCluster {
             dir,
@@ -93,20 +103,19 @@ impl DemoCluster {
         Ok(cluster)
     }
 
-    fn wait_ready(&mut self, log: &Path) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    fn wait_ready(&mut self, log: &Path) -> Result<(), DemoError> {
+        let waited = Duration::from_secs(60);
+        let deadline = Instant::now() + waited;
         loop {
             let text = std::fs::read_to_string(log).unwrap_or_default();
             if text.contains("ready to accept connections") {
                 return Ok(());
             }
             if let Ok(Some(status)) = self.postgres.try_wait() {
-                return Err(format!("PostgreSQL exited ({status}); its log:\n{text}"));
+                return Err(DemoError::PostgresExited { status, log: text });
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "PostgreSQL did not start within 60 s; its log:\n{text}"
-                ));
+                return Err(DemoError::StartTimeout { waited, log: text });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -151,11 +160,14 @@ impl Drop for DirGuard {
 }
 
 /// As root: (uid, gid) of the `postgres` OS user, which PostgreSQL runs as. Otherwise None.
-fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
+fn unprivileged_user() -> Result<Option<(u32, u32)>, DemoError> {
     let uid = Command::new("id")
         .arg("-u")
         .output()
-        .map_err(|e| format!("cannot run id: {e}"))?;
+        .map_err(|source| DemoError::Spawn {
+            command: "id".into(),
+            source,
+        })?;
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return Ok(None);
     }
@@ -163,16 +175,13 @@ fn unprivileged_user() -> Result<Option<(u32, u32)>, String> {
     let fields: Vec<&str> = passwd
         .lines()
         .find(|l| l.starts_with("postgres:"))
-        .ok_or(
-            "running as root, but PostgreSQL refuses to run as root and there is no `postgres` OS user \
-             to run it as: run pgflight demo as a normal user, or create one (useradd --system postgres)",
-        )?
+        .ok_or(DemoError::NoPostgresUser)?
         .split(':')
         .collect();
     let parse = |i: usize| fields.get(i).and_then(|f| f.parse::<u32>().ok());
     match (parse(2), parse(3)) {
         (Some(uid), Some(gid)) => Ok(Some((uid, gid))),
-        _ => Err("cannot read the postgres user's uid/gid from /etc/passwd".into()),
+        _ => Err(DemoError::PostgresUserUnreadable),
     }
 }
 
@@ -184,52 +193,59 @@ fn as_user(mut command: Command, user: Option<(u32, u32)>, cwd: &Path) -> Comman
     command
 }
 
-fn make_dir() -> Result<PathBuf, String> {
+fn make_dir() -> Result<PathBuf, DemoError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!("pgflight-demo-{}-{nanos}", std::process::id()));
-    std::fs::create_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir(&dir).map_err(DemoError::io("cannot create", &dir))?;
     Ok(dir)
 }
 
-fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), String> {
+fn chown_tree(path: &Path, uid: u32, gid: u32) -> Result<(), DemoError> {
     let status = Command::new("chown")
         .arg("-R")
         .arg(format!("{uid}:{gid}"))
         .arg(path)
         .status()
-        .map_err(|e| format!("cannot run chown: {e}"))?;
+        .map_err(|source| DemoError::Spawn {
+            command: "chown".into(),
+            source,
+        })?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("chown of {} failed", path.display()))
+        Err(DemoError::ChownFailed {
+            path: path.to_path_buf(),
+            status,
+        })
     }
 }
 
-fn append(path: &Path, text: &str) -> Result<(), String> {
+fn append(path: &Path, text: &str) -> Result<(), DemoError> {
     use std::io::Write;
     std::fs::OpenOptions::new()
         .append(true)
         .open(path)
         .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(DemoError::io("cannot write", path))
 }
 
-fn free_port() -> Result<u16, String> {
+fn free_port() -> Result<u16, DemoError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))
+        .map_err(DemoError::NoFreePort)
 }
 
 /// `bytes` random bytes from the kernel, as hex.
-fn random_hex(bytes: usize) -> Result<String, String> {
+fn random_hex(bytes: usize) -> Result<String, DemoError> {
     let mut buf = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom")
+    let urandom = Path::new("/dev/urandom");
+    std::fs::File::open(urandom)
         .and_then(|mut f| f.read_exact(&mut buf))
-        .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+        .map_err(DemoError::io("cannot read", urandom))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 

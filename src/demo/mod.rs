@@ -50,7 +50,7 @@ fn demo(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> Result<()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     let found = binaries::find(&binaries::cache_dir(is_root), &say).map_err(|e| e.to_string())?;
     say(&format!("PostgreSQL server binaries: {}", found.source));
-    let cluster = DemoCluster::start(&found.bin)?;
+    let cluster = DemoCluster::start(&found.bin).map_err(|e| e.to_string())?;
     say(&format!(
         "Started a throwaway PostgreSQL on 127.0.0.1:{} in {}{}",
         cluster.port,
