@@ -39,6 +39,7 @@ pub async fn run(
     crate::pg::metrics::describe();
     crate::flight::metrics::describe();
     let pool = Arc::new(PgPool::new(&config)?);
+    check_role(&pool).await?;
     let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)
         .map_err(PgError::Setup)?;
     let tls = crate::flight::tls::acceptor(&config).map_err(PgError::Setup)?;
@@ -98,6 +99,36 @@ pub async fn run(
     }
     pool.close();
     Ok(())
+}
+
+/// Refuses to serve as a role that may do more than read (superuser, BYPASSRLS, server files),
+/// unless `allow_superuser` is set, which is warned about at every start. When PostgreSQL does
+/// not answer yet, the pool checks each new connection instead (see [`PgPool::new`]).
+async fn check_role(pool: &PgPool) -> Result<(), PgError> {
+    match pool.role_powers().await {
+        Ok(powers) => {
+            let dangers = powers.dangers();
+            if !dangers.is_empty() {
+                tracing::warn!(
+                    role = %powers.role,
+                    "allow_superuser = true: serving as a role that may do more than read ({}); \
+                     any client that reaches pgflight runs SQL with these powers. Prefer a \
+                     read-only role (`pgflight check` prints the SQL that makes one)",
+                    dangers.join("; ")
+                );
+            }
+            Ok(())
+        }
+        Err(err @ PgError::UnsafeRole { .. }) => Err(err),
+        Err(err) => {
+            tracing::warn!(
+                error = %err,
+                "could not check the role's privileges at start; each new PostgreSQL connection \
+                 is checked instead"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Accepts connections on `listener` (through `tls` when given) and serves `router` on each,

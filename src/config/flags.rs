@@ -176,6 +176,22 @@ pub struct ConfigFlags {
     #[arg(long)]
     #[serde(with = "value::boolean")]
     pub metrics_auth: Option<bool>,
+    /// Serve even when the role is a superuser, has BYPASSRLS or reaches server files (warns) [default: false]
+    #[arg(long)]
+    #[serde(with = "value::boolean")]
+    pub allow_superuser: Option<bool>,
+    /// More functions the statement guard refuses (auth none/password), comma-separated; `*` matches any characters
+    #[arg(long, value_name = "NAMES", value_parser = function_names)]
+    #[serde(with = "value::function_names")]
+    pub deny_functions: Option<FunctionNames>,
+}
+
+/// A list of function names (an alias, so that clap takes `--deny-functions a,b` as one value).
+pub type FunctionNames = Vec<String>;
+
+/// clap parser for `--deny-functions`.
+fn function_names(text: &str) -> Result<FunctionNames, value::function_names::BadFunctionName> {
+    value::function_names::parse(text.split(',').map(str::to_owned).collect())
 }
 
 /// clap parser for secret flags.

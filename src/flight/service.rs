@@ -32,7 +32,7 @@ use prost::Message;
 use tokio::sync::OnceCell;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::config::{ArrayFormat, Config, NumericNan};
+use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
 use crate::flight::auth::{Identity, identity_of};
 use crate::flight::discovery;
 use crate::flight::metadata;
@@ -46,6 +46,7 @@ use crate::pg::types::TypeOptions;
 use crate::plan::command::Command;
 use crate::plan::context::ReadContext;
 use crate::plan::endpoints::PartitionOptions;
+use crate::plan::guard::StatementGuard;
 use crate::plan::planner::{Planned, Planner};
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
@@ -74,6 +75,9 @@ impl PgFlightSqlService {
                 max_partitions: config.max_partitions,
                 snapshot_ttl: config.snapshot_ttl,
             },
+            // Clients share the configured role unless each logs in as its own.
+            guard: (config.auth != AuthMode::Postgres)
+                .then(|| Arc::new(StatementGuard::new(&config.deny_functions))),
         });
         PgFlightSqlService {
             pool,

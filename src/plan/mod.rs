@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod endpoints;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod incremental;
 pub mod incremental_call;
 pub mod params;

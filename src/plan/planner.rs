@@ -7,13 +7,14 @@ use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::pg::source;
 use crate::pg::types::arrow_schema;
+use crate::pg::{describe, source};
 use crate::plan::PlanError;
 use crate::plan::command::Command;
 use crate::plan::context::{QueryStream, ReadContext};
 use crate::plan::cursor::with_cursor_metadata;
 use crate::plan::extract::{plan_path, plan_request, readable_relations};
+use crate::plan::guard::GuardError;
 use crate::plan::query;
 use crate::plan::read_plan::{ReadPlan, plan_body::Body};
 use crate::plan::request::ExtractionMode;
@@ -81,7 +82,7 @@ impl Planner {
                 plan_path(&ctx.pool, path, &ctx.options, &ctx.partitions).await?,
             )),
             Command::Statement { sql, params } => {
-                let plan = query::plan(ctx, sql).await?;
+                let plan = self.statement(sql).await?;
                 let (endpoints, ordered) = plan.endpoints(ctx, params).await?;
                 Ok(Planned {
                     schema: plan.schema.clone(),
@@ -106,7 +107,7 @@ impl Planner {
     pub async fn prepare(&self, command: &Command) -> Result<Prepared, PlanError> {
         match command {
             Command::Statement { sql, .. } => {
-                let plan = query::plan(&self.ctx, sql).await?;
+                let plan = self.statement(sql).await?;
                 Ok(Prepared {
                     schema: plan.schema.clone(),
                     parameter_schema: plan.parameter_schema(),
@@ -121,6 +122,27 @@ impl Planner {
                 parameter_schema: Arc::new(Schema::empty()),
             }),
         }
+    }
+
+    /// Plans a client's SQL statement, after the statement guard (clients sharing one role)
+    /// let it through: the one way client SQL reaches PostgreSQL (statements, prepared
+    /// statements, EXPLAIN's inner statement).
+    ///
+    /// A statement the guard's parser cannot read is refused; PostgreSQL is asked only to
+    /// describe it first (Parse and Describe, which run nothing), so that a plain syntax error
+    /// reaches the client in PostgreSQL's words, with its position.
+    async fn statement(&self, sql: &str) -> Result<query::StatementPlan, PlanError> {
+        if let Some(guard) = &self.ctx.guard {
+            match guard.check(sql) {
+                Ok(()) => {}
+                Err(unreadable @ GuardError::Unreadable { .. }) => {
+                    describe::describe(&self.ctx.pool, sql, &self.ctx.options).await?;
+                    return Err(unreadable.into());
+                }
+                Err(denied) => return Err(denied.into()),
+            }
+        }
+        query::plan(&self.ctx, sql).await
     }
 
     /// Every relation the role can read, as a path and its full-table plan (ListFlights).
@@ -139,7 +161,7 @@ impl Planner {
     async fn explain(&self, command: &Command) -> Result<Vec<String>, PlanError> {
         let ctx = &self.ctx;
         match command {
-            Command::Statement { sql, .. } => Ok(query::plan(ctx, sql).await?.explain_lines(ctx)),
+            Command::Statement { sql, .. } => Ok(self.statement(sql).await?.explain_lines(ctx)),
             Command::Explain(inner) => Box::pin(self.explain(inner)).await,
             Command::Extract(request) => {
                 let mut unsplit = request.clone();

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OnceCell, oneshot};
 use tokio::task::JoinHandle;
 
-pub use cluster::{Cluster, ROLE_PASSWORD};
+pub use cluster::{Cluster, READER, ROLE_PASSWORD, SUPERUSER_PASSWORD};
 
 static CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 
