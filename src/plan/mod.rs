@@ -17,6 +17,7 @@ pub mod provider;
 pub mod pushdown;
 pub mod query;
 pub mod read_plan;
+pub mod relations;
 pub mod request;
 pub mod scan_plan;
 pub mod single;

@@ -8,7 +8,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::types::arrow_schema;
-use crate::pg::{describe, source};
+use crate::pg::{catalog, describe, source};
 use crate::plan::PlanError;
 use crate::plan::command::Command;
 use crate::plan::context::{QueryStream, ReadContext};
@@ -17,6 +17,7 @@ use crate::plan::extract::{plan_path, plan_request, readable_relations};
 use crate::plan::guard::GuardError;
 use crate::plan::query;
 use crate::plan::read_plan::{ReadPlan, plan_body::Body};
+use crate::plan::relations;
 use crate::plan::request::ExtractionMode;
 use crate::plan::scan_plan::ExtractPlan;
 use crate::plan::single;
@@ -142,7 +143,27 @@ impl Planner {
                 Err(denied) => return Err(denied.into()),
             }
         }
+        self.check_readable(sql).await?;
         query::plan(&self.ctx, sql).await
+    }
+
+    /// pgflight's one privilege rule for SQL: a relation the statement names that the role may
+    /// not read is NOT_FOUND, as it is for extraction, ListFlights and GetTables — before
+    /// PostgreSQL describes the result (which does not check privileges). A statement the
+    /// parser cannot read (possible with `auth = "postgres"` only) is left to PostgreSQL.
+    async fn check_readable(&self, sql: &str) -> Result<(), PlanError> {
+        let Some(named) = relations::named_relations(sql) else {
+            return Ok(());
+        };
+        let names: Vec<(Option<String>, String)> =
+            named.into_iter().map(|r| (r.schema, r.name)).collect();
+        let unreadable = catalog::unreadable(&self.ctx.pool, &names).await?;
+        match unreadable.first() {
+            None => Ok(()),
+            Some(name) => Err(PlanError::NotFound(format!(
+                "relation {name:?} not found (or not readable by this role)"
+            ))),
+        }
     }
 
     /// Every relation the role can read, as a path and its full-table plan (ListFlights).

@@ -103,7 +103,8 @@ async fn bypassrls_and_server_file_roles_are_refused_too() {
         // Roles are the cluster's, made once per test run.
         admin
             .batch_execute(&format!(
-                "CREATE ROLE {role} LOGIN PASSWORD '{ROLE_PASSWORD}'; {grant}"
+                "CREATE ROLE {role} LOGIN PASSWORD '{ROLE_PASSWORD}'; {grant};
+                 GRANT SELECT ON t TO {role}"
             ))
             .await
             .unwrap();

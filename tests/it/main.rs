@@ -10,6 +10,7 @@ mod incremental;
 mod least_privilege;
 mod metrics;
 mod partition;
+mod privileges;
 mod security;
 mod serve;
 mod sql;
