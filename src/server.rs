@@ -46,6 +46,7 @@ pub async fn run(
     let signer = Arc::new(signer);
     let shared = PgFlightSqlService::new(pool.clone(), config.clone(), signer.clone());
     let access = Arc::new(Access::new(config.clone(), shared, signer).map_err(PgError::Setup)?);
+    access.check_mapped_roles().await?;
     let (grpc, operational) = routes(pool.clone(), &config, access);
     let address = listener
         .local_addr()

@@ -88,6 +88,11 @@ impl PgFlightSqlService {
         }
     }
 
+    /// The pool this service reads through.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// The configuration this service runs with.
     pub fn config(&self) -> &Config {
         &self.config

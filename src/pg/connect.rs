@@ -44,16 +44,27 @@ impl PgPool {
     /// superuser, has BYPASSRLS or reaches the server's files: such a pool never hands out a
     /// connection, whenever PostgreSQL first answers.
     pub fn new(config: &Config) -> Result<Self, PgError> {
-        Self::build(config, !config.allow_superuser)
+        Self::build(config, !config.allow_superuser, None)
+    }
+
+    /// As [`PgPool::new`], every session then switched to `role` (`SET ROLE`, which needs the
+    /// configured user to be a member of it): the users file's `name:hash:role` lines. The
+    /// role, not the login, is checked for unsafe powers.
+    pub fn with_role(config: &Config, role: &str) -> Result<Self, PgError> {
+        Self::build(config, !config.allow_superuser, Some(role.to_string()))
     }
 
     /// A pool that serves any role (for `pgflight check`, which reports the role's powers
     /// instead of refusing them).
     pub fn unchecked(config: &Config) -> Result<Self, PgError> {
-        Self::build(config, false)
+        Self::build(config, false, None)
     }
 
-    fn build(config: &Config, refuse_unsafe_roles: bool) -> Result<Self, PgError> {
+    fn build(
+        config: &Config,
+        refuse_unsafe_roles: bool,
+        role: Option<String>,
+    ) -> Result<Self, PgError> {
         let pg_config = session_config(config);
         let manager_config = ManagerConfig {
             // An empty query on checkout: a connection broken by a server restart is found
@@ -66,12 +77,22 @@ impl PgPool {
             None => Manager::from_config(pg_config, tokio_postgres::NoTls, manager_config),
         };
         let mut builder = Pool::builder(manager);
-        if refuse_unsafe_roles {
+        if refuse_unsafe_roles || role.is_some() {
             let database = config.database.clone();
             let schema = config.schema.clone();
             builder = builder.post_create(Hook::async_fn(move |client, _| {
-                let (database, schema) = (database.clone(), schema.clone());
+                let (database, schema, role) = (database.clone(), schema.clone(), role.clone());
                 Box::pin(async move {
+                    if let Some(role) = role {
+                        let set = format!("SET ROLE {}", crate::pg::sql::quote_ident(&role));
+                        client
+                            .batch_execute(&set)
+                            .await
+                            .map_err(HookError::Backend)?;
+                    }
+                    if !refuse_unsafe_roles {
+                        return Ok(());
+                    }
                     let powers = roles::role_powers(client)
                         .await
                         .map_err(HookError::Backend)?;

@@ -43,6 +43,8 @@ pub struct RolePowers {
     /// The predefined roles (of [`SERVER_ACCESS_ROLES`] and the reported ones) it is a member
     /// of, directly or through other roles.
     pub memberships: Vec<String>,
+    /// Superuser roles it is a member of (it may `SET ROLE` to a superuser).
+    pub superuser_roles: Vec<String>,
 }
 
 /// The statement that reads [`RolePowers`] of `current_user` (PostgreSQL 12+; a predefined
@@ -52,6 +54,9 @@ const POWERS_SQL: &str = "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, r.
         ARRAY(SELECT g.rolname::text FROM pg_roles g
                WHERE g.rolname = ANY($1) AND g.oid <> r.oid
                  AND pg_has_role(r.oid, g.oid, 'MEMBER')
+               ORDER BY g.rolname),
+        ARRAY(SELECT g.rolname::text FROM pg_roles g
+               WHERE g.rolsuper AND g.oid <> r.oid AND pg_has_role(r.oid, g.oid, 'MEMBER')
                ORDER BY g.rolname)
    FROM pg_roles r WHERE r.rolname = current_user";
 
@@ -71,6 +76,7 @@ pub async fn role_powers(client: &Client) -> Result<RolePowers, tokio_postgres::
         create_role: row.get(4),
         create_db: row.get(5),
         memberships: row.get(6),
+        superuser_roles: row.get(7),
     })
 }
 
@@ -84,6 +90,12 @@ impl RolePowers {
                  signals any session, bypasses row-level security)"
                     .to_string(),
             );
+        }
+        if !self.superuser && !self.superuser_roles.is_empty() {
+            dangers.push(format!(
+                "it is a member of the superuser role(s) {} (it may SET ROLE to them)",
+                self.superuser_roles.join(", ")
+            ));
         }
         if self.bypass_rls {
             dangers.push("it has BYPASSRLS (row-level security does not apply to it)".into());
@@ -114,6 +126,12 @@ impl RolePowers {
         }
         if !self.memberships.is_empty() {
             parts.push(format!("member of {}", self.memberships.join(", ")));
+        }
+        if !self.superuser_roles.is_empty() {
+            parts.push(format!(
+                "member of superuser role(s) {}",
+                self.superuser_roles.join(", ")
+            ));
         }
         if parts.is_empty() {
             "no special attributes or predefined-role memberships".into()
@@ -168,12 +186,18 @@ mod tests {
             create_role: false,
             create_db: false,
             memberships: vec![],
+            superuser_roles: vec![],
         }
     }
 
     #[test]
     fn a_plain_role_has_no_dangers() {
         assert!(reader().dangers().is_empty());
+        let escalates = RolePowers {
+            superuser_roles: vec!["admin".into()],
+            ..reader()
+        };
+        assert!(escalates.dangers()[0].contains("SET ROLE"));
         let monitor = RolePowers {
             memberships: vec!["pg_monitor".into()],
             ..reader()

@@ -93,6 +93,11 @@ async fn bypassrls_and_server_file_roles_are_refused_too() {
         ("lp_files", "GRANT pg_read_server_files TO lp_files"),
         ("lp_write", "GRANT pg_write_server_files TO lp_write"),
         ("lp_exec", "GRANT pg_execute_server_program TO lp_exec"),
+        // Membership of a superuser role (SET ROLE to it) counts.
+        (
+            "lp_escalate",
+            "CREATE ROLE lp_super NOLOGIN SUPERUSER; GRANT lp_super TO lp_escalate",
+        ),
         // Membership through another role counts.
         (
             "lp_nested",
@@ -113,10 +118,10 @@ async fn bypassrls_and_server_file_roles_are_refused_too() {
         let err = refused(config.clone()).await;
         assert!(matches!(err, PgError::UnsafeRole { .. }), "{role}: {err:?}");
         let text = err.to_string();
-        let why = if role == "lp_bypass" {
-            "BYPASSRLS"
-        } else {
-            "pg_"
+        let why = match role {
+            "lp_bypass" => "BYPASSRLS",
+            "lp_escalate" => "superuser role(s) lp_super",
+            _ => "pg_",
         };
         assert!(text.contains(why), "{role}: {text}");
 

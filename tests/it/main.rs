@@ -15,3 +15,4 @@ mod security;
 mod serve;
 mod sql;
 mod types;
+mod user_roles;
