@@ -154,7 +154,9 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                let service = TowerToHyperService::new(
+                    router.clone().layer(axum::Extension(crate::flight::audit::ClientAddr(peer))),
+                );
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
@@ -199,9 +201,12 @@ fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> (axum::Rou
     let guard_http = config.auth != AuthMode::None && config.metrics_auth;
     let flight = FlightServiceServer::new(PgFlightService::new(access.clone()))
         .max_decoding_message_size(64 * 1024 * 1024);
-    let grpc = tonic::service::Routes::new(flight)
+    let mut grpc = tonic::service::Routes::new(flight)
         .into_axum_router()
         .layer(axum::middleware::from_fn(crate::flight::metrics::count));
+    if config.audit {
+        grpc = grpc.layer(axum::middleware::from_fn(crate::flight::audit::audit));
+    }
     let gauges_pool = pool.clone();
     let refresh: GaugeRefresh = Arc::new(move || gauges_pool.record_gauges());
     let readiness: ReadinessCheck = Arc::new(move || {

@@ -184,6 +184,10 @@ pub struct ConfigFlags {
     #[arg(long, value_name = "NAMES", value_parser = function_names)]
     #[serde(with = "value::function_names")]
     pub deny_functions: Option<FunctionNames>,
+    /// Write one audit line per Flight call (user, client, method, relation or SQL fingerprint, rows, bytes, duration, status) [default: false]
+    #[arg(long)]
+    #[serde(with = "value::boolean")]
+    pub audit: Option<bool>,
 }
 
 /// A list of function names (an alias, so that clap takes `--deny-functions a,b` as one value).

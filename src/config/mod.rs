@@ -172,6 +172,8 @@ pub struct Config {
     /// Function names (lowercase; `*` matches any characters) the statement guard refuses in
     /// addition to its own denylist (`auth = "none"` and `"password"`). Default none.
     pub deny_functions: Vec<String>,
+    /// One structured log line (target `pgflight::audit`) per Flight call. Default false.
+    pub audit: bool,
 }
 
 impl Config {
@@ -441,6 +443,7 @@ impl ConfigFlags {
             metrics_auth: self.metrics_auth.unwrap_or(true),
             allow_superuser: self.allow_superuser.unwrap_or(false),
             deny_functions: self.deny_functions.unwrap_or_default(),
+            audit: self.audit.unwrap_or(false),
         }
     }
 }

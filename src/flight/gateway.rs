@@ -15,8 +15,10 @@ use arrow_flight::{
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
+use crate::flight::audit::{AuditRecord, command_subject};
 use crate::flight::auth::{Access, identity_of};
 use crate::flight::status::arrow_status;
+use crate::plan::command::Command;
 
 type Sql = PgFlightSqlService;
 
@@ -35,6 +37,9 @@ impl PgFlightService {
     /// returns the service that answers it.
     async fn service<T>(&self, request: &mut Request<T>) -> Result<Arc<Sql>, Status> {
         let (caller, service) = self.access.admit(request.metadata()).await?;
+        if let Some(record) = AuditRecord::of(request) {
+            record.set_user(&caller.identity.0);
+        }
         request.extensions_mut().insert(caller.identity);
         Ok(service)
     }
@@ -68,6 +73,9 @@ impl FlightService for PgFlightService {
         mut request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
         let (caller, sql, bearer) = self.access.handshake(request.metadata()).await?;
+        if let Some(record) = AuditRecord::of(&request) {
+            record.set_user(&caller.identity.0);
+        }
         request.extensions_mut().insert(caller.identity);
         let mut response = sql.handshake(request).await?;
         let value = bearer
@@ -93,6 +101,16 @@ impl FlightService for PgFlightService {
     ) -> Result<Response<FlightInfo>, Status> {
         let sql = self.service(&mut request).await?;
         if is_extraction(request.get_ref()) {
+            if let Some(record) = AuditRecord::of(&request) {
+                let descriptor = request.get_ref();
+                let subject = match descriptor.r#type() {
+                    DescriptorType::Path => descriptor.path.join("."),
+                    _ => Command::from_json(&descriptor.cmd)
+                        .map(|c| command_subject(&c))
+                        .unwrap_or_default(),
+                };
+                record.set_subject(subject);
+            }
             let identity = identity_of(&request);
             let info = sql.extraction_info(request.into_inner(), &identity).await?;
             return Ok(Response::new(info));
