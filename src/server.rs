@@ -199,8 +199,11 @@ async fn accept_loop(
 /// The gRPC services, and the HTTP endpoints (`/healthz`, `/readyz`, `/metrics`).
 fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> (axum::Router, axum::Router) {
     let guard_http = config.auth != AuthMode::None && config.metrics_auth;
-    let flight = FlightServiceServer::new(PgFlightService::new(access.clone()))
-        .max_decoding_message_size(64 * 1024 * 1024);
+    let flight = FlightServiceServer::new(PgFlightService::new(
+        access.clone(),
+        config.max_streams_per_user,
+    ))
+    .max_decoding_message_size(64 * 1024 * 1024);
     let mut grpc = tonic::service::Routes::new(flight)
         .into_axum_router()
         .layer(axum::middleware::from_fn(crate::flight::metrics::count));

@@ -188,6 +188,10 @@ pub struct ConfigFlags {
     #[arg(long)]
     #[serde(with = "value::boolean")]
     pub audit: Option<bool>,
+    /// Most DoGet streams one user may run at once; more are RESOURCE_EXHAUSTED [default: unlimited]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[serde(with = "value::count")]
+    pub max_streams_per_user: Option<usize>,
 }
 
 /// A list of function names (an alias, so that clap takes `--deny-functions a,b` as one value).

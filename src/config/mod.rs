@@ -174,6 +174,10 @@ pub struct Config {
     pub deny_functions: Vec<String>,
     /// One structured log line (target `pgflight::audit`) per Flight call. Default false.
     pub audit: bool,
+    /// Most DoGet streams one user (the authenticated identity; everyone is one anonymous user
+    /// with `auth = "none"`) may run at once; one more is RESOURCE_EXHAUSTED at once. Default
+    /// unlimited (`None`).
+    pub max_streams_per_user: Option<usize>,
 }
 
 impl Config {
@@ -444,6 +448,7 @@ impl ConfigFlags {
             allow_superuser: self.allow_superuser.unwrap_or(false),
             deny_functions: self.deny_functions.unwrap_or_default(),
             audit: self.audit.unwrap_or(false),
+            max_streams_per_user: self.max_streams_per_user,
         }
     }
 }

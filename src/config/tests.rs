@@ -612,7 +612,7 @@ fn unknown_keys_are_errors_in_files_and_pgflight_variables() {
     );
     assert!(
         msg.ends_with(
-            "ticket_ttl, users_file, token_ttl, metrics_auth, allow_superuser, deny_functions, audit)"
+            "ticket_ttl, users_file, token_ttl, metrics_auth, allow_superuser, deny_functions, audit, max_streams_per_user)"
         ),
         "{msg}"
     );

@@ -12,12 +12,14 @@ use arrow_flight::{
     Action, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo, HandshakeRequest, PollInfo,
     SchemaAsIpc, SchemaResult, Ticket,
 };
+use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
 use crate::flight::audit::{AuditRecord, command_subject};
 use crate::flight::auth::{Access, identity_of};
-use crate::flight::status::arrow_status;
+use crate::flight::limits::StreamLimits;
+use crate::flight::status::{arrow_status, streams_status};
 use crate::plan::command::Command;
 
 type Sql = PgFlightSqlService;
@@ -25,12 +27,17 @@ type Sql = PgFlightSqlService;
 /// Flight SQL plus the seed connector's extraction descriptors.
 pub struct PgFlightService {
     access: Arc<Access>,
+    streams: StreamLimits,
 }
 
 impl PgFlightService {
-    /// Serves the Flight SQL service(s) `access` chooses for each authenticated caller.
-    pub fn new(access: Arc<Access>) -> Self {
-        PgFlightService { access }
+    /// Serves the Flight SQL service(s) `access` chooses for each authenticated caller, at most
+    /// `max_streams_per_user` DoGet streams of one user at once (`None`: unlimited).
+    pub fn new(access: Arc<Access>, max_streams_per_user: Option<usize>) -> Self {
+        PgFlightService {
+            access,
+            streams: StreamLimits::new(max_streams_per_user),
+        }
     }
 
     /// Establishes the caller (or refuses the call), records its identity in the request, and
@@ -146,7 +153,18 @@ impl FlightService for PgFlightService {
         mut request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let sql = self.service(&mut request).await?;
-        sql.do_get(request).await
+        let permit = self
+            .streams
+            .acquire(&identity_of(&request).0)
+            .map_err(|e| streams_status(&e))?;
+        let response = sql.do_get(request).await?;
+        // The permit lives as long as the stream: its end, or the client going away, frees it.
+        Ok(response.map(|stream| -> Self::DoGetStream {
+            Box::pin(stream.map(move |item| {
+                let _held = &permit;
+                item
+            }))
+        }))
     }
 
     async fn do_put(

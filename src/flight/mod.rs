@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod discovery;
 pub mod gateway;
+pub mod limits;
 pub mod metadata;
 pub mod metrics;
 pub mod password;

@@ -5,6 +5,7 @@ use datafusion::error::DataFusionError;
 use tokio_postgres::error::SqlState;
 use tonic::{Code, Status};
 
+use crate::flight::limits::TooManyStreams;
 use crate::flight::signing::SealError;
 use crate::pg::PgError;
 use crate::pg::copy::CopyError;
@@ -72,6 +73,11 @@ fn datafusion_code(err: &DataFusionError) -> Code {
         },
         _ => Code::Internal,
     }
+}
+
+/// The gRPC status for a DoGet beyond `max_streams_per_user`.
+pub fn streams_status(err: &TooManyStreams) -> Status {
+    Status::resource_exhausted(err.to_string())
 }
 
 /// The gRPC status for a refused ticket or handle.

@@ -8,6 +8,7 @@ mod guard;
 mod harness;
 mod incremental;
 mod least_privilege;
+mod limits;
 mod metrics;
 mod partition;
 mod privileges;
