@@ -29,7 +29,8 @@ pub mod exit {
 
 /// Runs the check; returns the text to print and the exit code.
 pub async fn run_check(config: &Config) -> (String, u8) {
-    let pool = match PgPool::new(config) {
+    // Unchecked: check reports the role's powers instead of refusing them.
+    let pool = match PgPool::unchecked(config) {
         Ok(pool) => pool,
         Err(err) => return (format!("Error: {err}\n"), exit_code(&err)),
     };
@@ -37,7 +38,8 @@ pub async fn run_check(config: &Config) -> (String, u8) {
     pool.close();
     match result {
         Ok(report) => {
-            let code = if report.readable.is_empty() && !report.unreadable.is_empty() {
+            let refused = !config.allow_superuser && !report.powers.dangers().is_empty();
+            let code = if refused || (report.readable.is_empty() && !report.unreadable.is_empty()) {
                 exit::PRIVILEGES
             } else {
                 exit::OK
@@ -57,7 +59,9 @@ pub fn exit_code(err: &PgError) -> u8 {
         PgError::Auth { .. } => exit::AUTH,
         PgError::Tls { .. } => exit::TLS,
         PgError::UnknownDatabase { .. } => exit::DATABASE,
-        PgError::TooManyConnections { .. } | PgError::PoolExhausted { .. } => exit::PRIVILEGES,
+        PgError::TooManyConnections { .. }
+        | PgError::PoolExhausted { .. }
+        | PgError::UnsafeRole { .. } => exit::PRIVILEGES,
         PgError::Setup(_) => exit::CONFIG,
         PgError::QueryTimeout { .. }
         | PgError::Cancelled { .. }
@@ -85,13 +89,26 @@ fn describe(config: &Config, report: &ServerReport) -> String {
         out,
         "Role: {}{}; pgflight sessions are read-only: {}",
         report.user,
-        if report.superuser {
-            " (superuser: prefer a dedicated read-only role)"
-        } else {
-            ""
-        },
+        if report.superuser { " (superuser)" } else { "" },
         if report.read_only { "yes" } else { "NO" }
     );
+    let _ = writeln!(out, "Role attributes: {}", report.powers.describe());
+    if !report.powers.dangers().is_empty() {
+        if config.allow_superuser {
+            let _ = writeln!(
+                out,
+                "Warning: allow_superuser = true, so pgflight serve runs as {} although {}",
+                report.user,
+                report.powers.dangers().join("; ")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "Refused: {}",
+                report.powers.refusal(&config.database, &config.schema)
+            );
+        }
+    }
     if !report.writable.is_empty() {
         let _ = writeln!(
             out,

@@ -66,11 +66,13 @@ pub async fn run(
     crate::pg::metrics::describe();
     crate::flight::metrics::describe();
     let pool = Arc::new(PgPool::new(&config)?);
+    check_role(&pool).await?;
     let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)?;
     let tls = crate::flight::tls::acceptor(&config)?;
     let signer = Arc::new(signer);
     let shared = PgFlightSqlService::new(pool.clone(), config.clone(), signer.clone());
     let access = Arc::new(Access::new(config.clone(), shared, signer).map_err(ServeError::Auth)?);
+    access.check_mapped_roles().await?;
     let (grpc, operational) = routes(pool.clone(), &config, access);
     let address = listener
         .local_addr()
@@ -134,6 +136,36 @@ pub async fn run(
     Ok(())
 }
 
+/// Refuses to serve as a role that may do more than read (superuser, BYPASSRLS, server files),
+/// unless `allow_superuser` is set, which is warned about at every start. When PostgreSQL does
+/// not answer yet, the pool checks each new connection instead (see [`PgPool::new`]).
+async fn check_role(pool: &PgPool) -> Result<(), PgError> {
+    match pool.role_powers().await {
+        Ok(powers) => {
+            let dangers = powers.dangers();
+            if !dangers.is_empty() {
+                tracing::warn!(
+                    role = %powers.role,
+                    "allow_superuser = true: serving as a role that may do more than read ({}); \
+                     any client that reaches pgflight runs SQL with these powers. Prefer a \
+                     read-only role (`pgflight check` prints the SQL that makes one)",
+                    dangers.join("; ")
+                );
+            }
+            Ok(())
+        }
+        Err(err @ PgError::UnsafeRole { .. }) => Err(err),
+        Err(err) => {
+            tracing::warn!(
+                error = %err,
+                "could not check the role's privileges at start; each new PostgreSQL connection \
+                 is checked instead"
+            );
+            Ok(())
+        }
+    }
+}
+
 /// Accepts connections on `listener` (through `tls` when given) and serves `router` on each,
 /// HTTP/1.1 and HTTP/2 alike, until `stop` turns true; then drops the listener.
 async fn accept_loop(
@@ -156,7 +188,9 @@ async fn accept_loop(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                let service = TowerToHyperService::new(
+                    router.clone().layer(axum::Extension(crate::flight::audit::ClientAddr(peer))),
+                );
                 let builder = builder.clone();
                 let watcher = graceful.watcher();
                 let tls = tls.clone();
@@ -199,11 +233,17 @@ async fn accept_loop(
 /// The gRPC services, and the HTTP endpoints (`/healthz`, `/readyz`, `/metrics`).
 fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> (axum::Router, axum::Router) {
     let guard_http = config.auth != AuthMode::None && config.metrics_auth;
-    let flight = FlightServiceServer::new(PgFlightService::new(access.clone()))
-        .max_decoding_message_size(64 * 1024 * 1024);
-    let grpc = tonic::service::Routes::new(flight)
+    let flight = FlightServiceServer::new(PgFlightService::new(
+        access.clone(),
+        config.max_streams_per_user,
+    ))
+    .max_decoding_message_size(64 * 1024 * 1024);
+    let mut grpc = tonic::service::Routes::new(flight)
         .into_axum_router()
         .layer(axum::middleware::from_fn(crate::flight::metrics::count));
+    if config.audit {
+        grpc = grpc.layer(axum::middleware::from_fn(crate::flight::audit::audit));
+    }
     let gauges_pool = pool.clone();
     let refresh: GaugeRefresh = Arc::new(move || gauges_pool.record_gauges());
     let readiness: ReadinessCheck<PgError> = Arc::new(move || {

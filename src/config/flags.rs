@@ -177,6 +177,30 @@ pub struct ConfigFlags {
     #[arg(long)]
     #[serde(with = "value::boolean")]
     pub metrics_auth: Option<bool>,
+    /// Serve even when the role is a superuser, has BYPASSRLS or reaches server files (warns) [default: false]
+    #[arg(long)]
+    #[serde(with = "value::boolean")]
+    pub allow_superuser: Option<bool>,
+    /// More functions the statement guard refuses (auth none/password), comma-separated; `*` matches any characters
+    #[arg(long, value_name = "NAMES", value_parser = function_names)]
+    #[serde(with = "value::function_names")]
+    pub deny_functions: Option<FunctionNames>,
+    /// Write one audit line per Flight call (user, client, method, relation or SQL fingerprint, rows, bytes, duration, status) [default: false]
+    #[arg(long)]
+    #[serde(with = "value::boolean")]
+    pub audit: Option<bool>,
+    /// Most DoGet streams one user may run at once; more are RESOURCE_EXHAUSTED [default: unlimited]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[serde(with = "value::count")]
+    pub max_streams_per_user: Option<usize>,
+}
+
+/// A list of function names (an alias, so that clap takes `--deny-functions a,b` as one value).
+pub type FunctionNames = Vec<String>;
+
+/// clap parser for `--deny-functions`.
+fn function_names(text: &str) -> Result<FunctionNames, value::function_names::BadFunctionName> {
+    value::function_names::parse(text.split(',').map(str::to_owned).collect())
 }
 
 /// clap parser for secret flags: any text is a secret.

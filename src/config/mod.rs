@@ -165,6 +165,19 @@ pub struct Config {
     /// Whether `/metrics` and `/readyz` need the same credentials as Flight calls (when `auth`
     /// is not `none`). Default true; false lets a scraper and a load balancer in anonymously.
     pub metrics_auth: bool,
+    /// Serve even when the role is a superuser, has BYPASSRLS or is a member of
+    /// `pg_read_server_files`, `pg_write_server_files` or `pg_execute_server_program` (with a
+    /// warning at every start). Default false: such a role is refused.
+    pub allow_superuser: bool,
+    /// Function names (lowercase; `*` matches any characters) the statement guard refuses in
+    /// addition to its own denylist (`auth = "none"` and `"password"`). Default none.
+    pub deny_functions: Vec<String>,
+    /// One structured log line (target `pgflight::audit`) per Flight call. Default false.
+    pub audit: bool,
+    /// Most DoGet streams one user (the authenticated identity; everyone is one anonymous user
+    /// with `auth = "none"`) may run at once; one more is RESOURCE_EXHAUSTED at once. Default
+    /// unlimited (`None`).
+    pub max_streams_per_user: Option<usize>,
 }
 
 impl Config {
@@ -432,6 +445,10 @@ impl ConfigFlags {
             users_file: self.users_file,
             token_ttl: self.token_ttl.unwrap_or(Duration::from_secs(3600)),
             metrics_auth: self.metrics_auth.unwrap_or(true),
+            allow_superuser: self.allow_superuser.unwrap_or(false),
+            deny_functions: self.deny_functions.unwrap_or_default(),
+            audit: self.audit.unwrap_or(false),
+            max_streams_per_user: self.max_streams_per_user,
         }
     }
 }

@@ -611,7 +611,9 @@ fn unknown_keys_are_errors_in_files_and_pgflight_variables() {
         "{msg}"
     );
     assert!(
-        msg.ends_with("ticket_ttl, users_file, token_ttl, metrics_auth)"),
+        msg.ends_with(
+            "ticket_ttl, users_file, token_ttl, metrics_auth, allow_superuser, deny_functions, audit, max_streams_per_user)"
+        ),
         "{msg}"
     );
     let msg = error(load_file("c.yaml", "host: h\npostgres:\n  port: 1\n"));
@@ -1012,4 +1014,54 @@ fn words_and_yaml_scalars_are_read_leniently() {
     )
     .unwrap();
     assert!(c.password.is_none() && c.metrics_listen.is_none());
+}
+
+#[test]
+fn allow_superuser_and_deny_functions_from_file_environment_and_flags() {
+    let c = load_file("flight.toml", MINIMAL_TOML).unwrap();
+    assert!(!c.allow_superuser);
+    assert!(c.deny_functions.is_empty());
+    let c = load_file(
+        "flight.toml",
+        &format!(
+            "{MINIMAL_TOML}allow_superuser = true\ndeny_functions = [\"My_Wrapper\", \"audit_*\"]\n"
+        ),
+    )
+    .unwrap();
+    assert!(c.allow_superuser);
+    assert_eq!(c.deny_functions, ["my_wrapper", "audit_*"]);
+    let env = [
+        BASE_ENV,
+        &[
+            ("PGFLIGHT_ALLOW_SUPERUSER", "yes"),
+            ("PGFLIGHT_DENY_FUNCTIONS", "a, b$1 ,"),
+        ],
+    ]
+    .concat();
+    let c = load(None, &ConfigFlags::default(), &env).unwrap();
+    assert!(c.allow_superuser);
+    assert_eq!(c.deny_functions, ["a", "b$1"]);
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        flags: ConfigFlags,
+    }
+    let cli = Cli::parse_from([
+        "pgflight",
+        "--deny-functions",
+        "x,y_*",
+        "--allow-superuser",
+        "false",
+    ]);
+    let c = load(None, &cli.flags, BASE_ENV).unwrap();
+    assert_eq!(
+        (c.allow_superuser, c.deny_functions.clone()),
+        (false, vec!["x".into(), "y_*".into()])
+    );
+    let msg = error(load_file(
+        "flight.toml",
+        &format!("{MINIMAL_TOML}deny_functions = [\"pg_sleep(1)\"]\n"),
+    ));
+    assert!(msg.contains("deny_functions"), "{msg}");
+    assert!(msg.contains("function names or patterns"), "{msg}");
 }

@@ -238,6 +238,69 @@ pub(super) mod word {
     }
 }
 
+/// A list of function names (or `*` patterns): a list, or one string of names separated by
+/// commas (the environment's and the flags' form). Names are lowercased; each may hold letters,
+/// digits, `_`, `$` and `*`.
+pub(super) mod function_names {
+    use super::*;
+
+    pub use super::as_is as serialize;
+
+    pub const EXPECTED: &str = "function names or patterns (letters, digits, _, $ and *), \
+                                as a list or separated by commas";
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let value = <Value as Deserialize>::deserialize(d)?;
+        let items: Vec<String> = match &value {
+            Value::Empty(..) => return Ok(None),
+            Value::String(_, s) => s.split(',').map(str::to_owned).collect(),
+            Value::Array(_, items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(_, s) => Ok(s.clone()),
+                    _ => Err(de::Error::invalid_type(
+                        Unexpected::Other("a non-string"),
+                        &EXPECTED,
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(de::Error::invalid_type(
+                    Unexpected::Other("a single value"),
+                    &EXPECTED,
+                ));
+            }
+        };
+        parse(items)
+            .map(Some)
+            .map_err(|bad| de::Error::invalid_value(Unexpected::Str(&bad.0), &EXPECTED))
+    }
+
+    /// A name that is not a function name or pattern.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0:?} is not a function name or pattern ({EXPECTED})")]
+    pub struct BadFunctionName(pub String);
+
+    /// The names, trimmed and lowercased, blanks dropped; the error holds the first bad one.
+    pub fn parse(items: Vec<String>) -> Result<Vec<String>, BadFunctionName> {
+        let mut names = Vec::new();
+        for item in items {
+            let name = item.trim().to_ascii_lowercase();
+            if name.is_empty() {
+                continue;
+            }
+            if !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '*'))
+            {
+                return Err(BadFunctionName(item));
+            }
+            names.push(name);
+        }
+        Ok(names)
+    }
+}
+
 /// Parses "30s", "5m", "1h 30m", "250ms" (humantime) or a bare number of seconds ("30", "1.5").
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();

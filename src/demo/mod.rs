@@ -93,12 +93,12 @@ async fn serve(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let mut config = Config::new(
-        "127.0.0.1",
-        cluster.port,
-        sample::DATABASE,
-        cluster::SUPERUSER,
-    );
+    say(&format!(
+        "Serving as the read-only role {} (SELECT on the sample, nothing more; pgflight refuses \
+         to serve as a superuser)",
+        sample::READER
+    ));
+    let mut config = Config::new("127.0.0.1", cluster.port, sample::DATABASE, sample::READER);
     config.password = Some(SecretString::from(cluster.password.clone()));
     config.sslmode = SslMode::Disable;
     config.listen = listen;
@@ -124,7 +124,8 @@ async fn serve(
         .map_err(|e| e.to_string())
 }
 
-/// Creates the sample database and loads the schema, as the cluster's superuser.
+/// Creates the sample database, loads the schema and creates the read-only role pgflight
+/// serves as ([`sample::READER`], the cluster's random password), as the cluster's superuser.
 async fn load_sample(cluster: &DemoCluster) -> Result<(), String> {
     let connect = |database: &'static str| {
         let mut config = tokio_postgres::Config::new();
@@ -152,5 +153,16 @@ async fn load_sample(cluster: &DemoCluster) -> Result<(), String> {
     let demo = connect(sample::DATABASE).await?;
     demo.batch_execute(sample::SCHEMA_SQL)
         .await
-        .map_err(|e| format!("cannot load the sample schema: {e}"))
+        .map_err(|e| format!("cannot load the sample schema: {e}"))?;
+    let reader = crate::pg::sql::quote_ident(sample::READER);
+    demo.batch_execute(&format!(
+        "CREATE ROLE {reader} LOGIN PASSWORD {password};
+         GRANT CONNECT ON DATABASE {database} TO {reader};
+         GRANT USAGE ON SCHEMA public TO {reader};
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader};",
+        password = crate::pg::sql::quote_literal(&cluster.password),
+        database = crate::pg::sql::quote_ident(sample::DATABASE),
+    ))
+    .await
+    .map_err(|e| format!("cannot create the read-only role: {e}"))
 }

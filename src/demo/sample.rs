@@ -5,6 +5,9 @@
 /// The database the sample lives in.
 pub const DATABASE: &str = "demo";
 
+/// The read-only role the demo serves as.
+pub const READER: &str = "pgflight_reader";
+
 /// The tables and the view, for the user: (qualified name, what it holds).
 pub const RELATIONS: [(&str, &str); 3] = [
     ("public.customers", "1,000 customers"),

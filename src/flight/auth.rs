@@ -28,9 +28,10 @@ use tonic::{Request, Status};
 
 use crate::config::{AuthMode, Config};
 use crate::flight::PgFlightSqlService;
-use crate::flight::password::{PasswordHash, read_users};
+use crate::flight::password::{UserEntry, read_users};
 use crate::flight::roles::RoleServices;
 use crate::flight::signing::{HandleSigner, SealError};
+use crate::pg::{PgError, PgPool};
 
 /// What a bearer token's sealed payload says.
 const TOKEN_PAYLOAD: &[u8] = b"pgflight-bearer-v1";
@@ -68,7 +69,7 @@ pub fn identity_of<T>(request: &Request<T>) -> Identity {
 /// Checks credentials and tokens.
 pub struct Authenticator {
     mode: AuthMode,
-    users: HashMap<String, PasswordHash>,
+    users: HashMap<String, UserEntry>,
     tokens: HandleSigner,
     passwords: LessSafeKey,
     checked_basic: Mutex<HashMap<Vec<u8>, (Identity, Instant)>>,
@@ -123,6 +124,19 @@ impl Authenticator {
             checked_basic: Mutex::new(HashMap::new()),
             shared_secret: config.ticket_secret.is_some(),
         })
+    }
+
+    /// The PostgreSQL role the users file maps `identity` to (`name:hash:role`), if any.
+    pub fn role_of(&self, identity: &Identity) -> Option<&str> {
+        self.users.get(&identity.0)?.role.as_deref()
+    }
+
+    /// Every role the users file maps a user to.
+    pub fn mapped_roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = self.users.values().filter_map(|u| u.role.clone()).collect();
+        roles.sort();
+        roles.dedup();
+        roles
     }
 
     /// Which kind of authentication this is.
@@ -269,7 +283,7 @@ impl Authenticator {
             });
         }
         let known = self.users.get(user).ok_or_else(wrong)?;
-        if !known.verify(password) {
+        if !known.hash.verify(password) {
             return Err(wrong());
         }
         let identity = Identity(user.to_string());
@@ -311,6 +325,10 @@ pub async fn http_guard(
 pub struct Access {
     auth: Authenticator,
     services: Services,
+    /// `auth = "password"`: a service per role the users file maps users to, its pool's
+    /// sessions switched to that role (`SET ROLE`), so those users' discovery, planning and
+    /// reads all run with the role's privileges and row-level security.
+    mapped: HashMap<String, Arc<PgFlightSqlService>>,
 }
 
 enum Services {
@@ -327,11 +345,43 @@ impl Access {
         signer: Arc<HandleSigner>,
     ) -> Result<Access, String> {
         let auth = Authenticator::new(&config)?;
+        let mut mapped = HashMap::new();
+        for role in auth.mapped_roles() {
+            let pool = PgPool::with_role(&config, &role).map_err(|e| e.to_string())?;
+            let service = PgFlightSqlService::new(Arc::new(pool), config.clone(), signer.clone());
+            mapped.insert(role, Arc::new(service));
+        }
         let services = match config.auth {
             AuthMode::Postgres => Services::PerRole(RoleServices::new(config, signer)),
             AuthMode::None | AuthMode::Password => Services::Shared(Arc::new(shared)),
         };
-        Ok(Access { auth, services })
+        Ok(Access {
+            auth,
+            services,
+            mapped,
+        })
+    }
+
+    /// Checks, at start, that the configured role may switch to every role the users file
+    /// names and that none may do more than read; a role PostgreSQL refuses stops start-up.
+    /// When PostgreSQL does not answer, each new connection is checked instead.
+    pub async fn check_mapped_roles(&self) -> Result<(), PgError> {
+        for (role, service) in &self.mapped {
+            match service.pool().ping().await {
+                Ok(()) => {}
+                Err(err @ (PgError::UnsafeRole { .. } | PgError::Sql(_))) => {
+                    return Err(PgError::Setup(format!(
+                        "users_file maps users to role {role:?}, which pgflight cannot serve as: \
+                         {err} (the configured username must be a member of it: GRANT {role} TO \
+                         <username>)"
+                    )));
+                }
+                Err(err) => {
+                    tracing::warn!(%role, error = %err, "could not check a users_file role at start");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The Handshake: checks the credentials (for PostgreSQL roles by logging in) and returns
@@ -358,7 +408,12 @@ impl Access {
 
     async fn service_for(&self, caller: &Caller) -> Result<Arc<PgFlightSqlService>, Status> {
         match &self.services {
-            Services::Shared(service) => Ok(service.clone()),
+            Services::Shared(service) => Ok(self
+                .auth
+                .role_of(&caller.identity)
+                .and_then(|role| self.mapped.get(role))
+                .unwrap_or(service)
+                .clone()),
             Services::PerRole(roles) => {
                 let password = caller.pg_password.as_ref().ok_or_else(|| {
                     refused(
@@ -407,13 +462,14 @@ fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flight::password::PasswordHash;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 
     fn password_auth() -> (Authenticator, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("users");
         let hash = PasswordHash::new("s3cret", 100).unwrap();
-        std::fs::write(&path, format!("alice:{hash}\n")).unwrap();
+        std::fs::write(&path, format!("alice:{hash}\nbob:{hash}:analyst\n")).unwrap();
         let mut config = Config::new("h", 5432, "d", "u");
         config.auth = AuthMode::Password;
         config.users_file = Some(path);
@@ -436,6 +492,9 @@ mod tests {
         let alice = Identity("alice".into());
         assert_eq!(auth.authorize(&with_auth(&bearer)).unwrap().identity, alice);
         assert_eq!(auth.authorize(&with_auth(&basic)).unwrap().identity, alice);
+        assert_eq!(auth.role_of(&alice), None);
+        assert_eq!(auth.role_of(&Identity("bob".into())), Some("analyst"));
+        assert_eq!(auth.mapped_roles(), vec!["analyst".to_string()]);
     }
 
     #[test]

@@ -13,30 +13,42 @@ use arrow_flight::{
     Action, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo, HandshakeRequest, PollInfo,
     SchemaAsIpc, SchemaResult, Ticket,
 };
+use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
+use crate::flight::audit::{AuditRecord, command_subject};
 use crate::flight::auth::{Access, identity_of};
+use crate::flight::limits::StreamLimits;
 use crate::flight::session;
-use crate::flight::status::arrow_status;
+use crate::flight::status::{arrow_status, streams_status};
+use crate::plan::command::Command;
 
 type Sql = PgFlightSqlService;
 
 /// Flight SQL plus the seed connector's extraction descriptors.
 pub struct PgFlightService {
     access: Arc<Access>,
+    streams: StreamLimits,
 }
 
 impl PgFlightService {
-    /// Serves the Flight SQL service(s) `access` chooses for each authenticated caller.
-    pub fn new(access: Arc<Access>) -> Self {
-        PgFlightService { access }
+    /// Serves the Flight SQL service(s) `access` chooses for each authenticated caller, at most
+    /// `max_streams_per_user` DoGet streams of one user at once (`None`: unlimited).
+    pub fn new(access: Arc<Access>, max_streams_per_user: Option<usize>) -> Self {
+        PgFlightService {
+            access,
+            streams: StreamLimits::new(max_streams_per_user),
+        }
     }
 
     /// Establishes the caller (or refuses the call), records its identity in the request, and
     /// returns the service that answers it.
     async fn service<T>(&self, request: &mut Request<T>) -> Result<Arc<Sql>, Status> {
         let (caller, service) = self.access.admit(request.metadata()).await?;
+        if let Some(record) = AuditRecord::of(request) {
+            record.set_user(&caller.identity.0);
+        }
         request.extensions_mut().insert(caller.identity);
         Ok(service)
     }
@@ -70,6 +82,9 @@ impl FlightService for PgFlightService {
         mut request: Request<Streaming<HandshakeRequest>>,
     ) -> Result<Response<Self::HandshakeStream>, Status> {
         let (caller, sql, bearer) = self.access.handshake(request.metadata()).await?;
+        if let Some(record) = AuditRecord::of(&request) {
+            record.set_user(&caller.identity.0);
+        }
         request.extensions_mut().insert(caller.identity);
         let mut response = sql.handshake(request).await?;
         let value = bearer
@@ -95,6 +110,16 @@ impl FlightService for PgFlightService {
     ) -> Result<Response<FlightInfo>, Status> {
         let sql = self.service(&mut request).await?;
         if is_extraction(request.get_ref()) {
+            if let Some(record) = AuditRecord::of(&request) {
+                let descriptor = request.get_ref();
+                let subject = match descriptor.r#type() {
+                    DescriptorType::Path => descriptor.path.join("."),
+                    _ => Command::from_json(&descriptor.cmd)
+                        .map(|c| command_subject(&c))
+                        .unwrap_or_default(),
+                };
+                record.set_subject(subject);
+            }
             let identity = identity_of(&request);
             let info = sql.extraction_info(request.into_inner(), &identity).await?;
             return Ok(Response::new(info));
@@ -130,7 +155,18 @@ impl FlightService for PgFlightService {
         mut request: Request<Ticket>,
     ) -> Result<Response<Self::DoGetStream>, Status> {
         let sql = self.service(&mut request).await?;
-        sql.do_get(request).await
+        let permit = self
+            .streams
+            .acquire(&identity_of(&request).0)
+            .map_err(|e| streams_status(&e))?;
+        let response = sql.do_get(request).await?;
+        // The permit lives as long as the stream: its end, or the client going away, frees it.
+        Ok(response.map(|stream| -> Self::DoGetStream {
+            Box::pin(stream.map(move |item| {
+                let _held = &permit;
+                item
+            }))
+        }))
     }
 
     async fn do_put(

@@ -67,6 +67,10 @@ pub fn auth_failure(reason: &'static str) {
 }
 
 /// The snake_case name of a gRPC status code (`grpc-status` header value), `None` for OK.
+pub(crate) fn status_name(value: &[u8]) -> Option<&'static str> {
+    error_code(value)
+}
+
 fn error_code(value: &[u8]) -> Option<&'static str> {
     let code = std::str::from_utf8(value)
         .ok()?
@@ -106,7 +110,7 @@ fn count_error(method: &'static str, headers: &HeaderMap) {
 }
 
 /// The Flight method a request path names, when it names one.
-fn flight_method(path: &str) -> Option<&'static str> {
+pub(crate) fn flight_method(path: &str) -> Option<&'static str> {
     let name = path.strip_prefix(SERVICE_PREFIX)?;
     METHODS.into_iter().find(|m| *m == name)
 }

@@ -1,8 +1,10 @@
 //! The Arrow Flight SQL protocol room. Depends on `plan` and `pg`; nothing depends on it.
 
+pub mod audit;
 pub mod auth;
 pub mod discovery;
 pub mod gateway;
+pub mod limits;
 pub mod metadata;
 pub mod metrics;
 pub mod password;

@@ -102,8 +102,18 @@ impl std::fmt::Display for PasswordHash {
     }
 }
 
-/// Reads a users file: `name:hash` lines.
-pub fn read_users(path: &Path) -> Result<HashMap<String, PasswordHash>, String> {
+/// One line of the users file.
+#[derive(Debug, Clone)]
+pub struct UserEntry {
+    /// The password hash.
+    pub hash: PasswordHash,
+    /// The PostgreSQL role the user's statements run as (`SET ROLE`), when the line names one.
+    pub role: Option<String>,
+}
+
+/// Reads a users file: `name:hash` lines, or `name:hash:role` to run that user's reads as a
+/// PostgreSQL role the configured one is a member of.
+pub fn read_users(path: &Path) -> Result<HashMap<String, UserEntry>, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("users_file: cannot read {}: {e}", path.display()))?;
     let mut users = HashMap::new();
@@ -119,6 +129,11 @@ pub fn read_users(path: &Path) -> Result<HashMap<String, PasswordHash>, String> 
                 number + 1
             )
         })?;
+        let (hash, role) = match hash.split_once(':') {
+            Some((hash, role)) if !role.trim().is_empty() => (hash, Some(role.trim().to_string())),
+            Some((hash, _)) => (hash, None),
+            None => (hash, None),
+        };
         let hash = PasswordHash::parse(hash).map_err(|e| {
             format!(
                 "users_file {} line {} ({name}): {e}",
@@ -126,7 +141,7 @@ pub fn read_users(path: &Path) -> Result<HashMap<String, PasswordHash>, String> 
                 number + 1
             )
         })?;
-        users.insert(name.trim().to_string(), hash);
+        users.insert(name.trim().to_string(), UserEntry { hash, role });
     }
     Ok(users)
 }
@@ -165,9 +180,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let hash = PasswordHash::new("pw", 100).unwrap();
         let path = dir.path().join("users");
-        std::fs::write(&path, format!("# users\n\nalice:{hash}\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("# users\n\nalice:{hash}\nbob:{hash}:Analyst\n"),
+        )
+        .unwrap();
         let users = read_users(&path).unwrap();
-        assert!(users["alice"].verify("pw"));
+        assert!(users["alice"].hash.verify("pw"));
+        assert_eq!(users["alice"].role, None);
+        assert_eq!(users["bob"].role.as_deref(), Some("Analyst"));
         std::fs::write(&path, "alice\n").unwrap();
         assert!(read_users(&path).unwrap_err().contains("line 1"));
     }

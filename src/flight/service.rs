@@ -32,7 +32,8 @@ use prost::Message;
 use tokio::sync::OnceCell;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::config::{ArrayFormat, Config, NumericNan};
+use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
+use crate::flight::audit::{AuditRecord, command_subject, plan_subject};
 use crate::flight::auth::{Identity, identity_of};
 use crate::flight::discovery;
 use crate::flight::metadata;
@@ -46,7 +47,9 @@ use crate::pg::types::TypeOptions;
 use crate::plan::command::Command;
 use crate::plan::context::ReadContext;
 use crate::plan::endpoints::PartitionOptions;
+use crate::plan::guard::StatementGuard;
 use crate::plan::planner::{Planned, Planner};
+use crate::plan::relations::fingerprint;
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
 pub struct PgFlightSqlService {
@@ -74,6 +77,9 @@ impl PgFlightSqlService {
                 max_partitions: config.max_partitions,
                 snapshot_ttl: config.snapshot_ttl,
             },
+            // Clients share the configured role unless each logs in as its own.
+            guard: (config.auth != AuthMode::Postgres)
+                .then(|| Arc::new(StatementGuard::new(&config.deny_functions))),
         });
         PgFlightSqlService {
             pool,
@@ -82,6 +88,11 @@ impl PgFlightSqlService {
             planner,
             server_facts: OnceCell::new(),
         }
+    }
+
+    /// The pool this service reads through.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// The configuration this service runs with.
@@ -250,12 +261,22 @@ impl FlightSqlService for PgFlightSqlService {
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         let plan = open_plan(&self.sealer(&request), &ticket.statement_handle)?;
+        let record = AuditRecord::of(&request);
+        if let Some(record) = &record {
+            record.set_subject(plan_subject(&plan));
+        }
         let (schema, batches) = self
             .planner
             .execute(plan)
             .await
             .map_err(|e| plan_status(&e))?;
-        let batches = batches.map_err(|e| FlightError::Tonic(Box::new(plan_status(&e))));
+        let batches = batches
+            .inspect_ok(move |batch| {
+                if let Some(record) = &record {
+                    record.add_rows(batch.num_rows());
+                }
+            })
+            .map_err(|e| FlightError::Tonic(Box::new(plan_status(&e))));
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)
@@ -449,6 +470,9 @@ impl FlightSqlService for PgFlightSqlService {
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
         let identity = identity_of(&request);
+        if let Some(record) = AuditRecord::of(&request) {
+            record.set_subject(fingerprint(&query.query));
+        }
         let command = Command::from_sql(&query.query, Vec::new()).map_err(|e| plan_status(&e))?;
         let info = self
             .statement_info(command, request.into_inner(), &identity)
@@ -464,6 +488,9 @@ impl FlightSqlService for PgFlightSqlService {
         let identity = identity_of(&request);
         let command =
             statements::prepared_command(&self.sealer(&request), &query.prepared_statement_handle)?;
+        if let Some(record) = AuditRecord::of(&request) {
+            record.set_subject(command_subject(&command));
+        }
         let info = self
             .statement_info(command, request.into_inner(), &identity)
             .await?;
@@ -475,6 +502,9 @@ impl FlightSqlService for PgFlightSqlService {
         query: ActionCreatePreparedStatementRequest,
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        if let Some(record) = AuditRecord::of(&request) {
+            record.set_subject(fingerprint(&query.query));
+        }
         statements::create_prepared(&self.planner, &self.sealer(&request), query).await
     }
 

@@ -5,10 +5,12 @@ use datafusion::error::DataFusionError;
 use tokio_postgres::error::SqlState;
 use tonic::{Code, Status};
 
+use crate::flight::limits::TooManyStreams;
 use crate::flight::signing::SealError;
 use crate::pg::PgError;
 use crate::pg::copy::CopyError;
 use crate::plan::PlanError;
+use crate::plan::guard::GuardError;
 
 /// Longest message put on the wire; longer ones are cut on a character boundary.
 const MAX_MESSAGE_BYTES: usize = 4096;
@@ -27,7 +29,7 @@ pub fn pg_status(err: &PgError) -> Status {
         }
         PgError::QueryTimeout { .. } => Code::DeadlineExceeded,
         PgError::Cancelled { .. } => Code::Cancelled,
-        PgError::ReadOnly { .. } => Code::PermissionDenied,
+        PgError::ReadOnly { .. } | PgError::UnsafeRole { .. } => Code::PermissionDenied,
         PgError::Sql(db) => sqlstate_code(db.code()),
         PgError::Decode(CopyError::Value { .. }) => Code::OutOfRange,
         PgError::SnapshotExpired => Code::FailedPrecondition,
@@ -44,6 +46,12 @@ pub fn plan_status(err: &PlanError) -> Status {
         PlanError::NotFound(_) => Status::not_found(truncate(err.to_string())),
         PlanError::Unsupported(_) => Status::unimplemented(truncate(err.to_string())),
         PlanError::Stale(_) => Status::failed_precondition(truncate(err.to_string())),
+        PlanError::Guard(GuardError::Denied { .. }) => {
+            Status::permission_denied(truncate(err.to_string()))
+        }
+        PlanError::Guard(GuardError::Unreadable { .. }) => {
+            Status::invalid_argument(truncate(err.to_string()))
+        }
         PlanError::Pg(pg) => pg_status(pg),
         PlanError::DataFusion(df) => Status::new(datafusion_code(df), truncate(err.to_string())),
         PlanError::Arrow(_) => Status::internal(truncate(err.to_string())),
@@ -65,6 +73,11 @@ fn datafusion_code(err: &DataFusionError) -> Code {
         },
         _ => Code::Internal,
     }
+}
+
+/// The gRPC status for a DoGet beyond `max_streams_per_user`.
+pub fn streams_status(err: &TooManyStreams) -> Status {
+    Status::resource_exhausted(err.to_string())
 }
 
 /// The gRPC status for a refused ticket or handle.

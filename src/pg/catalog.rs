@@ -71,15 +71,22 @@ pub struct RelationFilter {
     pub schema: Option<String>,
     /// Exactly this relation name.
     pub name: Option<String>,
-    /// Only relations the current role may SELECT from.
-    pub readable_only: bool,
 }
 
-/// Relations and their columns in one round trip. Partitions are left out (their parent
-/// stands for them); system schemas only when named.
+/// The one privilege rule for relations (ListFlights, GetTables, GetFlightInfo, and so the
+/// tickets DoGet runs): a relation exists for a role when the role has USAGE on its schema and
+/// SELECT on the relation (`has_table_privilege`: ownership, grants to it, to PUBLIC or to a
+/// role it is a member of). Any other relation is NOT_FOUND, exactly like one that does not
+/// exist, so no request tells the two apart or returns its schema. SQL `c` is `pg_class`, `n`
+/// its `pg_namespace`.
+pub const READABLE: &str =
+    "has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')";
+
+/// Relations the role may read ([`READABLE`]) and their columns, in one round trip.
+/// Partitions are left out (their parent stands for them); system schemas only when named.
 pub async fn relations(pool: &PgPool, filter: &RelationFilter) -> Result<Vec<Relation>, PgError> {
     let client = pool.get().await?;
-    let params: [&(dyn ToSql + Sync); 3] = [&filter.schema, &filter.name, &filter.readable_only];
+    let params: [&(dyn ToSql + Sync); 2] = [&filter.schema, &filter.name];
     let rows = pool
         .observe("catalog", client.query(RELATIONS_SQL, &params))
         .await?;
@@ -146,7 +153,6 @@ pub async fn resolve_entity(
             let filter = RelationFilter {
                 schema: Some(schema_name.clone()),
                 name: Some(relation_name.clone()),
-                readable_only: false,
             };
             if let Some(relation) = relations(pool, &filter).await?.into_iter().next() {
                 return Ok(Some(relation));
@@ -182,10 +188,54 @@ pub async fn lookup_relation(
     let filter = RelationFilter {
         schema: Some(row.get(0)),
         name: Some(row.get(1)),
-        readable_only: false,
     };
     Ok(relations(pool, &filter).await?.into_iter().next())
 }
+
+/// The catalog query of [`relations`], for tests that check it applies [`READABLE`].
+#[cfg(test)]
+pub(crate) fn relations_sql() -> &'static str {
+    RELATIONS_SQL
+}
+
+/// Of the relations a SQL statement names (`(schema, name)`, names as PostgreSQL folded them;
+/// no schema: the search path), those that exist but that the role may not read, as
+/// `schema.name` text: no USAGE on the named schema, or neither SELECT on the relation nor on
+/// any of its columns (a statement may read the columns it was granted). Names that resolve to
+/// nothing are left to PostgreSQL, which says so in its own words.
+pub async fn unreadable(
+    pool: &PgPool,
+    names: &[(Option<String>, String)],
+) -> Result<Vec<String>, PgError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let schemas: Vec<Option<String>> = names.iter().map(|(s, _)| s.clone()).collect();
+    let relations: Vec<String> = names.iter().map(|(_, r)| r.clone()).collect();
+    let client = pool.get().await?;
+    let rows = pool
+        .observe(
+            "catalog",
+            client.query(UNREADABLE_SQL, &[&schemas, &relations]),
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+const UNREADABLE_SQL: &str = "
+SELECT coalesce(q.s || '.', '') || q.r
+  FROM unnest($1::text[], $2::text[]) AS q(s, r)
+  CROSS JOIN LATERAL (SELECT to_regnamespace(quote_ident(q.s)) AS nsp) n
+ WHERE CASE
+         WHEN q.s IS NOT NULL AND n.nsp IS NULL THEN false
+         WHEN q.s IS NOT NULL AND NOT has_schema_privilege(n.nsp, 'USAGE') THEN true
+         ELSE (SELECT NOT has_table_privilege(o, 'SELECT')
+                      AND NOT has_any_column_privilege(o, 'SELECT')
+                 FROM (SELECT to_regclass(CASE WHEN q.s IS NULL THEN quote_ident(q.r)
+                                          ELSE quote_ident(q.s) || '.' || quote_ident(q.r)
+                                          END) AS o) x
+                WHERE o IS NOT NULL)
+       END";
 
 /// Why an entity could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -360,7 +410,7 @@ const RELATIONS_SQL: &str = concat!(
         AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
         OR n.nspname = $1::text)
    AND ($2::text IS NULL OR c.relname = $2::text)
-   AND (NOT $3::bool OR has_table_privilege(c.oid, 'SELECT'))
+   AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
  ORDER BY n.nspname, c.relname, c.oid, a.attnum
 "#
 );

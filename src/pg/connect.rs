@@ -6,7 +6,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Hook, HookError, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::SslMode as PgSslMode;
@@ -15,6 +17,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::config::{Config, SslMode};
 use crate::pg::error::{ConnectTarget, PgError};
 use crate::pg::metrics::{self, QueryTimer};
+use crate::pg::roles;
 use crate::pg::snapshot::SnapshotHolder;
 use crate::pg::tls;
 
@@ -35,7 +38,33 @@ pub struct PgPool {
 impl PgPool {
     /// Builds the pool from the configuration. No connection is opened until one is needed.
     /// Must be called inside a tokio runtime (the idle reaper is spawned here).
+    ///
+    /// Unless `allow_superuser` is set, every new connection first reads its role's powers
+    /// ([`roles::role_powers`]) and is refused with [`PgError::UnsafeRole`] when the role is a
+    /// superuser, has BYPASSRLS or reaches the server's files: such a pool never hands out a
+    /// connection, whenever PostgreSQL first answers.
     pub fn new(config: &Config) -> Result<Self, PgError> {
+        Self::build(config, !config.allow_superuser, None)
+    }
+
+    /// As [`PgPool::new`], every session then switched to `role` (`SET ROLE`, which needs the
+    /// configured user to be a member of it): the users file's `name:hash:role` lines. The
+    /// role, not the login, is checked for unsafe powers.
+    pub fn with_role(config: &Config, role: &str) -> Result<Self, PgError> {
+        Self::build(config, !config.allow_superuser, Some(role.to_string()))
+    }
+
+    /// A pool that serves any role (for `pgflight check`, which reports the role's powers
+    /// instead of refusing them).
+    pub fn unchecked(config: &Config) -> Result<Self, PgError> {
+        Self::build(config, false, None)
+    }
+
+    fn build(
+        config: &Config,
+        refuse_unsafe_roles: bool,
+        role: Option<String>,
+    ) -> Result<Self, PgError> {
         let pg_config = session_config(config);
         let manager_config = ManagerConfig {
             // An empty query on checkout: a connection broken by a server restart is found
@@ -47,7 +76,35 @@ impl PgPool {
             Some(tls) => Manager::from_config(pg_config, tls.clone(), manager_config),
             None => Manager::from_config(pg_config, tokio_postgres::NoTls, manager_config),
         };
-        let pool = Pool::builder(manager)
+        let mut builder = Pool::builder(manager);
+        if refuse_unsafe_roles || role.is_some() {
+            let database = config.database.clone();
+            let schema = config.schema.clone();
+            builder = builder.post_create(Hook::async_fn(move |client, _| {
+                let (database, schema, role) = (database.clone(), schema.clone(), role.clone());
+                Box::pin(async move {
+                    if let Some(role) = role {
+                        let set = format!("SET ROLE {}", crate::pg::sql::quote_ident(&role));
+                        client
+                            .batch_execute(&set)
+                            .await
+                            .map_err(HookError::Backend)?;
+                    }
+                    if !refuse_unsafe_roles {
+                        return Ok(());
+                    }
+                    let powers = roles::role_powers(client)
+                        .await
+                        .map_err(HookError::Backend)?;
+                    if powers.dangers().is_empty() {
+                        Ok(())
+                    } else {
+                        Err(HookError::message(powers.refusal(&database, &schema)))
+                    }
+                })
+            }));
+        }
+        let pool = builder
             .max_size(config.max_connections)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(config.connect_timeout))
@@ -97,7 +154,13 @@ impl PgPool {
             PoolError::Closed => PgError::ConnectionLost {
                 message: "the connection pool is closed (server shutting down)".into(),
             },
-            PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_) => PgError::Client {
+            PoolError::PostCreateHook(HookError::Backend(err)) => {
+                PgError::classify(err, &self.target)
+            }
+            PoolError::PostCreateHook(HookError::Message(message)) => PgError::UnsafeRole {
+                message: message.into_owned(),
+            },
+            PoolError::NoRuntimeSpecified => PgError::Client {
                 message: e.to_string(),
             },
         }
@@ -143,6 +206,12 @@ impl PgPool {
             )
             .await?;
         Ok(row.get(0))
+    }
+
+    /// The attributes and memberships of the role this pool's sessions run as.
+    pub async fn role_powers(&self) -> Result<roles::RolePowers, PgError> {
+        let client = self.get().await?;
+        self.observe("metadata", roles::role_powers(&client)).await
     }
 
     /// Checks that PostgreSQL answers a statement through the pool.

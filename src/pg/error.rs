@@ -121,6 +121,13 @@ pub enum PgError {
     /// A read cannot be rendered as it stands (a parameter without a value, …).
     #[error("{0}")]
     InvalidRead(String),
+    /// The role logged in as may do more than read (superuser, BYPASSRLS, server files) and
+    /// `allow_superuser` is off: the message says why and gives the SQL of a read-only role.
+    #[error("{message}")]
+    UnsafeRole {
+        /// What [`crate::pg::roles::RolePowers::refusal`] says.
+        message: String,
+    },
 }
 
 /// What a connection attempt was for, so that errors can name it.

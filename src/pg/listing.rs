@@ -114,9 +114,22 @@ const SCHEMAS_SQL: &str = concat!(
 const RELATIONS_LIKE_SQL: &str = concat!(
     relation_columns_select!("AND $4::bool"),
     " WHERE c.relkind::text = ANY($1::text[]) AND NOT c.relispartition",
+    // The one privilege rule, crate::pg::catalog::READABLE.
     " AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')",
     " AND ($2::text IS NULL OR n.nspname LIKE $2::text)",
     " AND ($3::text IS NULL OR c.relname LIKE $3::text) AND ",
     visible_schema!("$2"),
     " ORDER BY n.nspname, c.relname, c.oid, a.attnum"
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listings_apply_the_one_privilege_rule() {
+        let readable = crate::pg::catalog::READABLE;
+        assert!(RELATIONS_LIKE_SQL.contains(readable));
+        assert!(crate::pg::catalog::relations_sql().contains(readable));
+    }
+}

@@ -48,7 +48,7 @@ pub fn describe() {
 }
 
 /// Every value of the `kind` label of [`ERRORS_TOTAL`].
-pub const ERROR_KINDS: [&str; 16] = [
+pub const ERROR_KINDS: [&str; 17] = [
     "refused",
     "connect_timeout",
     "auth",
@@ -65,6 +65,7 @@ pub const ERROR_KINDS: [&str; 16] = [
     "decode",
     "snapshot_expired",
     "setup",
+    "unsafe_role",
 ];
 
 /// The `kind` label of [`ERRORS_TOTAL`] (one of [`ERROR_KINDS`]): the seed connector's classes
@@ -88,6 +89,7 @@ pub fn error_kind(err: &PgError) -> &'static str {
         PgError::SnapshotExpired => "snapshot_expired",
         PgError::Setup(_) => "setup",
         PgError::InvalidRead(_) => "client",
+        PgError::UnsafeRole { .. } => "unsafe_role",
     }
 }
 

@@ -15,6 +15,7 @@ pub mod placeholders;
 pub mod probe;
 pub mod read;
 pub mod render;
+pub mod roles;
 pub mod server_facts;
 pub mod snapshot;
 pub mod source;

@@ -1,6 +1,7 @@
 //! What `pgflight check` reports about a database: server version, TLS state, the role's
 //! powers, and which relations of the configured schema it can read.
 
+use crate::pg::roles::{RolePowers, role_powers};
 use crate::pg::{PgError, PgPool};
 
 /// Facts about the server and the configured role, as one session sees them.
@@ -24,6 +25,8 @@ pub struct ServerReport {
     pub unreadable: Vec<String>,
     /// Tables of the schema the role could write to outside pgflight (least privilege check).
     pub writable: Vec<String>,
+    /// The role's attributes and predefined-role memberships.
+    pub powers: RolePowers,
 }
 
 /// Gathers the report for `schema` through one pooled session.
@@ -58,6 +61,7 @@ pub async fn server_report(pool: &PgPool, schema: &str) -> Result<ServerReport, 
         )
         .await
         .map_err(|e| pool.error(e))?;
+    let powers = role_powers(&client).await.map_err(|e| pool.error(e))?;
     let mut report = ServerReport {
         version: row.get(0),
         version_num: row.get(1),
@@ -68,6 +72,7 @@ pub async fn server_report(pool: &PgPool, schema: &str) -> Result<ServerReport, 
         readable: Vec::new(),
         unreadable: Vec::new(),
         writable: Vec::new(),
+        powers,
     };
     for relation in relations {
         let name: String = relation.get(0);

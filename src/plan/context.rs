@@ -11,6 +11,7 @@ use crate::pg::PgPool;
 use crate::pg::types::TypeOptions;
 use crate::plan::PlanError;
 use crate::plan::endpoints::PartitionOptions;
+use crate::plan::guard::StatementGuard;
 
 /// What planning and executing need (from configuration).
 #[derive(Clone)]
@@ -25,6 +26,9 @@ pub struct ReadContext {
     pub default_schema: String,
     /// When and how far reads are split into endpoints.
     pub partitions: PartitionOptions,
+    /// The statement guard client SQL passes before it reaches PostgreSQL (clients sharing one
+    /// role: `auth = "none"` or `"password"`); `None` when each client has its own role.
+    pub guard: Option<Arc<StatementGuard>>,
 }
 
 /// A stream of result batches.

@@ -2,6 +2,7 @@
 
 use crate::pg::PgError;
 use crate::pg::catalog::EntityError;
+use crate::plan::guard::GuardError;
 
 /// A planning failure; the Flight layer turns each variant into a gRPC status.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,9 @@ pub enum PlanError {
     /// What was planned no longer matches the database (a table changed in between).
     #[error("{0}")]
     Stale(String),
+    /// The statement guard refused the statement before it reached PostgreSQL.
+    #[error(transparent)]
+    Guard(#[from] GuardError),
     /// PostgreSQL failed.
     #[error(transparent)]
     Pg(#[from] PgError),

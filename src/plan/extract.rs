@@ -89,11 +89,7 @@ pub async fn readable_relations(
     pool: &PgPool,
     options: &TypeOptions,
 ) -> Result<Vec<ExtractPlan>, PlanError> {
-    let filter = RelationFilter {
-        readable_only: true,
-        ..RelationFilter::default()
-    };
-    let relations = catalog::relations(pool, &filter).await?;
+    let relations = catalog::relations(pool, &RelationFilter::default()).await?;
     Ok(relations
         .into_iter()
         .map(|relation| full_table(relation, options))

@@ -8,15 +8,17 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::read::StatementRead;
-use crate::pg::source;
 use crate::pg::types::arrow_schema;
+use crate::pg::{catalog, describe, source};
 use crate::plan::PlanError;
 use crate::plan::command::Command;
 use crate::plan::context::{QueryStream, ReadContext};
 use crate::plan::cursor::with_cursor_metadata;
 use crate::plan::extract::{plan_path, plan_request, readable_relations};
+use crate::plan::guard::GuardError;
 use crate::plan::query;
 use crate::plan::read_plan::{ReadPlan, plan_body::Body};
+use crate::plan::relations;
 use crate::plan::request::ExtractionMode;
 use crate::plan::scan_plan::ExtractPlan;
 use crate::plan::single;
@@ -84,7 +86,7 @@ impl Planner {
                 plan_path(&ctx.pool, path, &ctx.options, &ctx.partitions).await?,
             )),
             Command::Statement { sql, params } => {
-                let plan = query::plan(ctx, sql).await?;
+                let plan = self.statement(sql).await?;
                 let (endpoints, ordered) = plan.endpoints(ctx, params).await?;
                 Ok(Planned {
                     schema: plan.schema.clone(),
@@ -123,7 +125,7 @@ impl Planner {
     pub async fn prepare(&self, command: &Command) -> Result<Prepared, PlanError> {
         match command {
             Command::Statement { sql, .. } => {
-                let plan = query::plan(&self.ctx, sql).await?;
+                let plan = self.statement(sql).await?;
                 Ok(Prepared {
                     schema: plan.schema.clone(),
                     parameter_schema: plan.parameter_schema(),
@@ -143,6 +145,47 @@ impl Planner {
         }
     }
 
+    /// Plans a client's SQL statement, after the statement guard (clients sharing one role)
+    /// let it through: the one way client SQL reaches PostgreSQL (statements, prepared
+    /// statements, EXPLAIN's inner statement).
+    ///
+    /// A statement the guard's parser cannot read is refused; PostgreSQL is asked only to
+    /// describe it first (Parse and Describe, which run nothing), so that a plain syntax error
+    /// reaches the client in PostgreSQL's words, with its position.
+    async fn statement(&self, sql: &str) -> Result<query::StatementPlan, PlanError> {
+        if let Some(guard) = &self.ctx.guard {
+            match guard.check(sql) {
+                Ok(()) => {}
+                Err(unreadable @ GuardError::Unreadable { .. }) => {
+                    describe::describe(&self.ctx.pool, sql, &self.ctx.options).await?;
+                    return Err(unreadable.into());
+                }
+                Err(denied) => return Err(denied.into()),
+            }
+        }
+        self.check_readable(sql).await?;
+        query::plan(&self.ctx, sql).await
+    }
+
+    /// pgflight's one privilege rule for SQL: a relation the statement names that the role may
+    /// not read is NOT_FOUND, as it is for extraction, ListFlights and GetTables — before
+    /// PostgreSQL describes the result (which does not check privileges). A statement the
+    /// parser cannot read (possible with `auth = "postgres"` only) is left to PostgreSQL.
+    async fn check_readable(&self, sql: &str) -> Result<(), PlanError> {
+        let Some(named) = relations::named_relations(sql) else {
+            return Ok(());
+        };
+        let names: Vec<(Option<String>, String)> =
+            named.into_iter().map(|r| (r.schema, r.name)).collect();
+        let unreadable = catalog::unreadable(&self.ctx.pool, &names).await?;
+        match unreadable.first() {
+            None => Ok(()),
+            Some(name) => Err(PlanError::NotFound(format!(
+                "relation {name:?} not found (or not readable by this role)"
+            ))),
+        }
+    }
+
     /// Every relation the role can read, as a path and its full-table plan (ListFlights).
     pub async fn list(&self) -> Result<Vec<(Vec<String>, Planned)>, PlanError> {
         let plans = readable_relations(&self.ctx.pool, &self.ctx.options).await?;
@@ -159,9 +202,9 @@ impl Planner {
     async fn explain(&self, command: &Command) -> Result<Vec<String>, PlanError> {
         let ctx = &self.ctx;
         match command {
-            Command::Statement { sql, .. } => Ok(query::plan(ctx, sql).await?.explain_lines(ctx)),
+            Command::Statement { sql, .. } => Ok(self.statement(sql).await?.explain_lines(ctx)),
             Command::Described { statement, .. } => {
-                Ok(query::plan(ctx, &statement.sql).await?.explain_lines(ctx))
+                Ok(self.statement(&statement.sql).await?.explain_lines(ctx))
             }
             Command::Explain(inner) => Box::pin(self.explain(inner)).await,
             Command::Extract(request) => {

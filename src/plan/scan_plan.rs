@@ -98,7 +98,7 @@ pub async fn resolve(
         .await?
         .ok_or_else(|| {
             PlanError::NotFound(format!(
-                "entity {entity:?} not found: no table or view of that name in schema {default_schema:?} (or the named schema)"
+                "entity {entity:?} not found (or not readable by this role): no table or view of that name in schema {default_schema:?} (or the named schema)"
             ))
         })
 }
@@ -112,11 +112,14 @@ pub async fn exact_relation(
     let filter = RelationFilter {
         schema: Some(schema.to_string()),
         name: Some(table.to_string()),
-        readable_only: false,
     };
     catalog::relations(pool, &filter)
         .await?
         .into_iter()
         .next()
-        .ok_or_else(|| PlanError::NotFound(format!("relation {schema:?}.{table:?} not found")))
+        .ok_or_else(|| {
+            PlanError::NotFound(format!(
+                "relation {schema:?}.{table:?} not found (or not readable by this role)"
+            ))
+        })
 }

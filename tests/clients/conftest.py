@@ -30,6 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 #: The cluster superuser's password.
 SUPERUSER_PASSWORD = "super-secret-pw"
+#: The read-only role `pgflight serve` runs as in these tests (pgflight refuses a superuser),
+#: and its password. Every test database grants it SELECT on what the superuser creates.
+READER = "pgflight_reader"
+READER_PASSWORD = "reader-secret-pw"
 
 PG_INSTALL_HINT = (
     "No PostgreSQL server binaries found. Install them (Debian/Ubuntu: "
@@ -128,8 +132,16 @@ class Cluster:
                 cur.execute(statement)
 
     def create_db(self, prefix: str = "t") -> str:
+        """A fresh database in which READER may use every schema and SELECT every table,
+        view and sequence the superuser creates (default privileges)."""
         name = f"{prefix}_{os.getpid()}_{next(self._counter)}"
         self.execute("postgres", f'CREATE DATABASE "{name}"')
+        self.execute(
+            name,
+            f"ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO {READER}",
+            f"ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {READER}",
+            f"ALTER DEFAULT PRIVILEGES GRANT SELECT ON SEQUENCES TO {READER}",
+        )
         return name
 
     def drop_db(self, name: str) -> None:
@@ -229,6 +241,7 @@ def pg_cluster() -> Iterator[Cluster]:
         with cluster.admin() as conn, conn.cursor() as cur:
             cur.execute("SELECT current_setting('server_version_num')::int")
             cluster.version_num = cur.fetchone()[0]
+            cur.execute(f"CREATE ROLE {READER} LOGIN PASSWORD '{READER_PASSWORD}'")
         yield cluster
     finally:
         if process is not None and process.poll() is None:
@@ -375,8 +388,8 @@ def _start_server(
                 "PGFLIGHT_HOST": cluster.host,
                 "PGFLIGHT_PORT": str(cluster.port),
                 "PGFLIGHT_DATABASE": database,
-                "PGFLIGHT_USERNAME": cluster.user,
-                "PGFLIGHT_PASSWORD": cluster.password,
+                "PGFLIGHT_USERNAME": READER,
+                "PGFLIGHT_PASSWORD": READER_PASSWORD,
                 "PGFLIGHT_SSLMODE": "disable",
                 "PGFLIGHT_LISTEN": f"127.0.0.1:{port}",
             }
@@ -430,7 +443,8 @@ def _start_server(
 @pytest.fixture
 def start_server(pg_cluster: Cluster, database: Database, tmp_path: Path) -> Iterator[StartServer]:
     """A factory: `start_server(env={...}, database=name, args=(...))` starts `pgflight serve`
-    against this test's database (or `database=`), waits for /healthz, and returns a `Server`.
+    as the read-only role READER against this test's database (or `database=`), waits for
+    /healthz, and returns a `Server`.
     Every server it started gets SIGTERM at teardown and must exit, cleanly, within 15 s."""
     binary = pgflight_bin()
     servers: list[Server] = []

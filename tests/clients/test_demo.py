@@ -61,6 +61,8 @@ def test_demo_serves_the_sample_and_cleans_up(tmp_path: Path):
     try:
         printed = _read_until_snippet(process)
         assert "PostgreSQL server binaries:" in printed
+        # The demo serves as a read-only role, never as the cluster's superuser.
+        assert "Serving as the read-only role pgflight_reader" in printed, printed
         cluster_dir = re.search(r"Started a throwaway PostgreSQL on 127\.0\.0\.1:\d+ in (\S+)", printed).group(1)
         assert Path(cluster_dir, "data", "PG_VERSION").is_file()
         postmaster = int(Path(cluster_dir, "data", "postmaster.pid").read_text().split()[0])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pyarrow.flight as flight
 import pytest
 
-from conftest import REPO, _http_get, free_port, pgflight_bin
+from conftest import READER, READER_PASSWORD, REPO, _http_get, free_port, pgflight_bin
 
 DOCKERFILE = REPO / "Dockerfile"
 
@@ -72,8 +72,8 @@ def test_runtime_stage_serves_with_only_the_seed_env(database, tmp_path):
             "POSTGRES_HOST": cluster.host,
             "POSTGRES_PORT": str(cluster.port),
             "POSTGRES_DATABASE": database.name,
-            "POSTGRES_USERNAME": cluster.user,
-            "POSTGRES_PASSWORD": cluster.password,
+            "POSTGRES_USERNAME": READER,
+            "POSTGRES_PASSWORD": READER_PASSWORD,
         }
         # The container listens on 0.0.0.0:8080 by default; here 8080 may be taken, so unless
         # it is free the one extra variable moves the port, and the HEALTHCHECK follows.
@@ -106,10 +106,11 @@ def test_runtime_stage_serves_with_only_the_seed_env(database, tmp_path):
             request = json.dumps({"mode": {"fullTable": {"entity": "t"}}})
             info = client.get_flight_info(flight.FlightDescriptor.for_command(request))
             assert client.do_get(info.endpoints[0].ticket).read_all().num_rows == 2
-            # No part of the password (the word "secret" alone is fine: the start-up log names the
+            # No part of the passwords (the word "secret" alone is fine: the start-up log names the
             # ticket_secret setting when it is unset).
             text = log.read_text()
             assert cluster.password not in text and "-secret-" not in text, text
+            assert READER_PASSWORD not in text, text
         finally:
             process.terminate()
             assert process.wait(timeout=15) == 0, log.read_text()

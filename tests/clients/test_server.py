@@ -10,6 +10,7 @@ import pyarrow.flight as flight
 import pytest
 
 import flightsql
+from conftest import READER, READER_PASSWORD
 
 
 class EchoAuthHandler(flight.ClientAuthHandler):
@@ -101,7 +102,7 @@ def test_health_and_readiness_share_the_grpc_port(server):
 
 def test_trace_log_never_shows_a_password(start_server, database):
     pg_password = "Pg-Unmistakable-7f3c9a"
-    database.execute(f"ALTER ROLE postgres PASSWORD '{pg_password}'")
+    database.execute(f"ALTER ROLE {READER} PASSWORD '{pg_password}'")
     try:
         handshake_password = "Hs-Unmistakable-2b8e41"
         server = start_server(env={"PGFLIGHT_LOG_LEVEL": "trace", "PGFLIGHT_PASSWORD": pg_password})
@@ -118,5 +119,5 @@ def test_trace_log_never_shows_a_password(start_server, database):
         for secret in (pg_password, handshake_password, basic):
             assert secret not in log, f"{secret!r} appears in the server log"
     finally:
-        # The cluster is shared by the session: put the superuser's password back.
-        database.execute(f"ALTER ROLE postgres PASSWORD '{database.cluster.password}'")
+        # The cluster is shared by the session: put the reader's password back.
+        database.execute(f"ALTER ROLE {READER} PASSWORD '{READER_PASSWORD}'")

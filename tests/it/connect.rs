@@ -140,7 +140,10 @@ async fn wrong_password_is_an_authentication_failure() {
     assert!(matches!(err, PgError::Auth { .. }), "{err:?}");
     let text = err.to_string();
     assert!(
-        text.starts_with("authentication failed for user \"postgres\""),
+        text.starts_with(&format!(
+            "authentication failed for user \"{}\"",
+            crate::harness::READER
+        )),
         "{text}"
     );
     assert!(!text.contains("not-the-password"), "{text}");

@@ -363,7 +363,11 @@ async fn a_postgres_restart_is_unavailable_then_healed() {
     let cluster = crate::harness::Cluster::start().await;
     let admin = cluster.admin("postgres").await;
     admin
-        .batch_execute("CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 10) g")
+        .batch_execute(&format!(
+            "CREATE TABLE t AS SELECT g::int8 AS id FROM generate_series(1, 10) g;
+             GRANT SELECT ON t TO {}",
+            crate::harness::READER
+        ))
         .await
         .unwrap();
     drop(admin);

@@ -146,9 +146,10 @@ fn service() -> (PgFlightService, Arc<HandleSigner>) {
     let signer = Arc::new(HandleSigner::new(None, Duration::from_secs(60)).unwrap());
     let pool = Arc::new(PgPool::new(&config).unwrap());
     let shared = PgFlightSqlService::new(pool, config.clone(), signer.clone());
-    let service = PgFlightService::new(Arc::new(
-        Access::new(config, shared, signer.clone()).unwrap(),
-    ));
+    let service = PgFlightService::new(
+        Arc::new(Access::new(config, shared, signer.clone()).unwrap()),
+        None,
+    );
     (service, signer)
 }
 

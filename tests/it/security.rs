@@ -592,8 +592,9 @@ mod postgres_auth {
         assert_eq!(rows(&mut a, "notes").await.unwrap(), vec![1, 3]);
         assert_eq!(rows(&mut b, "notes").await.unwrap(), vec![2]);
         assert_eq!(rows(&mut b, "secrets").await.unwrap(), vec![42]);
+        // The one privilege rule: a relation the role may not read is NOT_FOUND.
         let denied = rows(&mut a, "secrets").await.unwrap_err().to_string();
-        assert!(denied.contains("permission denied"), "{denied}");
+        assert!(denied.contains("not readable by this role"), "{denied}");
 
         let err = logged_in(&server, "reader_a", "wrong").await.err().unwrap();
         assert!(err.contains("authentication failed for user"), "{err}");

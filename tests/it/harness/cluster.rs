@@ -18,6 +18,10 @@ use super::certs::Certs;
 pub const SUPERUSER_PASSWORD: &str = "super-secret-pw";
 /// The password of every other password role.
 pub const ROLE_PASSWORD: &str = "role-secret-pw";
+/// The read-only role pgflight serves as in tests ([`Cluster::config`]): it may SELECT every
+/// table the superuser creates in a test database (default privileges set by
+/// [`Cluster::create_db`]), and nothing more.
+pub const READER: &str = "reader";
 
 /// A running cluster.
 pub struct Cluster {
@@ -158,7 +162,8 @@ impl Cluster {
         spawn_watchdog(&cluster.dir);
         let admin = cluster.admin("postgres").await;
         let setup = format!(
-            "CREATE ROLE sslonly LOGIN PASSWORD '{ROLE_PASSWORD}';
+            "CREATE ROLE {READER} LOGIN PASSWORD '{ROLE_PASSWORD}';
+             CREATE ROLE sslonly LOGIN PASSWORD '{ROLE_PASSWORD}';
              CREATE ROLE certuser LOGIN;
              CREATE ROLE tokyo LOGIN PASSWORD '{ROLE_PASSWORD}';
              ALTER ROLE tokyo SET timezone = 'Asia/Tokyo';
@@ -249,13 +254,23 @@ impl Cluster {
         client
     }
 
-    /// Creates a fresh database for one test.
+    /// Creates a fresh database for one test, in which [`READER`] may use every schema and
+    /// SELECT every table, view and sequence the superuser creates (default privileges).
     pub async fn create_db(&self, prefix: &str) -> String {
         let n = self.next_db.fetch_add(1, Ordering::SeqCst);
         let name = format!("{prefix}_{}_{n}", std::process::id());
         let admin = self.admin("postgres").await;
         admin
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap();
+        self.admin(&name)
+            .await
+            .batch_execute(&format!(
+                "ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO {READER};
+                 ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO {READER};
+                 ALTER DEFAULT PRIVILEGES GRANT SELECT ON SEQUENCES TO {READER};"
+            ))
             .await
             .unwrap();
         name
@@ -272,11 +287,21 @@ impl Cluster {
         (db, admin)
     }
 
-    /// pgflight configuration for the superuser on `database`, without TLS.
+    /// pgflight configuration for the read-only role [`READER`] on `database`, without TLS.
     pub fn config(&self, database: &str) -> Config {
-        let mut config = Config::new("127.0.0.1", self.port, database, "postgres");
-        config.password = Some(SecretString::from(SUPERUSER_PASSWORD));
+        let mut config = Config::new("127.0.0.1", self.port, database, READER);
+        config.password = Some(SecretString::from(ROLE_PASSWORD));
         config.sslmode = SslMode::Disable;
+        config
+    }
+
+    /// pgflight configuration for the superuser on `database`, without TLS, with
+    /// `allow_superuser` (for tests of what only a superuser may do, and of the refusal).
+    pub fn superuser_config(&self, database: &str) -> Config {
+        let mut config = self.config(database);
+        config.username = "postgres".into();
+        config.password = Some(SecretString::from(SUPERUSER_PASSWORD));
+        config.allow_superuser = true;
         config
     }
 }

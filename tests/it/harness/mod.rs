@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OnceCell, oneshot};
 use tokio::task::JoinHandle;
 
-pub use cluster::{Cluster, ROLE_PASSWORD};
+pub use cluster::{Cluster, READER, ROLE_PASSWORD, SUPERUSER_PASSWORD};
 
 static CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 
@@ -95,7 +95,9 @@ pub async fn statements_run(admin: &tokio_postgres::Client, db: &str) -> Vec<(St
         .query(
             "SELECT s.query, s.calls FROM pg_stat_statements s
               JOIN pg_database d ON d.oid = s.dbid
-             WHERE d.datname = $1 AND s.query NOT ILIKE '%pg_stat_statements%'",
+             WHERE d.datname = $1 AND s.query NOT ILIKE '%pg_stat_statements%'
+               -- the role check each new connection runs (pg/roles.rs), not the request's
+               AND s.query NOT ILIKE '%rolbypassrls%'",
             &[&db],
         )
         .await

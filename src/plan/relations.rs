@@ -1,0 +1,163 @@
+//! The relations a SQL statement names, read from its parse tree (DataFusion's sqlparser,
+//! PostgreSQL dialect), so that the planner applies pgflight's one privilege rule to SQL too: a
+//! relation the role may not read is NOT_FOUND at GetFlightInfo, before PostgreSQL describes
+//! the statement's result schema.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, Query, TableFactor, Visit, Visitor};
+use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+/// A relation as a statement names it: schema (if qualified) and name, folded as PostgreSQL
+/// folds unquoted identifiers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NamedRelation {
+    /// The schema, when the name is qualified.
+    pub schema: Option<String>,
+    /// The relation's name.
+    pub name: String,
+}
+
+/// The relations `sql` reads (table references in `FROM` and joins, in every subquery and
+/// CTE), without the names of its CTEs and without table functions; `None` when the parser
+/// cannot read it (PostgreSQL then decides, as it always does, when the statement runs).
+pub fn named_relations(sql: &str) -> Option<Vec<NamedRelation>> {
+    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+    let mut names = Names::default();
+    let _ = statements.visit(&mut names);
+    let mut seen = HashSet::new();
+    Some(
+        names
+            .relations
+            .into_iter()
+            .filter(|r| r.schema.is_some() || !names.ctes.contains(&r.name))
+            .filter(|r| seen.insert(r.clone()))
+            .collect(),
+    )
+}
+
+/// PostgreSQL's folding: unquoted identifiers are lower-cased.
+fn folded(ident: &Ident) -> String {
+    match ident.quote_style {
+        Some(_) => ident.value.clone(),
+        None => ident.value.to_lowercase(),
+    }
+}
+
+#[derive(Default)]
+struct Names {
+    relations: Vec<NamedRelation>,
+    ctes: HashSet<String>,
+}
+
+impl Visitor for Names {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+        if let Some(with) = &query.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(folded(&cte.alias.name));
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table {
+            name, args: None, ..
+        } = factor
+        {
+            let parts: Vec<String> = name
+                .0
+                .iter()
+                .filter_map(ObjectNamePart::as_ident)
+                .map(folded)
+                .collect();
+            if parts.len() == name.0.len() {
+                match parts.as_slice() {
+                    [.., schema, table] => self.relations.push(NamedRelation {
+                        schema: Some(schema.clone()),
+                        name: table.clone(),
+                    }),
+                    [table] => self.relations.push(NamedRelation {
+                        schema: None,
+                        name: table.clone(),
+                    }),
+                    [] => {}
+                }
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// `sql` with every literal replaced by `?` (the audit log's form of a statement: what ran,
+/// never the values); a statement the parser cannot read is only described as such.
+pub fn fingerprint(sql: &str) -> String {
+    use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
+    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
+        return "(a statement pgflight cannot parse)".to_string();
+    };
+    let _ = visit_expressions_mut(&mut statements, |expr| {
+        match expr {
+            Expr::Value(value) if !matches!(value.value, Value::Placeholder(_)) => {
+                value.value = Value::Placeholder("?".into());
+            }
+            Expr::TypedString(_) => {
+                *expr = Expr::Value(Value::Placeholder("?".into()).into());
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    statements
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(sql: &str) -> Vec<(Option<&'static str>, String)> {
+        named_relations(sql)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.schema.map(|s| &*s.leak()), r.name))
+            .collect()
+    }
+
+    #[test]
+    fn relations_everywhere_but_ctes_and_functions() {
+        assert_eq!(
+            names(
+                "WITH c AS (SELECT * FROM App.\"Orders\") \
+                 SELECT * FROM c JOIN t ON true, LATERAL (SELECT * FROM s.u) l, \
+                 generate_series(1, 2) g WHERE EXISTS (SELECT 1 FROM T)"
+            ),
+            vec![
+                (Some("app"), "Orders".to_string()),
+                (None, "t".to_string()),
+                (Some("s"), "u".to_string()),
+            ]
+        );
+        assert_eq!(named_relations("SELEC 1"), None);
+    }
+
+    #[test]
+    fn fingerprints_drop_every_literal() {
+        let text = fingerprint(
+            "SELECT * FROM t WHERE name = 'secret' AND n > 42 AND d < DATE '2024-01-01' \
+             AND x = $1 LIMIT 5",
+        );
+        assert_eq!(
+            text,
+            "SELECT * FROM t WHERE name = ? AND n > ? AND d < ? AND x = $1 LIMIT ?"
+        );
+        assert!(fingerprint("SELEC 'secret'").contains("cannot parse"));
+    }
+}
