@@ -9,8 +9,8 @@ import time
 
 import pyarrow.flight as flight
 
-from conftest import READER_PASSWORD
-from test_auth import full_table, hash_password
+from conftest import READER_PASSWORD, hash_password
+from test_auth import full_table
 
 PASSWORD = "Audit-Pw-4c1d77"
 LITERAL = "Literal-9e2b13"
