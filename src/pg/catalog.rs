@@ -382,7 +382,9 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
        CASE WHEN bt.typcategory = 'A' AND bt.typelem <> 0 THEN et.oid END AS element_oid,
        coalesce(a.attndims, 0)::int4 AS attndims,
        coalesce(a.attnotnull, false) AS attnotnull,
-       col_description(c.oid, a.attnum) AS remarks,
+       -- A join, not col_description(): before PostgreSQL 14 that is a SQL function, run
+       -- (and counted as a statement) once per column.
+       dsc.description AS remarks,
        coalesce(a.attidentity <> ''
                 OR pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%', false) AS auto_increment
   FROM pg_class c
@@ -391,6 +393,8 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
             $attribute_condition,
             r#"
   LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+  LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.objsubid = a.attnum
+       AND dsc.classoid = 'pg_class'::regclass
   LEFT JOIN domain_base db ON db.domain_oid = a.atttypid
   LEFT JOIN pg_type bt ON bt.oid = coalesce(db.base_oid, a.atttypid)
   LEFT JOIN domain_base edb ON edb.domain_oid = bt.typelem
