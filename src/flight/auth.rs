@@ -92,7 +92,7 @@ impl Authenticator {
     /// The authenticator `config` asks for (reads `users_file` for `auth = "password"`).
     pub fn new(config: &Config) -> Result<Authenticator, String> {
         let users = match (config.auth, &config.users_file) {
-            (AuthMode::Password, Some(path)) => read_users(path)?,
+            (AuthMode::Password, Some(path)) => read_users(path).map_err(|e| e.to_string())?,
             (AuthMode::Password, None) => return Err("auth = \"password\" needs users_file".into()),
             _ => HashMap::new(),
         };
