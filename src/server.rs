@@ -16,7 +16,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::AuthMode;
 use crate::config::Config;
-use crate::flight::auth::{Access, http_guard};
+use crate::flight::auth::{Access, AuthSetupError, http_guard};
 use crate::flight::signing::{HandleSigner, NoRandomKey};
 use crate::flight::tls::TlsError;
 use crate::flight::{PgFlightService, PgFlightSqlService};
@@ -43,8 +43,8 @@ pub enum ServeError {
     #[error(transparent)]
     Tls(#[from] TlsError),
     /// Authentication cannot be set up (e.g. `users_file`), in the words of `flight::auth`.
-    #[error("{0}")]
-    Auth(String),
+    #[error(transparent)]
+    Auth(#[from] AuthSetupError),
     /// `metrics_listen` cannot be bound.
     #[error("metrics_listen: cannot listen on {addr}: {source}")]
     MetricsListen {
@@ -71,7 +71,7 @@ pub async fn run(
     let tls = crate::flight::tls::acceptor(&config)?;
     let signer = Arc::new(signer);
     let shared = PgFlightSqlService::new(pool.clone(), config.clone(), signer.clone());
-    let access = Arc::new(Access::new(config.clone(), shared, signer).map_err(ServeError::Auth)?);
+    let access = Arc::new(Access::new(config.clone(), shared, signer)?);
     access.check_mapped_roles().await?;
     let (grpc, operational) = routes(pool.clone(), &config, access);
     let address = listener

@@ -1,14 +1,17 @@
-//! `DemoError`: why `pgflight demo` could not find PostgreSQL server binaries or start its
-//! throwaway cluster. Each variant keeps what caused it (the `io::Error`, the exit status, the
-//! command's stderr, PostgreSQL's log); `Display` is the one message `pgflight demo` prints.
+//! `DemoError`: why `pgflight demo` could not find PostgreSQL server binaries, start its
+//! throwaway cluster, load the sample or serve it. Each variant keeps what caused it (the
+//! `io::Error`, the exit status, the command's stderr, PostgreSQL's log, the
+//! `tokio_postgres::Error`, the server's `ServeError`); `Display` is the one message
+//! `pgflight demo` prints.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-/// A failure finding server binaries ([`super::binaries`]) or starting the demo cluster
-/// ([`super::cluster`]).
+/// A failure finding server binaries ([`super::binaries`]), starting the demo cluster
+/// ([`super::cluster`]), loading the sample or serving it ([`super::run`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// A file or directory operation failed, e.g. `cannot create /tmp/pgflight-demo-…: …`.
@@ -99,6 +102,35 @@ pub enum DemoError {
         /// Its log so far.
         log: String,
     },
+    /// The tokio runtime the server runs on cannot be built.
+    #[error("{0}")]
+    Runtime(#[source] io::Error),
+    /// The `listen` address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address from `--listen`.
+        addr: SocketAddr,
+        /// Why it cannot be bound.
+        source: io::Error,
+    },
+    /// The bound listener's address cannot be read.
+    #[error("{0}")]
+    LocalAddr(#[source] io::Error),
+    /// The demo cluster refused a connection as its superuser.
+    #[error("cannot connect to the demo cluster: {0}")]
+    Connect(#[source] tokio_postgres::Error),
+    /// `CREATE DATABASE` for the sample failed.
+    #[error("cannot create the sample database: {0}")]
+    CreateDatabase(#[source] tokio_postgres::Error),
+    /// The sample schema's SQL failed.
+    #[error("cannot load the sample schema: {0}")]
+    LoadSchema(#[source] tokio_postgres::Error),
+    /// Creating the read-only role pgflight serves as, or granting it the sample, failed.
+    #[error("cannot create the read-only role: {0}")]
+    CreateReader(#[source] tokio_postgres::Error),
+    /// The server stopped with an error (it could not start serving).
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
 }
 
 impl DemoError {
@@ -180,6 +212,21 @@ mod tests {
                 DemoError::NoFreePort(denied()),
                 format!("no free port: {}", denied()),
             ),
+            (DemoError::Runtime(denied()), denied().to_string()),
+            (
+                DemoError::Listen {
+                    addr: "127.0.0.1:8080".parse().unwrap(),
+                    source: denied(),
+                },
+                format!("cannot listen on 127.0.0.1:8080: {}", denied()),
+            ),
+            (DemoError::LocalAddr(denied()), denied().to_string()),
+            (
+                DemoError::Serve(crate::server::ServeError::TicketKey(
+                    crate::flight::signing::NoRandomKey,
+                )),
+                "no random numbers for the ticket key".into(),
+            ),
             (
                 DemoError::PostgresSpawn(denied()),
                 format!("cannot start postgres: {}", denied()),
@@ -223,6 +270,17 @@ mod tests {
             DemoError::NoFreePort(io::Error::from(io::ErrorKind::AddrInUse))
                 .source()
                 .is_some()
+        );
+        let listen = DemoError::Listen {
+            addr: "127.0.0.1:8080".parse().unwrap(),
+            source: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        assert_eq!(
+            listen
+                .source()
+                .and_then(|s| s.downcast_ref::<io::Error>())
+                .map(io::Error::kind),
+            Some(io::ErrorKind::AddrInUse)
         );
     }
 }

@@ -17,6 +17,7 @@ use secrecy::SecretString;
 
 use crate::config::{Config, LogFormat, LogLevel, SslMode};
 use crate::demo::cluster::DemoCluster;
+use crate::demo::error::DemoError;
 
 /// `pgflight demo` flags.
 #[derive(Debug, clap::Args)]
@@ -43,14 +44,14 @@ fn say(text: &str) {
     println!("{text}");
 }
 
-fn demo(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> Result<(), String> {
+fn demo(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> Result<(), DemoError> {
     let is_root = std::process::Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let found = binaries::find(&binaries::cache_dir(is_root), &say).map_err(|e| e.to_string())?;
+    let found = binaries::find(&binaries::cache_dir(is_root), &say)?;
     say(&format!("PostgreSQL server binaries: {}", found.source));
-    let cluster = DemoCluster::start(&found.bin).map_err(|e| e.to_string())?;
+    let cluster = DemoCluster::start(&found.bin)?;
     say(&format!(
         "Started a throwaway PostgreSQL on 127.0.0.1:{} in {}{}",
         cluster.port,
@@ -61,7 +62,7 @@ fn demo(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> Result<()
             ""
         }
     ));
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Runtime::new().map_err(DemoError::Runtime)?;
     let result = runtime.block_on(serve(&cluster, args.listen, shutdown));
     drop(runtime);
     let dir = cluster.dir.clone();
@@ -82,7 +83,7 @@ async fn serve(
     cluster: &DemoCluster,
     listen: SocketAddr,
     shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), String> {
+) -> Result<(), DemoError> {
     load_sample(cluster).await?;
     say(&format!(
         "Loaded database \"{}\": {}",
@@ -104,8 +105,11 @@ async fn serve(
     config.listen = listen;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|source| DemoError::Listen {
+            addr: listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(DemoError::LocalAddr)?;
     let host = if address.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else {
@@ -119,14 +123,12 @@ async fn serve(
         address.port()
     ));
     say(&snippet::python(&uri));
-    crate::server::run(listener, config, shutdown)
-        .await
-        .map_err(|e| e.to_string())
+    Ok(crate::server::run(listener, config, shutdown).await?)
 }
 
 /// Creates the sample database, loads the schema and creates the read-only role pgflight
 /// serves as ([`sample::READER`], the cluster's random password), as the cluster's superuser.
-async fn load_sample(cluster: &DemoCluster) -> Result<(), String> {
+async fn load_sample(cluster: &DemoCluster) -> Result<(), DemoError> {
     let connect = |database: &'static str| {
         let mut config = tokio_postgres::Config::new();
         config
@@ -140,20 +142,20 @@ async fn load_sample(cluster: &DemoCluster) -> Result<(), String> {
             let (client, connection) = config
                 .connect(tokio_postgres::NoTls)
                 .await
-                .map_err(|e| format!("cannot connect to the demo cluster: {e}"))?;
+                .map_err(DemoError::Connect)?;
             tokio::spawn(connection);
-            Ok::<_, String>(client)
+            Ok::<_, DemoError>(client)
         }
     };
     let admin = connect("postgres").await?;
     admin
         .batch_execute(&format!("CREATE DATABASE {}", sample::DATABASE))
         .await
-        .map_err(|e| format!("cannot create the sample database: {e}"))?;
+        .map_err(DemoError::CreateDatabase)?;
     let demo = connect(sample::DATABASE).await?;
     demo.batch_execute(sample::SCHEMA_SQL)
         .await
-        .map_err(|e| format!("cannot load the sample schema: {e}"))?;
+        .map_err(DemoError::LoadSchema)?;
     let reader = crate::pg::sql::quote_ident(sample::READER);
     demo.batch_execute(&format!(
         "CREATE ROLE {reader} LOGIN PASSWORD {password};
@@ -164,5 +166,5 @@ async fn load_sample(cluster: &DemoCluster) -> Result<(), String> {
         database = crate::pg::sql::quote_ident(sample::DATABASE),
     ))
     .await
-    .map_err(|e| format!("cannot create the read-only role: {e}"))
+    .map_err(DemoError::CreateReader)
 }

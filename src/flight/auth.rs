@@ -28,9 +28,9 @@ use tonic::{Request, Status};
 
 use crate::config::{AuthMode, Config};
 use crate::flight::PgFlightSqlService;
-use crate::flight::password::{UserEntry, read_users};
+use crate::flight::password::{UserEntry, UsersFileError, read_users};
 use crate::flight::roles::RoleServices;
-use crate::flight::signing::{HandleSigner, SealError};
+use crate::flight::signing::{HandleSigner, NoRandomKey, SealError};
 use crate::pg::{PgError, PgPool};
 
 /// What a bearer token's sealed payload says.
@@ -66,6 +66,36 @@ pub fn identity_of<T>(request: &Request<T>) -> Identity {
         .unwrap_or_default()
 }
 
+/// Why authentication cannot be set up ([`Authenticator::new`], [`Access::new`]). Each message is
+/// the one pgflight has always stopped with; none holds a password or a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthSetupError {
+    /// `auth = "password"` without `users_file`.
+    #[error("auth = \"password\" needs users_file")]
+    NoUsersFile,
+    /// The users file cannot be read or is malformed.
+    #[error(transparent)]
+    UsersFile(#[from] UsersFileError),
+    /// The system gave no random bytes for the token key (there was no `ticket_secret`; ring's
+    /// error says nothing more).
+    #[error("no random numbers for the token key")]
+    NoRandomTokenKey,
+    /// The token key was refused by AES-256-GCM (ring's error says nothing more).
+    #[error("cannot make the token key")]
+    TokenKey,
+    /// No random key for signing tokens (there was no `ticket_secret`).
+    #[error(transparent)]
+    TokenSigner(#[from] NoRandomKey),
+    /// The pool for a role the users file maps users to cannot be built.
+    #[error("{source}")]
+    MappedRolePool {
+        /// The role.
+        role: String,
+        /// Why its pool cannot be built.
+        source: PgError,
+    },
+}
+
 /// Checks credentials and tokens.
 pub struct Authenticator {
     mode: AuthMode,
@@ -90,10 +120,10 @@ const FOREIGN_TOKEN_SHARED_KEY: &str = "bearer token refused: it was not signed 
 
 impl Authenticator {
     /// The authenticator `config` asks for (reads `users_file` for `auth = "password"`).
-    pub fn new(config: &Config) -> Result<Authenticator, String> {
+    pub fn new(config: &Config) -> Result<Authenticator, AuthSetupError> {
         let users = match (config.auth, &config.users_file) {
             (AuthMode::Password, Some(path)) => read_users(path)?,
-            (AuthMode::Password, None) => return Err("auth = \"password\" needs users_file".into()),
+            (AuthMode::Password, None) => return Err(AuthSetupError::NoUsersFile),
             _ => HashMap::new(),
         };
         // Tokens get a key of their own, derived from the ticket secret, so a ticket can never
@@ -111,11 +141,11 @@ impl Authenticator {
             }
             None => SystemRandom::new()
                 .fill(&mut key)
-                .map_err(|_| "no random numbers for the token key".to_string())?,
+                .map_err(|_| AuthSetupError::NoRandomTokenKey)?,
         }
         let passwords = UnboundKey::new(&AES_256_GCM, &key)
             .map(LessSafeKey::new)
-            .map_err(|_| "cannot make the token key".to_string())?;
+            .map_err(|_| AuthSetupError::TokenKey)?;
         Ok(Authenticator {
             mode: config.auth,
             users,
@@ -343,11 +373,16 @@ impl Access {
         config: Arc<Config>,
         shared: PgFlightSqlService,
         signer: Arc<HandleSigner>,
-    ) -> Result<Access, String> {
+    ) -> Result<Access, AuthSetupError> {
         let auth = Authenticator::new(&config)?;
         let mut mapped = HashMap::new();
         for role in auth.mapped_roles() {
-            let pool = PgPool::with_role(&config, &role).map_err(|e| e.to_string())?;
+            let pool = PgPool::with_role(&config, &role).map_err(|source| {
+                AuthSetupError::MappedRolePool {
+                    role: role.clone(),
+                    source,
+                }
+            })?;
             let service = PgFlightSqlService::new(Arc::new(pool), config.clone(), signer.clone());
             mapped.insert(role, Arc::new(service));
         }
@@ -474,6 +509,41 @@ mod tests {
         config.auth = AuthMode::Password;
         config.users_file = Some(path);
         (Authenticator::new(&config).unwrap(), dir)
+    }
+
+    #[test]
+    fn set_up_errors_keep_their_words_and_source() {
+        use std::error::Error as _;
+
+        let mut config = Config::new("h", 5432, "d", "u");
+        config.auth = AuthMode::Password;
+        let err = Authenticator::new(&config).err().expect("no users_file");
+        assert!(matches!(err, AuthSetupError::NoUsersFile));
+        assert_eq!(err.to_string(), "auth = \"password\" needs users_file");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("users");
+        std::fs::write(&path, "alice\n").unwrap();
+        config.users_file = Some(path.clone());
+        let err = Authenticator::new(&config).err().expect("a bad users_file");
+        assert_eq!(
+            err.to_string(),
+            format!("users_file {} line 1: expected name:hash", path.display())
+        );
+        assert!(matches!(
+            err,
+            AuthSetupError::UsersFile(UsersFileError::MalformedLine { line: 1, .. })
+        ));
+
+        config.users_file = Some(dir.path().join("missing"));
+        let err = Authenticator::new(&config)
+            .err()
+            .expect("a missing users_file");
+        // Transparent: the source is the io::Error the users file error keeps.
+        assert!(
+            err.source()
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some())
+        );
     }
 
     fn with_auth(value: &str) -> MetadataMap {

@@ -52,14 +52,6 @@ struct Envelope {
 #[error("no random numbers for the ticket key")]
 pub struct NoRandomKey;
 
-/// Transitional: `flight::auth` still reports its set-up errors as strings (and `?`s this one
-/// into them). Remove once it has a typed error of its own.
-impl From<NoRandomKey> for String {
-    fn from(error: NoRandomKey) -> String {
-        error.to_string()
-    }
-}
-
 /// Seals and opens handles with one key.
 pub struct HandleSigner {
     key: hmac::Key,
