@@ -468,6 +468,8 @@ class Pgflight:
             "PGFLIGHT_URL": dsn,
             "PGFLIGHT_LISTEN": f"127.0.0.1:{self.port}",
             "PGFLIGHT_LOG_LEVEL": "warn",
+            # The throwaway cluster's superuser, on loopback: pgflight refuses it by default.
+            "PGFLIGHT_ALLOW_SUPERUSER": "true",
         })
         if batch_size:
             env["PGFLIGHT_BATCH_SIZE"] = str(batch_size)
