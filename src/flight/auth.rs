@@ -29,8 +29,10 @@ use tonic::{Request, Status};
 use crate::config::{AuthMode, Config};
 use crate::flight::PgFlightSqlService;
 use crate::flight::password::{UserEntry, UsersFileError, read_users};
+use crate::flight::refusal::Refusal;
 use crate::flight::roles::RoleServices;
 use crate::flight::signing::{HandleSigner, NoRandomKey, SealError};
+use crate::flight::status::refusal_status;
 use crate::pg::{PgError, PgPool};
 
 /// What a bearer token's sealed payload says.
@@ -199,7 +201,7 @@ impl Authenticator {
             let mut nonce = [0u8; NONCE_LEN];
             SystemRandom::new()
                 .fill(&mut nonce)
-                .map_err(|_| Status::internal("no random numbers"))?;
+                .map_err(|_| refusal_status(&Refusal::NoRandom))?;
             let mut sealed = password.expose_secret().as_bytes().to_vec();
             self.passwords
                 .seal_in_place_append_tag(
@@ -207,7 +209,7 @@ impl Authenticator {
                     Aad::empty(),
                     &mut sealed,
                 )
-                .map_err(|_| Status::internal("cannot encrypt the token"))?;
+                .map_err(|_| refusal_status(&Refusal::TokenEncryption))?;
             payload.push(0);
             payload.extend_from_slice(&nonce);
             payload.extend_from_slice(&sealed);
@@ -481,7 +483,7 @@ fn refused(reason: Reason, message: &'static str) -> Status {
         Reason::Credentials => "credentials",
         Reason::Token => "token",
     });
-    Status::unauthenticated(message)
+    refusal_status(&Refusal::Unauthenticated(message.to_string()))
 }
 
 fn authorization(metadata: &MetadataMap) -> Option<&str> {

@@ -27,7 +27,8 @@ use futures::{Stream, TryStreamExt};
 use prost::Message;
 use tonic::Status;
 
-use crate::flight::status::{arrow_status, flight_status, pg_status};
+use crate::flight::refusal::Refusal;
+use crate::flight::status::{arrow_status, flight_status, pg_status, refusal_status};
 use crate::pg::PgPool;
 use crate::pg::catalog::RelationKind;
 use crate::pg::keys::{self, ForeignKeyColumn, ForeignKeyFilter, ReferentialAction};
@@ -110,7 +111,7 @@ pub fn stream(batch: RecordBatch) -> FlightDataStream {
     let stream = FlightDataEncoderBuilder::new()
         .with_schema(schema)
         .build(futures::stream::once(async move { Ok(batch) }))
-        .map_err(Status::from);
+        .map_err(|e| flight_status(&e));
     Box::pin(stream)
 }
 
@@ -127,9 +128,8 @@ fn check_pattern(pattern: Option<&str>) -> Result<(), Status> {
     };
     let trailing = pattern.chars().rev().take_while(|c| *c == '\\').count();
     if trailing % 2 == 1 {
-        return Err(Status::invalid_argument(format!(
-            "pattern {pattern:?} ends with the escape character \\; write \\\\ for a literal backslash"
-        )));
+        let pattern = pattern.to_string();
+        return Err(refusal_status(&Refusal::Pattern { pattern }));
     }
     Ok(())
 }

@@ -20,8 +20,9 @@ use crate::flight::PgFlightSqlService;
 use crate::flight::audit::{AuditRecord, command_subject};
 use crate::flight::auth::{Access, identity_of};
 use crate::flight::limits::StreamLimits;
+use crate::flight::refusal::Refusal;
 use crate::flight::session;
-use crate::flight::status::{arrow_status, streams_status};
+use crate::flight::status::{arrow_status, refusal_status, streams_status};
 use crate::plan::command::Command;
 
 type Sql = PgFlightSqlService;
@@ -89,7 +90,7 @@ impl FlightService for PgFlightService {
         let mut response = sql.handshake(request).await?;
         let value = bearer
             .parse()
-            .map_err(|_| Status::internal("bearer token is not a valid header value"))?;
+            .map_err(|_| refusal_status(&Refusal::TokenHeader))?;
         response.metadata_mut().insert("authorization", value);
         Ok(response)
     }

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod metadata;
 pub mod metrics;
 pub mod password;
+pub mod refusal;
 pub mod roles;
 pub mod service;
 pub mod session;

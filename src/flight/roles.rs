@@ -15,8 +15,9 @@ use tonic::Status;
 
 use crate::config::Config;
 use crate::flight::PgFlightSqlService;
+use crate::flight::refusal::Refusal;
 use crate::flight::signing::HandleSigner;
-use crate::flight::status::pg_status;
+use crate::flight::status::{pg_status, refusal_status};
 use crate::pg::{PgError, PgPool};
 
 /// Most role services held at once.
@@ -87,7 +88,7 @@ impl RoleServices {
             return Err(match err {
                 PgError::Auth { .. } => {
                     crate::flight::metrics::auth_failure("credentials");
-                    Status::unauthenticated(err.to_string())
+                    refusal_status(&Refusal::Unauthenticated(err.to_string()))
                 }
                 other => pg_status(&other),
             });

@@ -251,7 +251,7 @@ impl FlightSqlService for PgFlightSqlService {
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(futures::stream::once(async move { batch }))
-            .map_err(Status::from);
+            .map_err(|e| flight_status(&e));
         Ok(Response::new(Box::pin(stream)))
     }
 
@@ -280,7 +280,7 @@ impl FlightSqlService for PgFlightSqlService {
         let stream = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .build(batches)
-            .map_err(Status::from);
+            .map_err(|e| flight_status(&e));
         Ok(Response::new(Box::pin(stream)))
     }
 

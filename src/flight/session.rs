@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use prost::Message;
 use tonic::Status;
 
+use crate::flight::refusal::Refusal;
+use crate::flight::status::refusal_status;
+
 /// The action types this module answers.
 pub const SET_SESSION_OPTIONS: &str = "SetSessionOptions";
 /// See [`SET_SESSION_OPTIONS`].
@@ -104,10 +107,12 @@ fn string(value: &str) -> SessionOptionValue {
 }
 
 fn set(body: &[u8], database: &str) -> Result<Vec<u8>, Status> {
-    let request = SetSessionOptionsRequest::decode(body).map_err(|e| {
-        Status::invalid_argument(format!(
-            "SetSessionOptions: not a SetSessionOptionsRequest: {e}"
-        ))
+    let request = SetSessionOptionsRequest::decode(body).map_err(|source| {
+        refusal_status(&Refusal::Undecodable {
+            action: "SetSessionOptions",
+            message: "SetSessionOptionsRequest",
+            source,
+        })
     })?;
     let mut errors = HashMap::new();
     for (name, value) in request.session_options {

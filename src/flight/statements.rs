@@ -15,15 +15,15 @@ use arrow_flight::{IpcMessage, SchemaAsIpc};
 use futures::{StreamExt, TryStreamExt};
 use tonic::Status;
 
+use crate::flight::refusal::Refusal;
 use crate::flight::signing::Sealer;
-use crate::flight::status::{arrow_status, plan_status};
+use crate::flight::status::{arrow_status, plan_status, refusal_status};
 use crate::flight::ticket::PreparedHandle;
 use crate::plan::command::Command;
 use crate::plan::params::value_text;
 use crate::plan::planner::Planner;
 
-/// The words for everything that would write.
-pub const READ_ONLY: &str = "pgflight is read-only";
+pub use crate::flight::refusal::READ_ONLY;
 
 /// The command of a prepared statement's handle (opened for the caller it was sealed for).
 pub fn prepared_command(sealer: &Sealer, sealed: &[u8]) -> Result<Command, Status> {
@@ -43,9 +43,7 @@ pub async fn create_prepared(
     request: ActionCreatePreparedStatementRequest,
 ) -> Result<ActionCreatePreparedStatementResult, Status> {
     if request.transaction_id.is_some() {
-        return Err(Status::unimplemented(format!(
-            "{READ_ONLY} and offers no transactions"
-        )));
+        return Err(refusal_status(&Refusal::Transaction));
     }
     let command = Command::from_sql(&request.query, Vec::new()).map_err(|e| plan_status(&e))?;
     let prepared = planner
@@ -96,12 +94,10 @@ pub async fn bind(
     );
     let mut rows = Vec::new();
     while let Some(batch) = batches.next().await {
-        let batch = batch.map_err(|e| Status::invalid_argument(format!("parameters: {e}")))?;
+        let batch = batch.map_err(|e| refusal_status(&Refusal::Parameters(e)))?;
         if batch.num_columns() != expected {
-            return Err(Status::invalid_argument(format!(
-                "{} parameter column(s) bound; the statement has {expected} parameter(s)",
-                batch.num_columns(),
-            )));
+            let bound = batch.num_columns();
+            return Err(refusal_status(&Refusal::ParameterCount { bound, expected }));
         }
         for row in 0..batch.num_rows() {
             let values = batch
@@ -120,15 +116,13 @@ pub async fn bind(
 }
 
 /// The status for every write command (updates, ingestion).
-pub fn refuse_write(what: &str) -> Status {
-    Status::permission_denied(format!("{READ_ONLY}: {what} is refused; only queries run"))
+pub fn refuse_write(what: &'static str) -> Status {
+    refusal_status(&Refusal::Write { what })
 }
 
 /// The status for Substrait plans and transactions.
-pub fn refuse_unsupported(what: &str) -> Status {
-    Status::unimplemented(format!(
-        "{what} is not supported: {READ_ONLY}; send SQL queries (each runs in its own read-only transaction)"
-    ))
+pub fn refuse_unsupported(what: &'static str) -> Status {
+    refusal_status(&Refusal::Unsupported { what })
 }
 
 fn schema_bytes(schema: &Schema) -> Result<bytes::Bytes, Status> {

@@ -6,6 +6,7 @@ use tokio_postgres::error::SqlState;
 use tonic::{Code, Status};
 
 use crate::flight::limits::TooManyStreams;
+use crate::flight::refusal::Refusal;
 use crate::flight::signing::SealError;
 use crate::pg::PgError;
 use crate::pg::copy::CopyError;
@@ -78,6 +79,22 @@ fn datafusion_code(err: &DataFusionError) -> Code {
 /// The gRPC status for a DoGet beyond `max_streams_per_user`.
 pub fn streams_status(err: &TooManyStreams) -> Status {
     Status::resource_exhausted(err.to_string())
+}
+
+/// The gRPC status for what the Flight layer refuses by itself.
+pub fn refusal_status(refusal: &Refusal) -> Status {
+    let code = match refusal {
+        Refusal::Write { .. } => Code::PermissionDenied,
+        Refusal::Unsupported { .. } | Refusal::Transaction => Code::Unimplemented,
+        Refusal::Parameters(_)
+        | Refusal::ParameterCount { .. }
+        | Refusal::ForeignHandle
+        | Refusal::Pattern { .. }
+        | Refusal::Undecodable { .. } => Code::InvalidArgument,
+        Refusal::Unauthenticated(_) => Code::Unauthenticated,
+        Refusal::NoRandom | Refusal::TokenEncryption | Refusal::TokenHeader => Code::Internal,
+    };
+    Status::new(code, truncate(refusal.to_string()))
 }
 
 /// The gRPC status for a refused ticket or handle.

@@ -9,8 +9,9 @@ use arrow_flight::Ticket;
 use prost::Message;
 use tonic::Status;
 
+use crate::flight::refusal::Refusal;
 use crate::flight::signing::Sealer;
-use crate::flight::status::{plan_status, ticket_status};
+use crate::flight::status::{plan_status, refusal_status, ticket_status};
 use crate::pg::read::{ParamRow, ParamValue, StatementRead};
 use crate::plan::read_plan::ReadPlan;
 
@@ -81,9 +82,7 @@ impl PreparedHandle {
         let bytes = sealer.open(sealed).map_err(|e| ticket_status(&e))?;
         match PreparedHandle::decode(bytes.as_slice()) {
             Ok(handle) if handle.version == PREPARED_HANDLE_VERSION => Ok(handle),
-            _ => Err(Status::invalid_argument(
-                "prepared statement handle was not issued by this pgflight",
-            )),
+            _ => Err(refusal_status(&Refusal::ForeignHandle)),
         }
     }
 }
