@@ -16,7 +16,8 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::AuthMode;
 use crate::config::Config;
-use crate::flight::auth::{Access, AuthSetupError, http_guard};
+use crate::flight::access::{Access, http_guard};
+use crate::flight::auth::AuthSetupError;
 use crate::flight::signing::{HandleSigner, NoRandomKey};
 use crate::flight::tls::TlsError;
 use crate::flight::{PgFlightService, PgFlightSqlService};

@@ -17,8 +17,9 @@ use futures::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::flight::PgFlightSqlService;
+use crate::flight::access::Access;
 use crate::flight::audit::{AuditRecord, command_subject};
-use crate::flight::auth::{Access, identity_of};
+use crate::flight::auth::identity_of;
 use crate::flight::limits::StreamLimits;
 use crate::flight::refusal::Refusal;
 use crate::flight::session;

@@ -1,5 +1,6 @@
 //! The Arrow Flight SQL protocol room. Depends on `plan` and `pg`; nothing depends on it.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod discovery;

@@ -12,7 +12,7 @@ use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::{Any, ProstMessageExt, TicketStatementQuery};
 use arrow_flight::{Action, FlightDescriptor, Ticket};
 use pgflight::config::Config;
-use pgflight::flight::auth::Access;
+use pgflight::flight::access::Access;
 use pgflight::flight::signing::HandleSigner;
 use pgflight::flight::{PgFlightService, PgFlightSqlService};
 use pgflight::pg::PgPool;
