@@ -1,0 +1,184 @@
+"""The Spark data source of clients/spark (PySpark 4's Python Data Source API) on `local[2]`:
+each Flight endpoint a Spark partition, read by executors; row counts and checksums equal
+PostgreSQL's. Java 17 and pyspark (tests/clients/requirements.txt) are needed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow.flight as flight
+import pytest
+
+from conftest import PASSWORDS, REPO, free_port
+
+pytestmark = pytest.mark.spark
+
+SPARK_CLIENT = REPO / "clients" / "spark"
+sys.path.insert(0, str(SPARK_CLIENT))
+
+from pgflight_spark import PgflightDataSource, plan  # noqa: E402
+from pgflight_spark.connection import Connection  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory) -> Iterator[object]:
+    """A local[2] SparkSession whose Python workers import pgflight_spark from clients/spark."""
+    from pyspark.sql import SparkSession
+
+    saved = {key: os.environ.get(key) for key in ("PYSPARK_PYTHON", "PYTHONPATH")}
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SPARK_CLIENT), saved["PYTHONPATH"]]))
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("pgflight-spark-test")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "2")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.local.dir", str(tmp_path_factory.mktemp("spark")))
+        .config("spark.driver.memory", "1g")
+        .getOrCreate()
+    )
+    session.dataSource.register(PgflightDataSource)
+    try:
+        yield session
+    finally:
+        session.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+#: The same checksum on both sides: the first 32 bits of md5(id || '|' || kind), summed unsigned.
+PG_CHECKSUM = "sum(('x' || lpad(substr(md5(id::text || '|' || kind), 1, 8), 16, '0'))::bit(64)::bigint)::bigint"
+SPARK_CHECKSUM = "sum(cast(conv(substr(md5(concat(cast(id AS string), '|', kind)), 1, 8), 16, 10) AS bigint))"
+
+
+def make_events(database, rows: int = 60_000) -> None:
+    database.execute(
+        "CREATE TABLE events (id bigint PRIMARY KEY, kind text NOT NULL, amount numeric(12,2),"
+        " at timestamptz NOT NULL, doc jsonb)",
+        f"INSERT INTO events SELECT g, 'k' || (g % 13), (g % 1000) / 7.0, timestamptz '2024-01-01'"
+        f" + g * interval '1 s', CASE WHEN g % 5 = 0 THEN jsonb_build_object('g', g) END"
+        f" FROM generate_series(1, {rows}) g",
+        "DELETE FROM events WHERE id % 11 = 0",
+        "ANALYZE events",
+    )
+
+
+def pg_totals(database, where: str = "TRUE") -> tuple:
+    [row] = database.query(
+        f"SELECT count(*), sum(id)::bigint, sum(amount)::text, count(doc), {PG_CHECKSUM} FROM events WHERE {where}"
+    )
+    return row
+
+
+def spark_totals(frame) -> tuple:
+    [row] = frame.selectExpr("count(*)", "sum(id)", "sum(amount)", "count(doc)", SPARK_CHECKSUM).collect()
+    return tuple(row)
+
+
+def test_a_split_table_is_one_spark_partition_per_endpoint(spark, database, start_server):
+    make_events(database)
+    server = start_server(env={"PGFLIGHT_PARTITION_MIN_ROWS": "10000", "PGFLIGHT_MAX_PARTITIONS": "4"})
+    frame = spark.read.format("pgflight").option("uri", server.grpc_uri).load("public.events")
+    assert frame.rdd.getNumPartitions() == 4
+    assert [field.name for field in frame.schema] == ["id", "kind", "amount", "at", "doc"]
+    assert frame.schema["at"].dataType.typeName() == "timestamp"
+    assert frame.schema["amount"].dataType.simpleString() == "decimal(12,2)"
+    # The endpoints of a split read share one snapshot, released once all have started: read
+    # them once (one action), keeping the rows for the checks below.
+    kept = frame.localCheckpoint()
+    count, total, amount, docs, checksum = pg_totals(database)
+    assert spark_totals(kept) == (count, total, Decimal(amount), docs, checksum)
+    # Every partition held rows: the executors read the endpoints side by side.
+    sizes = kept.rdd.mapPartitions(lambda rows: [sum(1 for _ in rows)]).collect()
+    assert len(sizes) == 4 and all(size > 0 for size in sizes) and sum(sizes) == count
+    [(first_at,)] = database.query("SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') FROM events WHERE id = 1")
+    [row] = kept.where("id = 1").select("at", "doc").collect()
+    assert row.at.strftime("%Y-%m-%d %H:%M:%S") == first_at and row.doc is None
+    # A second action on the same DataFrame reads the same tickets: the snapshot is gone.
+    with pytest.raises(Exception, match="request expired"):
+        frame.count()
+    assert spark.read.format("pgflight").option("uri", server.grpc_uri).load("public.events").count() == count
+
+
+def test_sql_and_partitions_options(spark, database, start_server):
+    make_events(database, rows=30_000)
+    server = start_server()
+    by_sql = (
+        spark.read.format("pgflight").option("uri", server.grpc_uri)
+        .option("sql", "SELECT id, kind, amount, doc FROM events WHERE id % 7 = 0").load()
+    )
+    count, total, _, docs, checksum = pg_totals(database, "id % 7 = 0")
+    got = spark_totals(by_sql)
+    assert (got[0], got[1], got[3], got[4]) == (count, total, docs, checksum)
+    asked = spark.read.format("pgflight").option("uri", server.grpc_uri).option("partitions", "3").load("events")
+    assert asked.rdd.getNumPartitions() == 3
+    assert asked.count() == pg_totals(database)[0]
+
+
+def test_incremental_runs_keep_the_cursor_of_the_rows_read(spark, database, start_server):
+    make_events(database, rows=20_000)
+    server = start_server()
+    options = {"uri": server.grpc_uri, "entity": "events", "cursor_field": "at"}
+    first = plan(options)
+    frame = spark.read.format("pgflight").options(**first.spark_options()).load()
+    assert spark_totals(frame)[0] == pg_totals(database)[0]
+    [(high,)] = database.query("SELECT max(at) FROM events")
+    assert first.cursor is not None and first.cursor.startswith(high.strftime("%Y-%m-%dT%H:%M:%S"))
+    database.execute(
+        "INSERT INTO events SELECT g, 'new', 1, timestamptz '2030-01-01' + g * interval '1 s', NULL"
+        " FROM generate_series(1000001, 1000500) g"
+    )
+    second = plan({**options, "cursor": first.cursor})
+    changed = spark.read.format("pgflight").options(**second.spark_options()).load()
+    assert spark_totals(changed) == (500, sum(range(1000001, 1000501)), Decimal(500), 0, pg_totals(database, "kind = 'new'")[4])
+    # Without plan(): the data source plans by itself (the new cursor is then not kept).
+    again = (
+        spark.read.format("pgflight").option("uri", server.grpc_uri).option("cursor_field", "at")
+        .option("cursor", second.cursor).load("events")
+    )
+    assert again.count() == 0
+
+
+def test_credentials_are_checked_on_the_driver_and_carried_to_executors(spark, database, start_server, users_file):
+    make_events(database, rows=5_000)
+    server = start_server(env={"PGFLIGHT_AUTH": "password", "PGFLIGHT_USERS_FILE": str(users_file)})
+    user, password = PASSWORDS[0]
+    reader = spark.read.format("pgflight").option("uri", server.grpc_uri).option("username", user)
+    assert reader.option("password", password).load("events").count() == pg_totals(database)[0]
+    with pytest.raises(Exception, match="(?i)unauthenticated|credentials"):
+        reader.option("password", password + "x").load("events").count()
+    with pytest.raises(Exception, match="(?i)unauthenticated|credentials|token"):
+        spark.read.format("pgflight").option("uri", server.grpc_uri).load("events").count()
+    with flight.FlightClient(server.grpc_uri) as client:
+        _, token = client.authenticate_basic_token(user, password)
+    by_token = spark.read.format("pgflight").option("uri", server.grpc_uri).option("token", token.decode().removeprefix("Bearer "))
+    assert by_token.load("events").count() == pg_totals(database)[0]
+
+
+def test_bad_options_are_refused_with_their_names(spark):
+    with pytest.raises(Exception, match="uri"):
+        spark.read.format("pgflight").load("events").schema
+    with pytest.raises(Exception, match="unknown option"):
+        spark.read.format("pgflight").option("uri", "grpc://127.0.0.1:1").option("cursorfeld", "x").load("events").schema
+
+
+def test_an_unreachable_location_falls_back_to_the_next(database, start_server):
+    """The executor's side without Spark: an endpoint whose first location is down is read at
+    its second."""
+    make_events(database, rows=1_000)
+    server = start_server()
+    info = plan({"uri": server.grpc_uri, "entity": "events"}).info
+    connection = Connection(uri=server.grpc_uri)
+    dead = f"grpc://127.0.0.1:{free_port()}"
+    batches = list(connection.stream(info.endpoints[0].ticket.ticket, [dead, server.grpc_uri]))
+    assert sum(batch.num_rows for batch in batches) == pg_totals(database)[0]
+    with pytest.raises(flight.FlightUnavailableError):
+        list(connection.stream(info.endpoints[0].ticket.ticket, [dead]))
