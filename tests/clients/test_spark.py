@@ -14,6 +14,7 @@ import pyarrow.flight as flight
 import pytest
 
 from conftest import PASSWORDS, REPO, free_port
+from test_tls import certs, tls_env  # noqa: F401 (certs is a fixture)
 
 pytestmark = pytest.mark.spark
 
@@ -29,13 +30,16 @@ def spark(tmp_path_factory) -> Iterator[object]:
     """A local[2] SparkSession whose Python workers import pgflight_spark from clients/spark."""
     from pyspark.sql import SparkSession
 
-    saved = {key: os.environ.get(key) for key in ("PYSPARK_PYTHON", "PYTHONPATH")}
+    saved = {key: os.environ.get(key) for key in ("PYSPARK_PYTHON", "PYTHONPATH", "SPARK_LOCAL_IP")}
     os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"  # loopback only
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SPARK_CLIENT), saved["PYTHONPATH"]]))
     session = (
         SparkSession.builder.master("local[2]")
         .appName("pgflight-spark-test")
         .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.local.dir", str(tmp_path_factory.mktemp("spark")))
@@ -151,16 +155,35 @@ def test_credentials_are_checked_on_the_driver_and_carried_to_executors(spark, d
     make_events(database, rows=5_000)
     server = start_server(env={"PGFLIGHT_AUTH": "password", "PGFLIGHT_USERS_FILE": str(users_file)})
     user, password = PASSWORDS[0]
-    reader = spark.read.format("pgflight").option("uri", server.grpc_uri).option("username", user)
-    assert reader.option("password", password).load("events").count() == pg_totals(database)[0]
+
+    def reader():  # DataFrameReader.option changes the reader itself: a new one each time
+        return spark.read.format("pgflight").option("uri", server.grpc_uri).option("username", user)
+
+    assert reader().option("password", password).load("events").count() == pg_totals(database)[0]
     with pytest.raises(Exception, match="(?i)unauthenticated|credentials"):
-        reader.option("password", password + "x").load("events").count()
+        reader().option("password", password + "x").load("events").count()
     with pytest.raises(Exception, match="(?i)unauthenticated|credentials|token"):
         spark.read.format("pgflight").option("uri", server.grpc_uri).load("events").count()
     with flight.FlightClient(server.grpc_uri) as client:
         _, token = client.authenticate_basic_token(user, password)
     by_token = spark.read.format("pgflight").option("uri", server.grpc_uri).option("token", token.decode().removeprefix("Bearer "))
     assert by_token.load("events").count() == pg_totals(database)[0]
+
+
+def test_mutual_tls_material_reaches_the_executors(spark, database, start_server, certs):  # noqa: F811
+    make_events(database, rows=2_000)
+    server = start_server(env=tls_env(certs, mutual=True))
+
+    def reader():  # DataFrameReader.option changes the reader itself: a new one each time
+        return (
+            spark.read.format("pgflight").option("uri", f"grpc+tls://localhost:{server.port}")
+            .option("tls_root_certs", str(certs["ca_pem"]))
+        )
+
+    mutual = reader().option("tls_cert_chain", str(certs["client_pem"])).option("tls_private_key", str(certs["client_key"]))
+    assert mutual.option("partitions", "2").load("events").count() == pg_totals(database)[0]
+    with pytest.raises(Exception, match="(?i)unavailable|handshake|tls|ssl|certificate"):  # no client certificate
+        reader().load("events").count()
 
 
 def test_bad_options_are_refused_with_their_names(spark):
