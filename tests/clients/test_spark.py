@@ -193,6 +193,15 @@ def test_bad_options_are_refused_with_their_names(spark):
         spark.read.format("pgflight").option("uri", "grpc://127.0.0.1:1").option("cursorfeld", "x").load("events").schema
 
 
+def test_a_column_spark_cannot_hold_is_named_and_a_cast_reads_it(spark, database, start_server):
+    database.execute("CREATE TABLE typed AS SELECT g AS id, g::oid AS o FROM generate_series(1, 3) g")
+    server = start_server()
+    with pytest.raises(Exception, match="column 'o' is uint32"):
+        spark.read.format("pgflight").option("uri", server.grpc_uri).load("typed").schema
+    cast = spark.read.format("pgflight").option("uri", server.grpc_uri).option("sql", "SELECT id, o::int8 AS o FROM typed").load()
+    assert sorted(tuple(row) for row in cast.collect()) == [(1, 1), (2, 2), (3, 3)]
+
+
 def test_an_unreachable_location_falls_back_to_the_next(database, start_server):
     """The executor's side without Spark: an endpoint whose first location is down is read at
     its second."""

@@ -13,7 +13,7 @@ from typing import Iterator, Optional, Sequence
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
 from pyspark.sql.pandas.types import from_arrow_schema
-from pyspark.sql.types import StructType
+from pyspark.sql.types import DecimalType, StructType
 
 from pgflight_spark.connection import Connection
 from pgflight_spark.options import ReadOptions
@@ -30,10 +30,33 @@ def storage_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields, metadata=schema.metadata)
 
 
+#: The widest decimal Spark holds.
+SPARK_MAX_PRECISION = 38
+
+
+class UnsupportedColumn(TypeError):
+    """A column whose Arrow type Spark cannot hold."""
+
+
 def spark_schema(schema: pa.Schema) -> StructType:
     """Spark's schema for pgflight's Arrow schema (timestamps with a time zone become
-    TimestampType, without one TimestampNTZType)."""
-    return from_arrow_schema(storage_schema(schema), prefer_timestamp_ntz=True)
+    TimestampType, without one TimestampNTZType). A column Spark cannot hold (`oid` as uint32,
+    `interval`, numeric wider than 38 digits) is an error naming it."""
+    schema = storage_schema(schema)
+    for field in schema:
+        try:
+            spark_type = from_arrow_schema(pa.schema([field]), prefer_timestamp_ntz=True)[0].dataType
+        except Exception as err:
+            raise UnsupportedColumn(
+                f"column {field.name!r} is {field.type}, which Spark cannot hold: cast it in SQL "
+                f"(option \"sql\", e.g. {field.name}::text or ::int8)"
+            ) from err
+        if isinstance(spark_type, DecimalType) and spark_type.precision > SPARK_MAX_PRECISION:
+            raise UnsupportedColumn(
+                f"column {field.name!r} is {field.type}, wider than Spark's {SPARK_MAX_PRECISION} digits: "
+                f"cast it in SQL (option \"sql\", e.g. {field.name}::text)"
+            )
+    return from_arrow_schema(schema, prefer_timestamp_ntz=True)
 
 
 class EndpointPartition(InputPartition):
