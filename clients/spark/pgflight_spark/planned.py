@@ -41,7 +41,8 @@ class Planned:
     def spark_options(self) -> dict:
         """The options to give `spark.read.format("pgflight")` to read exactly this plan."""
         encoded = base64.b64encode(self.info.serialize()).decode()
-        return {**self.options, "flight_info": encoded}
+        options = {key: value for key, value in self.options.items() if value is not None}
+        return {**options, "flight_info": encoded}
 
 
 def plan(options: Mapping[str, str]) -> Planned:
