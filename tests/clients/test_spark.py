@@ -4,6 +4,8 @@ PostgreSQL's. Java 17 and pyspark (tests/clients/requirements.txt) are needed.""
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +23,8 @@ pytestmark = pytest.mark.spark
 
 sys.path.insert(0, str(SPARK_CLIENT))
 
-from pgflight_spark import PgflightDataSource, plan  # noqa: E402
+from pgflight_spark import PgflightDataSource, ReadOptions, plan  # noqa: E402
+from pgflight_spark.options import OptionError  # noqa: E402
 from pgflight_spark.connection import Connection  # noqa: E402
 
 
@@ -175,6 +178,40 @@ def test_mutual_tls_material_reaches_the_executors(spark, database, start_server
     assert mutual.option("partitions", "2").load("events").count() == pg_totals(database)[0]
     with pytest.raises(Exception, match="(?i)unavailable|handshake|tls|ssl|certificate"):  # no client certificate
         reader().load("events").count()
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({}, '"uri" is required'),
+        ({"uri": "grpc://h:1"}, "name a relation"),
+        ({"uri": "grpc://h:1", "path": "a", "sql": "SELECT 1"}, "one of them"),
+        ({"uri": "grpc://h:1", "path": "a", "entity": "b"}, "different relations"),
+        ({"uri": "grpc://h:1", "sql": "SELECT 1", "partitions": "2"}, "apply to a relation"),
+        ({"uri": "grpc://h:1", "path": "a", "cursor": "5"}, 'needs "cursor_field"'),
+        ({"uri": "grpc://h:1", "path": "a", "partitions": "zero"}, "at least 1"),
+        ({"uri": "grpc://h:1", "path": "a", "username": "u"}, "go together"),
+        ({"uri": "grpc://h:1", "path": "a", "token": "t", "username": "u", "password": "p"}, "not both"),
+        ({"uri": "grpc://h:1", "path": "a", "tls_cert_chain": "/c"}, "mutual TLS"),
+        ({"uri": "grpc://h:1", "path": "a", "tls_root_certs": "/nonexistent/ca.pem"}, "cannot read /nonexistent/ca.pem"),
+    ],
+)
+def test_option_errors_name_the_option(options, message):
+    with pytest.raises(OptionError, match=re.escape(message)):
+        ReadOptions.parse(options)
+
+
+def test_options_become_the_seed_request_or_a_flight_sql_command():
+    incremental = ReadOptions.parse({"uri": "grpc://h:1", "path": "app.users", "cursor_field": "at", "partitions": "2"})
+    assert json.loads(incremental.descriptor().command) == {
+        "mode": {"incremental": {"entity": "app.users", "cursorField": "at", "cursor": None}}, "partitions": 2,
+    }
+    assert json.loads(ReadOptions.parse({"URI": "grpc://h:1", "entity": "t"}).descriptor().command) == {
+        "mode": {"fullTable": {"entity": "t"}}
+    }
+    command = ReadOptions.parse({"uri": "grpc://h:1", "sql": "SELECT 'é'"}).descriptor().command
+    assert b"CommandStatementQuery" in command and "SELECT 'é'".encode() in command
+    assert "secret" not in repr(ReadOptions.parse({"uri": "grpc://h:1", "path": "t", "username": "u", "password": "secret"}))
 
 
 def test_bad_options_are_refused_with_their_names(spark):
