@@ -2,7 +2,8 @@
 manifests' PGFLIGHT_* keys are keys `pgflight serve` knows, their ports agree with `listen` and
 `metrics_listen`, and the pod's own environment (Secret values and the downward API resolved
 as the kubelet would) starts pgflight, whose probe paths then answer and whose Flight port
-serves a client logging in as the manifests' `auth` expects."""
+serves a client logging in as the manifests' `auth` expects. Each object is also validated,
+strictly, against Kubernetes' own schemas (kubernetes-validate)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Iterator
 
+import kubernetes_validate
 import pyarrow.flight as flight
 import pytest
 import yaml
@@ -77,6 +79,18 @@ def unknown_to_binary(keys: list[str], help_text: str) -> list[str]:
         warnings.warn(f"{pgflight_bin()} has no --advertise in `serve --help` (it comes with the multi-instance "
                       "work): PGFLIGHT_ADVERTISE is not checked against it and is left out of the pod's run")
     return missing
+
+
+#: The oldest Kubernetes the manifests are meant for (appProtocol kubernetes.io/h2c: 1.27+), and
+#: the newest whose schemas kubernetes-validate ships.
+KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_manifests_are_valid_kubernetes_objects(version):
+    """Strict: a misspelt field (`readOnlyRootFilesytem`) is an error, not silently dropped."""
+    for doc in documents():
+        kubernetes_validate.validate(doc, version, strict=True)
 
 
 def test_manifests_hold_what_a_deployment_needs():
