@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ import pyarrow.flight as flight
 import pytest
 from pyspark.sql.functions import spark_partition_id
 
-from conftest import PASSWORDS, free_port
+from conftest import PASSWORDS, free_port, pgflight_bin
 from sparkenv import SPARK_CLIENT, spark_environment
 from test_tls import certs, tls_env  # noqa: F401 (certs is a fixture)
 
@@ -126,6 +127,7 @@ def test_incremental_runs_keep_the_cursor_of_the_rows_read(spark, database, star
     server = start_server()
     options = {"uri": server.grpc_uri, "entity": "events", "cursor_field": "at"}
     first = plan(options)
+    assert first.schema.names == ["id", "kind", "amount", "at", "doc"]
     frame = spark.read.format("pgflight").options(**first.spark_options()).load()
     assert spark_totals(frame)[0] == pg_totals(database)[0]
     [(high,)] = database.query("SELECT max(at) FROM events")
@@ -228,6 +230,36 @@ def test_a_column_spark_cannot_hold_is_named_and_a_cast_reads_it(spark, database
         spark.read.format("pgflight").option("uri", server.grpc_uri).load("typed").schema
     cast = spark.read.format("pgflight").option("uri", server.grpc_uri).option("sql", "SELECT id, o::int8 AS o FROM typed").load()
     assert sorted(tuple(row) for row in cast.collect()) == [(1, 1), (2, 2), (3, 3)]
+
+
+def flight_calls(server, method: str) -> int:
+    """The server's flight_requests_total for one method (0 before the first)."""
+    status, text = server.get("/metrics")
+    assert status == 200
+    found = re.search(rf'^flight_requests_total{{method="{method}"}} (\d+)', text, re.M)
+    return int(found.group(1)) if found else 0
+
+
+def test_partitions_are_read_at_the_locations_the_endpoints_advertise(spark, database, start_server):
+    """Three instances with one ticket_secret: the one planning advertises the other two, whose
+    executors' DoGets read the endpoints, one snapshot, the sums equal PostgreSQL's."""
+    help_text = subprocess.run([str(pgflight_bin()), "serve", "--help"], capture_output=True, text=True, check=True).stdout
+    if "--advertise" not in help_text:
+        pytest.skip(f"{pgflight_bin()} has no `advertise` key (serve --help): endpoints carry no locations")
+    make_events(database)
+    shared = {"PGFLIGHT_TICKET_SECRET": "one-secret-for-every-instance", "PGFLIGHT_PARTITION_MIN_ROWS": "10000",
+              "PGFLIGHT_MAX_PARTITIONS": "4"}
+    readers = [start_server(env=shared), start_server(env=shared)]
+    planner = start_server(env={**shared, "PGFLIGHT_ADVERTISE": json.dumps([r.grpc_uri for r in readers])})
+    info = plan({"uri": planner.grpc_uri, "entity": "events"}).info
+    firsts = [endpoint.locations[0].uri.decode() for endpoint in info.endpoints]
+    assert len(firsts) == 4 and set(firsts) == {r.grpc_uri for r in readers}
+    frame = spark.read.format("pgflight").option("uri", planner.grpc_uri).load("events").localCheckpoint()
+    count, total, amount, docs, checksum = pg_totals(database)
+    assert spark_totals(frame) == (count, total, Decimal(amount), docs, checksum)
+    assert flight_calls(planner, "DoGet") == 0
+    assert all(flight_calls(reader, "DoGet") >= 1 for reader in readers)
+    assert sum(flight_calls(reader, "DoGet") for reader in readers) == 4
 
 
 def test_an_unreachable_location_falls_back_to_the_next(database, start_server):
