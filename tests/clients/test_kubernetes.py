@@ -14,7 +14,6 @@ import subprocess
 import time
 import urllib.error
 import warnings
-from pathlib import Path
 from typing import Iterator
 
 import kubernetes_validate

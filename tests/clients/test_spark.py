@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 from decimal import Decimal
-from pathlib import Path
 from typing import Iterator
 
 import pyarrow.flight as flight

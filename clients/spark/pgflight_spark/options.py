@@ -133,7 +133,7 @@ class ReadOptions:
         return flight.FlightDescriptor.for_command(json.dumps(request))
 
     def connect(self) -> Connection:
-        """A connection to `uri`, logged in when credentials are given (one Handshake, on the
+        """A connection to `uri`, logged in when credentials are given (a Handshake on the
         driver: executors reuse its bearer token)."""
         connection = Connection(
             uri=self.uri,
