@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod cancel;
 pub mod discovery;
 pub mod gateway;
 pub mod limits;

@@ -60,6 +60,12 @@ pub enum Refusal {
         /// prost's words.
         source: prost::DecodeError,
     },
+    /// A DoAction type pgflight does not answer.
+    #[error("unknown action {action:?}; ListActions names the actions pgflight answers")]
+    UnknownAction {
+        /// The action type asked for.
+        action: String,
+    },
     /// Authentication failed (the message says how; never a password).
     #[error("{0}")]
     Unauthenticated(String),

@@ -15,14 +15,15 @@ use arrow_flight::sql::server::FlightSqlService;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{
     ActionBeginSavepointRequest, ActionBeginSavepointResult, ActionBeginTransactionRequest,
-    ActionBeginTransactionResult, ActionClosePreparedStatementRequest,
-    ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
-    ActionCreatePreparedSubstraitPlanRequest, CommandGetCatalogs, CommandGetCrossReference,
-    CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys,
-    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
-    CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementIngest,
-    CommandStatementQuery, CommandStatementSubstraitPlan, CommandStatementUpdate,
-    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    ActionBeginTransactionResult, ActionCancelQueryRequest, ActionCancelQueryResult,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, ActionCreatePreparedSubstraitPlanRequest,
+    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
+    CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
+    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery,
+    CommandPreparedStatementUpdate, CommandStatementIngest, CommandStatementQuery,
+    CommandStatementSubstraitPlan, CommandStatementUpdate, DoPutPreparedStatementResult,
+    ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
     FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
@@ -35,11 +36,13 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
 use crate::flight::audit::{AuditRecord, command_subject, plan_subject};
 use crate::flight::auth::{Identity, identity_of};
+use crate::flight::cancel;
 use crate::flight::discovery;
 use crate::flight::metadata;
+use crate::flight::refusal::Refusal;
 use crate::flight::signing::{HandleSigner, Sealer};
 use crate::flight::statements;
-use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status};
+use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status, refusal_status};
 use crate::flight::ticket::{open_plan, plan_ticket};
 use crate::pg::PgPool;
 use crate::pg::server_facts::{ServerFacts, server_facts};
@@ -152,6 +155,7 @@ impl PgFlightSqlService {
         identity: &Identity,
     ) -> Result<FlightInfo, Status> {
         let sealer = Sealer::new(self.signer.clone(), identity.0.clone());
+        let query_id = cancel::new_query_id()?;
         let mut info = FlightInfo::new()
             .try_with_schema(planned.schema.as_ref())
             .map_err(|e| arrow_status(&e))?
@@ -161,8 +165,8 @@ impl PgFlightSqlService {
         if let Some(cursor) = planned.app_metadata {
             info = info.with_app_metadata(cursor.into_bytes());
         }
-        for plan in &planned.endpoints {
-            let ticket = plan_ticket(&sealer, plan);
+        for plan in planned.endpoints {
+            let ticket = plan_ticket(&sealer, &plan.in_query(&query_id));
             info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
         }
         Ok(info)
@@ -588,6 +592,41 @@ impl FlightSqlService for PgFlightSqlService {
         _request: Request<Action>,
     ) -> Result<ActionBeginSavepointResult, Status> {
         Err(statements::refuse_unsupported("a savepoint"))
+    }
+
+    async fn do_action_cancel_query(
+        &self,
+        query: ActionCancelQueryRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCancelQueryResult, Status> {
+        let info = cancel::cancel_query_info(&query.info)?;
+        let remember = self.config.ticket_ttl;
+        let sealer = self.sealer(&request);
+        let status = cancel::cancel_info(&self.planner, &sealer, &info, remember).await?;
+        Ok(cancel::cancel_result(status))
+    }
+
+    /// Flight's own actions that Flight SQL does not dispatch: CancelFlightInfo.
+    async fn do_action_fallback(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        let sealer = self.sealer(&request);
+        let action = request.into_inner();
+        let body = match action.r#type.as_str() {
+            cancel::CANCEL_FLIGHT_INFO => {
+                let remember = self.config.ticket_ttl;
+                cancel::cancel_flight_info(&self.planner, &sealer, &action.body, remember).await?
+            }
+            other => {
+                let action = other.to_string();
+                return Err(refusal_status(&Refusal::UnknownAction { action }));
+            }
+        };
+        let result = arrow_flight::Result { body: body.into() };
+        Ok(Response::new(Box::pin(futures::stream::once(async {
+            Ok(result)
+        }))))
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

@@ -90,7 +90,8 @@ pub fn refusal_status(refusal: &Refusal) -> Status {
         | Refusal::ParameterCount { .. }
         | Refusal::ForeignHandle
         | Refusal::Pattern { .. }
-        | Refusal::Undecodable { .. } => Code::InvalidArgument,
+        | Refusal::Undecodable { .. }
+        | Refusal::UnknownAction { .. } => Code::InvalidArgument,
         Refusal::Unauthenticated(_) => Code::Unauthenticated,
         Refusal::NoRandom | Refusal::TokenEncryption | Refusal::TokenHeader => Code::Internal,
     };

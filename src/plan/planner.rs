@@ -241,13 +241,25 @@ impl Planner {
         }
     }
 
+    /// Cancels every read of query `query_id` (on this instance and others), and refuses later
+    /// reads of it on this instance for `remember`.
+    pub async fn cancel(
+        &self,
+        query_id: &str,
+        remember: std::time::Duration,
+    ) -> Result<crate::pg::cancel::Cancelled, PlanError> {
+        Ok(crate::pg::cancel::cancel(&self.ctx.pool, query_id, remember).await?)
+    }
+
     /// Runs one endpoint's read plan: its schema, and the stream of its batches, every batch
     /// carrying exactly that schema.
     pub async fn execute(&self, plan: ReadPlan) -> Result<(SchemaRef, QueryStream), PlanError> {
         let ctx = self.ctx.clone();
         let cursor = plan.cursor_metadata().map(str::to_string);
+        let query_id = plan.query_id;
         match plan.body {
             Some(Body::Read(read)) => {
+                let read = read.in_query(&query_id);
                 let columns = read.column_plans(&ctx.options);
                 let schema = with_cursor_metadata(arrow_schema(&columns), cursor.as_deref());
                 let stream = source::run(ctx.pool.clone(), read, ctx.options, ctx.batch_size)?
@@ -255,7 +267,7 @@ impl Planner {
                 Ok((schema.clone(), with_schema(schema, Box::pin(stream))))
             }
             Some(Body::Query(query)) => {
-                let planned = single::replan(&ctx, query).await?;
+                let planned = single::replan(&ctx, query, &query_id).await?;
                 let schema = planned.schema();
                 Ok((schema.clone(), with_schema(schema, planned.execute()?)))
             }
