@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from flightsql import any_message, length_delimited
+from flightsql import any_message, length_delimited, sql_info
 
 LONG_QUERY = "SELECT count(*) FROM generate_series(1, 50000000000) g"
 CANCEL_STATUS_CANCELLED = 1
@@ -226,3 +226,9 @@ def test_adbc_cancel_stops_the_statement(database, server):
         assert not thread.is_alive()
         assert errors, "the cancelled execute did not fail"
     assert_healthy(server)
+
+
+def test_sql_info_says_cancel_is_supported(server):
+    FLIGHT_SQL_SERVER_CANCEL = 9
+    info = sql_info(flight.FlightClient(server.grpc_uri), [FLIGHT_SQL_SERVER_CANCEL])
+    assert info == {FLIGHT_SQL_SERVER_CANCEL: True}
