@@ -11,6 +11,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod password;
 pub mod refusal;
+pub mod renew;
 pub mod roles;
 pub mod service;
 pub mod session;

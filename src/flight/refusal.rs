@@ -60,6 +60,12 @@ pub enum Refusal {
         /// prost's words.
         source: prost::DecodeError,
     },
+    /// RenewFlightEndpoint of an endpoint that does not expire (not part of a split read).
+    #[error(
+        "only the endpoints of a split request expire (they share a snapshot held for \
+         snapshot_ttl); this endpoint has nothing to renew"
+    )]
+    NotRenewable,
     /// A DoAction type pgflight does not answer.
     #[error("unknown action {action:?}; ListActions names the actions pgflight answers")]
     UnknownAction {

@@ -40,6 +40,7 @@ use crate::flight::cancel;
 use crate::flight::discovery;
 use crate::flight::metadata;
 use crate::flight::refusal::Refusal;
+use crate::flight::renew;
 use crate::flight::signing::{HandleSigner, Sealer};
 use crate::flight::statements;
 use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status, refusal_status};
@@ -79,6 +80,7 @@ impl PgFlightSqlService {
                 min_rows: config.partition_min_rows,
                 max_partitions: config.max_partitions,
                 snapshot_ttl: config.snapshot_ttl,
+                snapshot_max_ttl: config.snapshot_max_ttl,
             },
             // Clients share the configured role unless each logs in as its own.
             guard: (config.auth != AuthMode::Postgres)
@@ -166,8 +168,16 @@ impl PgFlightSqlService {
             info = info.with_app_metadata(cursor.into_bytes());
         }
         for plan in planned.endpoints {
-            let ticket = plan_ticket(&sealer, &plan.in_query(&query_id));
-            info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
+            let plan = plan.in_query(&query_id);
+            let mut endpoint = FlightEndpoint::new().with_ticket(plan_ticket(&sealer, &plan));
+            // A split read's endpoints live as long as their shared snapshot is held.
+            if let Some(expires) = plan
+                .snapshot()
+                .and_then(|s| self.planner.snapshot_expiry(s))
+            {
+                endpoint = endpoint.with_expiration_time(renew::timestamp(expires));
+            }
+            info = info.with_endpoint(endpoint);
         }
         Ok(info)
     }
@@ -606,7 +616,8 @@ impl FlightSqlService for PgFlightSqlService {
         Ok(cancel::cancel_result(status))
     }
 
-    /// Flight's own actions that Flight SQL does not dispatch: CancelFlightInfo.
+    /// Flight's own actions that Flight SQL does not dispatch: CancelFlightInfo and
+    /// RenewFlightEndpoint.
     async fn do_action_fallback(
         &self,
         request: Request<Action>,
@@ -617,6 +628,9 @@ impl FlightSqlService for PgFlightSqlService {
             cancel::CANCEL_FLIGHT_INFO => {
                 let remember = self.config.ticket_ttl;
                 cancel::cancel_flight_info(&self.planner, &sealer, &action.body, remember).await?
+            }
+            renew::RENEW_FLIGHT_ENDPOINT => {
+                renew::renew_flight_endpoint(&self.planner, &sealer, &action.body).await?
             }
             other => {
                 let action = other.to_string();

@@ -91,7 +91,8 @@ pub fn refusal_status(refusal: &Refusal) -> Status {
         | Refusal::ForeignHandle
         | Refusal::Pattern { .. }
         | Refusal::Undecodable { .. }
-        | Refusal::UnknownAction { .. } => Code::InvalidArgument,
+        | Refusal::UnknownAction { .. }
+        | Refusal::NotRenewable => Code::InvalidArgument,
         Refusal::Unauthenticated(_) => Code::Unauthenticated,
         Refusal::NoRandom | Refusal::TokenEncryption | Refusal::TokenHeader => Code::Internal,
     };

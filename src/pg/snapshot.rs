@@ -5,8 +5,10 @@
 //! the union of the endpoints is the table as of one moment. The exporting transaction must
 //! stay open until every endpoint has imported the snapshot: it is held here, bounded in time
 //! (`snapshot_ttl`) and released as soon as every endpoint has started. An open transaction
-//! holds back vacuum, hence the bound. This is the one piece of in-memory state a DoGet
-//! depends on; a DoGet after expiry fails with a clear message.
+//! holds back vacuum, hence the bound. A slow reader may renew it (RenewFlightEndpoint), by
+//! `snapshot_ttl` at a time, never beyond `snapshot_max_ttl` after it was exported. This is
+//! the one piece of in-memory state a DoGet depends on; a DoGet after expiry fails with a
+//! clear message.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,7 @@ const REAP_PERIOD: Duration = Duration::from_millis(500);
 
 struct Held {
     connection: PgConnection,
+    exported: Instant,
     expires: Instant,
     endpoints_left: usize,
 }
@@ -76,12 +79,31 @@ impl SnapshotHolder {
     /// Keeps the exporting transaction open for `ttl`, or until `endpoints` endpoints have
     /// imported it.
     pub fn hold(&self, id: String, connection: PgConnection, ttl: Duration, endpoints: usize) {
+        let now = Instant::now();
         let held = Held {
             connection,
-            expires: Instant::now() + ttl,
+            exported: now,
+            expires: now + ttl,
             endpoints_left: endpoints,
         };
         lock(&self.held).insert(id, held);
+    }
+
+    /// When snapshot `id` stops being held, if it is held now.
+    pub fn expires(&self, id: &str) -> Option<Instant> {
+        lock(&self.held).get(id).map(|held| held.expires)
+    }
+
+    /// Holds snapshot `id` until `ttl` from now, but never longer than `max_ttl` after it was
+    /// exported (nor shorter than it was held already): its new expiry, or `None` when it is
+    /// no longer held (expired, or every endpoint has started).
+    pub fn renew(&self, id: &str, ttl: Duration, max_ttl: Duration) -> Option<Instant> {
+        let now = Instant::now();
+        let mut map = lock(&self.held);
+        let held = map.get_mut(id).filter(|held| held.expires > now)?;
+        let wanted = (now + ttl).min(held.exported + max_ttl);
+        held.expires = held.expires.max(wanted);
+        Some(held.expires)
     }
 
     /// Called once an endpoint has imported snapshot `id`; the last one releases it.

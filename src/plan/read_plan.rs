@@ -116,6 +116,17 @@ impl ReadPlan {
         (!self.cursor_metadata.is_empty()).then_some(self.cursor_metadata.as_str())
     }
 
+    /// The exported snapshot this endpoint reads in (split reads), if any.
+    pub fn snapshot(&self) -> Option<&str> {
+        match &self.body {
+            Some(plan_body::Body::Read(read)) => read.snapshot(),
+            Some(plan_body::Body::Query(query)) => {
+                (!query.snapshot.is_empty()).then_some(query.snapshot.as_str())
+            }
+            _ => None,
+        }
+    }
+
     /// The plan's bytes (what is sealed into a ticket).
     pub fn to_bytes(&self) -> Vec<u8> {
         self.encode_to_vec()
