@@ -6,7 +6,9 @@
 use std::time::Duration;
 
 use arrow_flight::sql::{Any, Command};
-use arrow_flight::{CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightInfo};
+use arrow_flight::{
+    ActionType, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus, FlightInfo,
+};
 use prost::Message;
 use ring::rand::{SecureRandom, SystemRandom};
 use tonic::Status;
@@ -19,6 +21,16 @@ use crate::plan::planner::Planner;
 
 /// The Flight action that cancels a FlightInfo's query.
 pub const CANCEL_FLIGHT_INFO: &str = "CancelFlightInfo";
+
+/// CancelFlightInfo as ListActions describes it.
+pub fn action_type() -> ActionType {
+    ActionType {
+        r#type: CANCEL_FLIGHT_INFO.into(),
+        description: "Cancels the query of a FlightInfo on every instance sharing ticket_secret. \
+                      Request: CancelFlightInfoRequest; result: CancelFlightInfoResult"
+            .into(),
+    }
+}
 
 /// A fresh query id: 16 random bytes as 32 hex digits.
 pub fn new_query_id() -> Result<String, Status> {

@@ -8,7 +8,7 @@
 use std::time::SystemTime;
 
 use arrow_flight::sql::{Any, Command};
-use arrow_flight::{FlightEndpoint, RenewFlightEndpointRequest};
+use arrow_flight::{ActionType, FlightEndpoint, RenewFlightEndpointRequest};
 use prost::Message;
 use tonic::Status;
 
@@ -20,6 +20,16 @@ use crate::plan::planner::Planner;
 
 /// The Flight action that renews an endpoint.
 pub const RENEW_FLIGHT_ENDPOINT: &str = "RenewFlightEndpoint";
+
+/// RenewFlightEndpoint as ListActions describes it.
+pub fn action_type() -> ActionType {
+    ActionType {
+        r#type: RENEW_FLIGHT_ENDPOINT.into(),
+        description: "Holds a split request's snapshot snapshot_ttl longer (up to \
+                      snapshot_max_ttl). Request: RenewFlightEndpointRequest; result: FlightEndpoint"
+            .into(),
+    }
+}
 
 /// `time` as a protobuf timestamp (an endpoint's expiration time).
 pub fn timestamp(time: SystemTime) -> prost_types::Timestamp {

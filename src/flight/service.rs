@@ -26,7 +26,8 @@ use arrow_flight::sql::{
     ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
+    ActionType, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
+    Ticket,
 };
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
@@ -641,6 +642,11 @@ impl FlightSqlService for PgFlightSqlService {
         Ok(Response::new(Box::pin(futures::stream::once(async {
             Ok(result)
         }))))
+    }
+
+    /// ListActions names Flight's own actions pgflight answers, besides Flight SQL's.
+    async fn list_custom_actions(&self) -> Option<Vec<Result<ActionType, Status>>> {
+        Some(vec![Ok(cancel::action_type()), Ok(renew::action_type())])
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

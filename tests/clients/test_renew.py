@@ -107,3 +107,8 @@ def test_only_split_endpoints_renew(database, server):
         list(client.do_action(flight.Action("RenewFlightEndpoint", b"\xff\xff")))
     with pytest.raises(pa.ArrowInvalid, match="unknown action"):
         list(client.do_action(flight.Action("NoSuchAction", b"")))
+
+
+def test_list_actions_names_cancel_and_renew(server):
+    actions = {a.type for a in flight.FlightClient(server.grpc_uri).list_actions()}
+    assert {"CancelFlightInfo", "RenewFlightEndpoint", "CancelQuery"} <= actions
