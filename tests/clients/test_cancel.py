@@ -169,6 +169,31 @@ def test_cancel_stops_every_endpoint_of_a_5m_row_scan(database, start_server):
     assert_healthy(server)
 
 
+def test_cancel_stops_a_statement_datafusion_evaluates(database, server):
+    database.execute(
+        "CREATE TABLE wide AS SELECT g::bigint AS id, 'row ' || g AS label"
+        " FROM generate_series(1, 1000000) g",
+        "ANALYZE wide",
+    )
+    client = flight.FlightClient(server.grpc_uri)
+    # LIKE is evaluated by DataFusion over the scan: the ticket is a DataFusion plan whose scan
+    # goes through the same source, tagged with the query's id.
+    sql = "SELECT id, label FROM wide WHERE label LIKE '%7%'"
+    explain = client.get_flight_info(statement_query("EXPLAIN " + sql))
+    lines = client.do_get(explain.endpoints[0].ticket).read_all().column(0).to_pylist()
+    assert "executed: by DataFusion over the scan" in lines, lines
+    info = client.get_flight_info(statement_query(sql))
+    reader = Reader(server.grpc_uri, info.endpoints[0].ticket, pause=0.05)
+    reader.start()
+    assert reader.started_reading.wait(20)
+    assert cancel_flight_info(client, info) == CANCEL_STATUS_CANCELLED
+    wait_for(lambda: running(database, '"wide"') == 0, 1.0, "scan backend gone")
+    reader.join(10)
+    assert isinstance(reader.error, flight.FlightCancelledError), reader.error
+    with pytest.raises(flight.FlightCancelledError):
+        client.do_get(info.endpoints[0].ticket).read_all()
+
+
 def test_cancel_on_one_instance_stops_a_query_running_on_another(database, start_server):
     secret = {"PGFLIGHT_TICKET_SECRET": "shared-secret-of-both-instances"}
     first = start_server(env=secret)
