@@ -101,8 +101,7 @@ impl SnapshotHolder {
         let now = Instant::now();
         let mut map = lock(&self.held);
         let held = map.get_mut(id).filter(|held| held.expires > now)?;
-        let wanted = (now + ttl).min(held.exported + max_ttl);
-        held.expires = held.expires.max(wanted);
+        held.expires = renewed(held.exported, held.expires, now, ttl, max_ttl);
         Some(held.expires)
     }
 
@@ -150,6 +149,18 @@ impl Drop for SnapshotHolder {
     }
 }
 
+/// A snapshot's expiry after a renewal at `now`: `ttl` from now, but never more than `max_ttl`
+/// after it was `exported`, nor earlier than it `expires` already.
+fn renewed(
+    exported: Instant,
+    expires: Instant,
+    now: Instant,
+    ttl: Duration,
+    max_ttl: Duration,
+) -> Instant {
+    expires.max((now + ttl).min(exported + max_ttl))
+}
+
 fn lock(held: &Mutex<HashMap<String, Held>>) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
     held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -180,6 +191,27 @@ pub fn import_sql(id: &str) -> Result<String, PgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renewals_extend_by_ttl_up_to_max_ttl_and_never_shorten() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // Planned at t0 with a 60 s ttl, max 600 s: a renewal at t0+50 holds until t0+110.
+        assert_eq!(
+            renewed(t0, t0 + s(60), t0 + s(50), s(60), s(600)),
+            t0 + s(110)
+        );
+        // Near the bound it stops at t0+600.
+        assert_eq!(
+            renewed(t0, t0 + s(580), t0 + s(570), s(60), s(600)),
+            t0 + s(600)
+        );
+        // A renewal never shortens what is held already.
+        assert_eq!(
+            renewed(t0, t0 + s(100), t0 + s(10), s(60), s(600)),
+            t0 + s(100)
+        );
+    }
 
     #[test]
     fn only_snapshot_shaped_ids_reach_sql() {
