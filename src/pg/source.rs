@@ -205,7 +205,7 @@ async fn copy(
             biased;
             stream = client.copy_out(sql) => stream.map_err(|e| pool.error(e))?,
             () = &mut reader_left => return Ok(false),
-            () = &mut stopped => return Err(cancel::cancelled()),
+            () = &mut stopped => return Err(stopped_by_cancel()),
         };
         futures::pin_mut!(stream);
         loop {
@@ -213,14 +213,14 @@ async fn copy(
                 biased;
                 chunk = stream.next() => chunk,
                 () = &mut reader_left => return Ok(false),
-                () = &mut stopped => return Err(cancel::cancelled()),
+                () = &mut stopped => return Err(stopped_by_cancel()),
             };
             let Some(chunk) = chunk else { break };
             decoder.push(&chunk.map_err(|e| pool.error(e))?)?;
             while let Some(batch) = decoder.next_batch()? {
                 let sent = tokio::select! {
                     sent = send(tx, batch) => sent,
-                    () = &mut stopped => return Err(cancel::cancelled()),
+                    () = &mut stopped => return Err(stopped_by_cancel()),
                 };
                 if !sent {
                     return Ok(false);
@@ -238,6 +238,14 @@ async fn copy(
     .await;
     timer.finish();
     outcome
+}
+
+/// The error of a read its query's cancel stopped, counted in `postgres_errors_total`
+/// (kind `cancelled`) as PostgreSQL's own cancellations are.
+fn stopped_by_cancel() -> PgError {
+    let err = cancel::cancelled();
+    record_error(&err);
+    err
 }
 
 /// Ends the read's transaction, if it began one, before the connection goes back; a connection

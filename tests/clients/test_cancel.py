@@ -93,6 +93,16 @@ class Reader(threading.Thread):
             client.close()
 
 
+def cancelled_count(server) -> float:
+    """postgres_errors_total{kind="cancelled"} on the server's /metrics."""
+    status, text = server.get("/metrics")
+    assert status == 200
+    for line in text.splitlines():
+        if line.startswith('postgres_errors_total{kind="cancelled"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def assert_healthy(server) -> None:
     status, _ = server.get("/healthz")
     assert status == 200
@@ -155,6 +165,7 @@ def test_cancel_stops_every_endpoint_of_a_5m_row_scan(database, start_server):
         assert reader.started_reading.wait(20)
     assert running(database, '"big"') >= 1
 
+    cancelled_before = cancelled_count(server)
     assert cancel_flight_info(flight.FlightClient(server.grpc_uri), info) == CANCEL_STATUS_CANCELLED
     took = wait_for(lambda: running(database, '"big"') == 0, 1.0, "scan backends gone")
     for reader in readers:
@@ -163,6 +174,7 @@ def test_cancel_stops_every_endpoint_of_a_5m_row_scan(database, start_server):
         assert isinstance(reader.error, flight.FlightCancelledError), reader.error
         assert reader.rows < 5_000_000
     assert took < 1.0
+    assert cancelled_count(server) - cancelled_before == 2  # one per endpoint
     for endpoint in info.endpoints:
         with pytest.raises(flight.FlightCancelledError):
             client.do_get(endpoint.ticket).read_all()
