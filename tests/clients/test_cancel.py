@@ -67,9 +67,9 @@ def wait_for(condition, timeout: float, what: str) -> float:
 class Reader(threading.Thread):
     """DoGet of one ticket on a connection of its own, read to the end; keeps the error."""
 
-    def __init__(self, uri: str, ticket: flight.Ticket, pause: float = 0.0):
+    def __init__(self, uri: str, ticket: flight.Ticket, pause: float = 0.0, options=None):
         super().__init__(daemon=True)
-        self.uri, self.ticket, self.pause = uri, ticket, pause
+        self.uri, self.ticket, self.pause, self.options = uri, ticket, pause, options
         self.rows = 0
         self.error: Exception | None = None
         self.started_reading = threading.Event()
@@ -77,7 +77,9 @@ class Reader(threading.Thread):
     def run(self) -> None:
         client = flight.FlightClient(self.uri)
         try:
-            reader = client.do_get(self.ticket)
+            # Chunk by chunk: pyarrow turns a CANCELLED read_all() in a thread into a
+            # KeyboardInterrupt of the main thread.
+            reader = client.do_get(self.ticket, self.options)
             while True:
                 try:
                     chunk = reader.read_chunk()
@@ -269,3 +271,42 @@ def test_sql_info_says_cancel_is_supported(server):
     FLIGHT_SQL_SERVER_CANCEL = 9
     info = sql_info(flight.FlightClient(server.grpc_uri), [FLIGHT_SQL_SERVER_CANCEL])
     assert info == {FLIGHT_SQL_SERVER_CANCEL: True}
+
+
+def test_with_per_user_roles_a_user_cancels_only_their_own_query(database, start_server):
+    database.execute(
+        "DO $$ BEGIN "
+        "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'py_cancel_a') THEN "
+        "CREATE ROLE py_cancel_a LOGIN PASSWORD 'pw-a'; END IF; "
+        "IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'py_cancel_b') THEN "
+        "CREATE ROLE py_cancel_b LOGIN PASSWORD 'pw-b'; END IF; END $$",
+    )
+    env = {"PGFLIGHT_AUTH": "postgres", "PGFLIGHT_TICKET_SECRET": "shared-by-both"}
+    first, second = start_server(env=env), start_server(env=env)
+
+    def login(server, role: str, password: str):
+        client = flight.FlightClient(server.grpc_uri)
+        header = client.authenticate_basic_token(role.encode(), password.encode())
+        return client, flight.FlightCallOptions(headers=[header])
+
+    client_a, options_a = login(first, "py_cancel_a", "pw-a")
+    info = client_a.get_flight_info(statement_query(LONG_QUERY), options_a)
+    reader = Reader(first.grpc_uri, info.endpoints[0].ticket, options=options_a)
+    reader.start()
+    wait_for(lambda: running(database, "generate_series") == 1, 10, "the statement runs")
+
+    # Another user may not cancel it (the tickets are not theirs): it keeps running.
+    client_b, options_b = login(second, "py_cancel_b", "pw-b")
+    body = length_delimited(1, info.serialize())
+    with pytest.raises(flight.FlightUnauthorizedError, match="another user"):
+        list(client_b.do_action(flight.Action("CancelFlightInfo", body), options_b))
+    time.sleep(0.3)
+    assert running(database, "generate_series") == 1
+
+    # Its owner cancels it from the other instance, as its own role.
+    other_a, other_options = login(second, "py_cancel_a", "pw-a")
+    [result] = list(other_a.do_action(flight.Action("CancelFlightInfo", body), other_options))
+    assert result.body.to_pybytes() == bytes([0x08, CANCEL_STATUS_CANCELLED])
+    wait_for(lambda: running(database, "generate_series") == 0, 1.0, "backend gone")
+    reader.join(5)
+    assert isinstance(reader.error, flight.FlightCancelledError), reader.error
