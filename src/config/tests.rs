@@ -173,6 +173,10 @@ fn unset_keys_take_their_defaults() {
     assert_eq!((c.batch_size, c.max_connections), (10_000, 10));
     assert_eq!(c.idle_timeout, Duration::from_secs(300));
     assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(
+        (c.snapshot_ttl, c.snapshot_max_ttl),
+        (Duration::from_secs(60), Duration::from_secs(600))
+    );
     assert!(c.password.is_none() && c.metrics_listen.is_none() && c.url.is_none());
 }
 
@@ -363,6 +367,7 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         ("PGFLIGHT_PARTITION_MIN_ROWS", "500"),
         ("PGFLIGHT_MAX_PARTITIONS", "3"),
         ("PGFLIGHT_SNAPSHOT_TTL", "30s"),
+        ("PGFLIGHT_SNAPSHOT_MAX_TTL", "15m"),
         ("PGFLIGHT_TICKET_SECRET", "shh"),
         ("PGFLIGHT_TICKET_TTL", "10m"),
         ("PGFLIGHT_USERS_FILE", "/users"),
@@ -372,6 +377,7 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
     let c = load(None, &ConfigFlags::default(), &env).unwrap();
     assert_eq!((c.partition_min_rows, c.max_partitions), (500, 3));
     assert_eq!(c.snapshot_ttl, Duration::from_secs(30));
+    assert_eq!(c.snapshot_max_ttl, Duration::from_secs(900));
     assert_eq!(c.ticket_secret.as_ref().unwrap().expose_secret(), "shh");
     assert!(!format!("{c:?}").contains("shh"));
     assert_eq!(
@@ -969,6 +975,12 @@ fn rules_between_keys_are_enforced() {
         "{msg}"
     );
     with("tls_cert = \"/c\"\ntls_key = \"/k\"\ntls_client_ca = \"/ca\"").unwrap();
+    let msg = error(with("snapshot_ttl = \"2m\"\nsnapshot_max_ttl = \"1m\""));
+    assert!(
+        msg.starts_with("snapshot_max_ttl: 60s is shorter than snapshot_ttl (120s)"),
+        "{msg}"
+    );
+    with("snapshot_ttl = \"2m\"\nsnapshot_max_ttl = \"2m\"").unwrap();
     let msg = error(with("metrics_listen = \"0.0.0.0:8080\""));
     assert!(
         msg.starts_with("metrics_listen: \"0.0.0.0:8080\" is the same address as listen"),
