@@ -3,6 +3,8 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod compression;
+pub mod deadline;
 pub mod discovery;
 pub mod gateway;
 pub mod limits;
@@ -13,6 +15,7 @@ pub mod refusal;
 pub mod roles;
 pub mod service;
 pub mod session;
+pub mod session_cookie;
 pub mod signing;
 pub mod statements;
 pub mod status;

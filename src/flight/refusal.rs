@@ -72,4 +72,12 @@ pub enum Refusal {
     /// A bearer token that is no valid header value (never happens with base64 tokens).
     #[error("bearer token is not a valid header value")]
     TokenHeader,
+    /// A `pgflight_session` cookie pgflight cannot accept (why, in words).
+    #[error(
+        "session cookie refused ({0}); call SetSessionOptions again or drop the pgflight_session cookie"
+    )]
+    SessionCookie(String),
+    /// A `x-pgflight-compression` header naming no compression pgflight offers.
+    #[error("x-pgflight-compression {0:?} is not offered: use zstd, lz4 or none")]
+    Compression(String),
 }

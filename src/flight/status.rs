@@ -90,7 +90,9 @@ pub fn refusal_status(refusal: &Refusal) -> Status {
         | Refusal::ParameterCount { .. }
         | Refusal::ForeignHandle
         | Refusal::Pattern { .. }
-        | Refusal::Undecodable { .. } => Code::InvalidArgument,
+        | Refusal::Undecodable { .. }
+        | Refusal::Compression(_) => Code::InvalidArgument,
+        Refusal::SessionCookie(_) => Code::FailedPrecondition,
         Refusal::Unauthenticated(_) => Code::Unauthenticated,
         Refusal::NoRandom | Refusal::TokenEncryption | Refusal::TokenHeader => Code::Internal,
     };

@@ -67,9 +67,10 @@ impl PgPool {
     ) -> Result<Self, PgError> {
         let pg_config = session_config(config);
         let manager_config = ManagerConfig {
-            // An empty query on checkout: a connection broken by a server restart is found
-            // and replaced before it is handed out.
-            recycling_method: RecyclingMethod::Verified,
+            // A query on checkout: a connection broken by a server restart is found and
+            // replaced before it is handed out, and a search_path a client session set for
+            // planning ([`PgPool::get_on_path`]) is undone.
+            recycling_method: RecyclingMethod::Custom("RESET search_path".into()),
         };
         let tls_connect = tls::client_config(config)?.map(MakeRustlsConnect::new);
         let manager = match &tls_connect {
@@ -138,6 +139,19 @@ impl PgPool {
             .get()
             .await
             .map_err(|e| self.counted(self.pool_error(e)))
+    }
+
+    /// A connection whose `search_path` is `path` (a client session's schema) while it is
+    /// held; `None`: the role's own. The next checkout resets it.
+    pub async fn get_on_path(&self, path: Option<&str>) -> Result<PgConnection, PgError> {
+        let client = self.get().await?;
+        if let Some(path) = path {
+            client
+                .execute("SELECT set_config('search_path', $1, false)", &[&path])
+                .await
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(client)
     }
 
     fn pool_error(&self, e: PoolError) -> PgError {

@@ -26,15 +26,17 @@ pub struct Described {
     pub params: Vec<ParamType>,
 }
 
-/// Prepares `sql` (never runs it) and maps its result columns and parameters to Arrow.
+/// Prepares `sql` (never runs it) on `search_path` (the client session's; `None`: the role's
+/// own) and maps its result columns and parameters to Arrow.
 /// Result columns carry no declared dimension count or nullability (PostgreSQL does not report
 /// them for a query): arrays are one-dimensional lists and every field is nullable.
 pub async fn describe(
     pool: &PgPool,
+    search_path: Option<&str>,
     sql: &str,
     options: &TypeOptions,
 ) -> Result<Described, PgError> {
-    let client = pool.get().await?;
+    let client = pool.get_on_path(search_path).await?;
     let statement = client.prepare(sql).await.map_err(|e| pool.error(e))?;
     let mut oids: Vec<u32> = Vec::new();
     let mut typmods: Vec<i32> = Vec::new();

@@ -5,6 +5,7 @@
 use prost::Message;
 
 use crate::pg::read::{Filter, Read, ReadColumn};
+use crate::pg::settings::Setting;
 use crate::plan::PlanError;
 
 /// Layout version; a plan of another version (an older pgflight's ticket) is refused.
@@ -22,6 +23,13 @@ pub struct ReadPlan {
     /// The next cursor's JSON (incremental requests), put in the stream's schema metadata.
     #[prost(string, tag = "5")]
     pub cursor_metadata: String,
+    /// The client session's PostgreSQL settings, applied in the read's transaction (so DoGet
+    /// on any instance reads as the session asked).
+    #[prost(message, repeated, tag = "16")]
+    pub settings: Vec<Setting>,
+    /// The client session's rows per record batch, when it set one.
+    #[prost(uint64, optional, tag = "17")]
+    pub batch_size: Option<u64>,
 }
 
 /// The kinds of [`ReadPlan`].
@@ -78,6 +86,8 @@ impl ReadPlan {
             version: READ_PLAN_VERSION,
             body: Some(body),
             cursor_metadata: cursor_metadata.unwrap_or_default().to_string(),
+            settings: Vec::new(),
+            batch_size: None,
         }
     }
 
