@@ -81,14 +81,16 @@ pub async fn check(pool: &PgPool, setting: &Setting) -> Result<String, PgError> 
     let checked = client
         .query_one(
             "SELECT set_config($1, $2, true), \
-                    (SELECT setting FROM pg_settings WHERE name = lower($1))",
+                    (SELECT setting FROM pg_settings WHERE lower(name) = lower($1))",
             &[&setting.name, &setting.value],
         )
         .await;
     let rolled_back = client.batch_execute("ROLLBACK").await;
     let row = checked.map_err(|e| pool.error(e))?;
     rolled_back.map_err(|e| pool.error(e))?;
-    Ok(row.get::<_, Option<String>>(1).unwrap_or_default())
+    Ok(row
+        .get::<_, Option<String>>(1)
+        .unwrap_or_else(|| setting.value.clone()))
 }
 
 /// The schema `name` when it exists and the role may use it.
