@@ -14,6 +14,7 @@ mod privileges;
 mod read_plan;
 mod security;
 mod serve;
+mod sessions;
 mod sql;
 mod types;
 mod user_roles;
