@@ -177,14 +177,16 @@ pub async fn lookup_relation(
     };
     let found = {
         let client = pool.get_on_path(search_path).await?;
-        client
+        let found = client
             .query_opt(
                 "SELECT n.nspname::text, c.relname::text FROM pg_class c \
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
                 &[&qualified],
             )
             .await
-            .map_err(|e| pool.error(e))?
+            .map_err(|e| pool.error(e))?;
+        client.finish().await;
+        found
     };
     let Some(row) = found else { return Ok(None) };
     let filter = RelationFilter {
@@ -222,6 +224,7 @@ pub async fn unreadable(
             client.query(UNREADABLE_SQL, &[&schemas, &relations]),
         )
         .await?;
+    client.finish().await;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 

@@ -67,10 +67,9 @@ impl PgPool {
     ) -> Result<Self, PgError> {
         let pg_config = session_config(config);
         let manager_config = ManagerConfig {
-            // A query on checkout: a connection broken by a server restart is found and
-            // replaced before it is handed out, and a search_path a client session set for
-            // planning ([`PgPool::get_on_path`]) is undone.
-            recycling_method: RecyclingMethod::Custom("RESET search_path".into()),
+            // An empty query on checkout: a connection broken by a server restart is found
+            // and replaced before it is handed out.
+            recycling_method: RecyclingMethod::Verified,
         };
         let tls_connect = tls::client_config(config)?.map(MakeRustlsConnect::new);
         let manager = match &tls_connect {
@@ -141,17 +140,25 @@ impl PgPool {
             .map_err(|e| self.counted(self.pool_error(e)))
     }
 
-    /// A connection whose `search_path` is `path` (a client session's schema) while it is
-    /// held; `None`: the role's own. The next checkout resets it.
-    pub async fn get_on_path(&self, path: Option<&str>) -> Result<PgConnection, PgError> {
+    /// A connection whose `search_path` is `path` (a client session's schema), in a read-only
+    /// transaction so that the path ends with it ([`OnPath::finish`]); `None`: the role's own
+    /// path, no transaction.
+    pub async fn get_on_path(&self, path: Option<&str>) -> Result<OnPath, PgError> {
         let client = self.get().await?;
         if let Some(path) = path {
-            client
-                .execute("SELECT set_config('search_path', $1, false)", &[&path])
-                .await
-                .map_err(|e| self.error(e))?;
+            let set = format!(
+                "BEGIN READ ONLY; SELECT set_config('search_path', {}, true)",
+                crate::pg::sql::quote_literal(path)
+            );
+            if let Err(err) = client.batch_execute(&set).await {
+                drop(deadpool_postgres::Object::take(client));
+                return Err(self.error(err));
+            }
         }
-        Ok(client)
+        Ok(OnPath {
+            client: Some(client),
+            in_transaction: path.is_some(),
+        })
     }
 
     fn pool_error(&self, e: PoolError) -> PgError {
@@ -353,6 +360,46 @@ fn spawn_idle_reaper(pool: Pool, idle_timeout: Duration) -> JoinHandle<()> {
             pool.retain(|_, metrics| metrics.last_used() < idle_timeout);
         }
     })
+}
+
+/// A pooled connection on a client session's `search_path` ([`PgPool::get_on_path`]). Its
+/// transaction ends with [`OnPath::finish`]; dropped without it (an error on the way), the
+/// connection is closed rather than returned mid-transaction.
+pub struct OnPath {
+    client: Option<PgConnection>,
+    in_transaction: bool,
+}
+
+impl std::ops::Deref for OnPath {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        self.client
+            .as_ref()
+            .expect("an OnPath holds its connection until finished")
+    }
+}
+
+impl OnPath {
+    /// Ends the transaction (rollback: nothing was written) and returns the connection.
+    pub async fn finish(mut self) {
+        if let Some(client) = self.client.take()
+            && self.in_transaction
+            && client.batch_execute("ROLLBACK").await.is_err()
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+impl Drop for OnPath {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && self.in_transaction
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -49,6 +49,7 @@ pub async fn describe(
         typmods.push(-1);
     }
     let names = type_names(&client, pool, &oids, &typmods).await?;
+    client.finish().await;
     let mut names = names.into_iter();
     let mut columns = Vec::new();
     for (i, column) in statement.columns().iter().enumerate() {
