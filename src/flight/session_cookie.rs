@@ -140,7 +140,7 @@ fn cookie_value(metadata: &MetadataMap) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value.trim().trim_matches('"').to_string())
-        .last()
+        .next_back()
 }
 
 /// The session the gateway found on `request` (none: an empty one).
