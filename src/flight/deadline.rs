@@ -5,7 +5,11 @@
 
 use std::time::Duration;
 
+use tonic::Status;
 use tonic::metadata::MetadataMap;
+
+use crate::flight::refusal::Refusal;
+use crate::flight::status::refusal_status;
 
 /// The header gRPC carries a deadline in.
 const HEADER: &str = "grpc-timeout";
@@ -40,6 +44,20 @@ pub fn statement_timeout(metadata: &MetadataMap, configured: Duration) -> Option
     })
 }
 
+/// `answer`, unless the request's deadline passes first: then DEADLINE_EXCEEDED, and `answer`
+/// is dropped (what it held, a pooled connection mid-query included, is let go).
+pub async fn within<T>(
+    metadata: &MetadataMap,
+    answer: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match grpc_timeout(metadata) {
+        None => answer.await,
+        Some(timeout) => tokio::time::timeout(timeout, answer)
+            .await
+            .unwrap_or_else(|_| Err(refusal_status(&Refusal::Deadline(timeout)))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,6 +84,21 @@ mod tests {
             assert_eq!(grpc_timeout(&with(bad)), None, "{bad}");
         }
         assert_eq!(grpc_timeout(&MetadataMap::new()), None);
+    }
+
+    #[tokio::test]
+    async fn an_answer_later_than_the_deadline_is_deadline_exceeded() {
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, Status>(1)
+        };
+        let status = within(&with("50m"), slow).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+        assert_eq!(within(&with("1S"), async { Ok(2) }).await.unwrap(), 2);
+        assert_eq!(
+            within(&MetadataMap::new(), async { Ok(3) }).await.unwrap(),
+            3
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::flight::PgFlightSqlService;
 use crate::flight::access::Access;
 use crate::flight::audit::{AuditRecord, command_subject};
 use crate::flight::auth::identity_of;
+use crate::flight::deadline;
 use crate::flight::limits::StreamLimits;
 use crate::flight::refusal::Refusal;
 use crate::flight::session;
@@ -59,6 +60,33 @@ impl PgFlightService {
         request.extensions_mut().insert(caller.identity);
         request.extensions_mut().insert(session);
         Ok(service)
+    }
+
+    /// GetFlightInfo: extraction descriptors here, everything else to Flight SQL.
+    async fn flight_info(
+        &self,
+        mut request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let sql = self.service(&mut request).await?;
+        if is_extraction(request.get_ref()) {
+            if let Some(record) = AuditRecord::of(&request) {
+                let descriptor = request.get_ref();
+                let subject = match descriptor.r#type() {
+                    DescriptorType::Path => descriptor.path.join("."),
+                    _ => Command::from_json(&descriptor.cmd)
+                        .map(|c| command_subject(&c))
+                        .unwrap_or_default(),
+                };
+                record.set_subject(subject);
+            }
+            let identity = identity_of(&request);
+            let session = session_of(&request);
+            let info = sql
+                .extraction_info(request.into_inner(), &identity, &session)
+                .await?;
+            return Ok(Response::new(info));
+        }
+        sql.get_flight_info(request).await
     }
 }
 
@@ -114,28 +142,10 @@ impl FlightService for PgFlightService {
 
     async fn get_flight_info(
         &self,
-        mut request: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let sql = self.service(&mut request).await?;
-        if is_extraction(request.get_ref()) {
-            if let Some(record) = AuditRecord::of(&request) {
-                let descriptor = request.get_ref();
-                let subject = match descriptor.r#type() {
-                    DescriptorType::Path => descriptor.path.join("."),
-                    _ => Command::from_json(&descriptor.cmd)
-                        .map(|c| command_subject(&c))
-                        .unwrap_or_default(),
-                };
-                record.set_subject(subject);
-            }
-            let identity = identity_of(&request);
-            let session = session_of(&request);
-            let info = sql
-                .extraction_info(request.into_inner(), &identity, &session)
-                .await?;
-            return Ok(Response::new(info));
-        }
-        sql.get_flight_info(request).await
+        let metadata = request.metadata().clone();
+        deadline::within(&metadata, self.flight_info(request)).await
     }
 
     async fn poll_flight_info(

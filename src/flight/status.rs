@@ -93,6 +93,7 @@ pub fn refusal_status(refusal: &Refusal) -> Status {
         | Refusal::Undecodable { .. }
         | Refusal::Compression(_) => Code::InvalidArgument,
         Refusal::SessionCookie(_) => Code::FailedPrecondition,
+        Refusal::Deadline(_) => Code::DeadlineExceeded,
         Refusal::Unauthenticated(_) => Code::Unauthenticated,
         Refusal::NoRandom | Refusal::TokenEncryption | Refusal::TokenHeader => Code::Internal,
     };
