@@ -144,7 +144,8 @@ async fn fixture(prefix: &str) -> String {
              CREATE TABLE x.t AS SELECT g AS id, 'x'::text AS src FROM generate_series(1, 3) g;
              CREATE TABLE public.t AS SELECT 9 AS id, 'public'::text AS src;
              CREATE TABLE public.wide AS SELECT g AS id, repeat('abcdefgh', 40) || g AS pad
-               FROM generate_series(1, 20000) g;",
+               FROM generate_series(1, 20000) g;
+             ANALYZE public.wide;",
         )
         .await
         .unwrap();
@@ -291,5 +292,42 @@ async fn compression_is_asked_for_and_in_the_ipc_headers() {
         sizes[1] * 5 < sizes[0] && sizes[2] * 5 < sizes[0],
         "{sizes:?}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn split_reads_import_their_snapshot_before_the_session_settings() {
+    let db = fixture("sessions_split").await;
+    let mut config = cluster().await.config(&db);
+    config.partition_min_rows = 1000;
+    config.max_partitions = 4;
+    let server = TestServer::start(config).await;
+    let mut client = raw(&server).await;
+    let (errors, cookie) = set_options(
+        &mut client,
+        &[("TimeZone", "Asia/Tokyo"), ("statement_timeout", "60s")],
+    )
+    .await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let headers = [("cookie", cookie.as_str())];
+    let extraction = FlightDescriptor::new_cmd(r#"{"mode":{"fullTable":{"entity":"wide"}}}"#);
+    let found = info(&mut client, extraction, &headers).await;
+    assert!(
+        found.endpoint.len() > 1,
+        "{} endpoints",
+        found.endpoint.len()
+    );
+    let mut rows = 0;
+    for endpoint in found.endpoint {
+        let ticket = endpoint.ticket.unwrap();
+        // A deadline too: its statement_timeout joins the session's settings.
+        let data = do_get(&mut client, ticket, &[("grpc-timeout", "30S")]).await;
+        rows += batches(data.unwrap())
+            .await
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>();
+    }
+    assert_eq!(rows, 20000);
     server.stop().await;
 }
