@@ -15,7 +15,7 @@ use tonic::metadata::MetadataMap;
 
 use crate::flight::compression::Compression;
 use crate::flight::refusal::Refusal;
-use crate::flight::signing::Sealer;
+use crate::flight::signing::{SealError, Sealer};
 use crate::pg::settings::Setting;
 use crate::plan::context::ReadSession;
 
@@ -119,9 +119,18 @@ pub fn from_metadata(metadata: &MetadataMap, sealer: &Sealer) -> Result<SessionS
     let sealed = URL_SAFE_NO_PAD
         .decode(value.trim_end_matches('='))
         .map_err(|_| Refusal::SessionCookie("it is not base64".into()))?;
-    let bytes = sealer
-        .open(&sealed)
-        .map_err(|e| Refusal::SessionCookie(e.to_string()))?;
+    let bytes = sealer.open(&sealed).map_err(|e| {
+        Refusal::SessionCookie(
+            match e {
+                SealError::Forged => {
+                    "not issued by this pgflight (another ticket_secret?) or altered"
+                }
+                SealError::OtherIdentity => "issued to another user",
+                SealError::Expired => "expired",
+            }
+            .into(),
+        )
+    })?;
     match SessionState::decode(bytes.as_slice()) {
         Ok(state) if state.version == SESSION_VERSION => Ok(state),
         _ => Err(Refusal::SessionCookie(
