@@ -380,3 +380,21 @@ def test_compressed_streams_decode_and_are_smaller(database, server, kind):
     with pytest.raises((flight.FlightError, pa.ArrowInvalid), match="not offered"):
         options = flight.FlightCallOptions(headers=[(b"x-pgflight-compression", b"gzip")])
         c.do_get(info.endpoints[0].ticket, options).read_all()
+
+
+def test_a_session_is_bound_to_its_user(two_schemas, start_server, users_file):
+    from conftest import PASSWORDS
+
+    server = start_server(env={"PGFLIGHT_AUTH": "password", "PGFLIGHT_USERS_FILE": str(users_file)})
+    (alice, alice_pw), (bob, bob_pw) = PASSWORDS[0], PASSWORDS[1]
+    jar = CookieJar()
+    c = client(server, jar)
+    alice_token = flight.FlightCallOptions(headers=[c.authenticate_basic_token(alice, alice_pw)])
+    bob_token = flight.FlightCallOptions(headers=[c.authenticate_basic_token(bob, bob_pw)])
+    body = set_request({"TimeZone": "Asia/Tokyo"})
+    list(c.do_action(flight.Action("SetSessionOptions", body), alice_token))
+    assert "pgflight_session" in jar.cookies
+    assert sql(c, "SELECT now()::text AS t", alice_token).column(0)[0].as_py().endswith("+09")
+    # Bob sending Alice's cookie is refused, not served with her session (or silently without).
+    with pytest.raises((flight.FlightError, pa.ArrowInvalid), match="issued to another user"):
+        sql(c, "SELECT now()::text AS t", bob_token)
