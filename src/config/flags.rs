@@ -169,6 +169,10 @@ pub struct ConfigFlags {
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     #[serde(with = "value::duration")]
     pub ticket_ttl: Option<Duration>,
+    /// How long a client's session options (SetSessionOptions) last, e.g. 8h [default: 8h]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[serde(with = "value::duration")]
+    pub session_ttl: Option<Duration>,
     /// auth = "password": file of `name:hash` lines
     #[arg(long, value_name = "PATH")]
     #[serde(with = "value::path")]

@@ -160,6 +160,9 @@ pub struct Config {
     pub ticket_secret: Option<SecretString>,
     /// How long a ticket stays valid after GetFlightInfo. Default 1h.
     pub ticket_ttl: Duration,
+    /// How long a client's session options last (the sealed session cookie's lifetime).
+    /// Default 8h.
+    pub session_ttl: Duration,
     /// `auth = "password"`: the file of users, one `name:hash` a line (`pgflight hash-password`
     /// makes the hash).
     pub users_file: Option<PathBuf>,
@@ -453,6 +456,7 @@ impl ConfigFlags {
             snapshot_max_ttl: self.snapshot_max_ttl.unwrap_or(Duration::from_secs(600)),
             ticket_secret: self.ticket_secret,
             ticket_ttl: self.ticket_ttl.unwrap_or(Duration::from_secs(3600)),
+            session_ttl: self.session_ttl.unwrap_or(Duration::from_secs(8 * 3600)),
             users_file: self.users_file,
             token_ttl: self.token_ttl.unwrap_or(Duration::from_secs(3600)),
             metrics_auth: self.metrics_auth.unwrap_or(true),

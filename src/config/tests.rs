@@ -172,6 +172,7 @@ fn unset_keys_take_their_defaults() {
     assert_eq!(c.statement_timeout, Duration::from_secs(300));
     assert_eq!((c.batch_size, c.max_connections), (10_000, 10));
     assert_eq!(c.idle_timeout, Duration::from_secs(300));
+    assert_eq!(c.session_ttl, Duration::from_secs(8 * 3600));
     assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
     assert_eq!(
         (c.snapshot_ttl, c.snapshot_max_ttl),
@@ -370,6 +371,7 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         ("PGFLIGHT_SNAPSHOT_MAX_TTL", "15m"),
         ("PGFLIGHT_TICKET_SECRET", "shh"),
         ("PGFLIGHT_TICKET_TTL", "10m"),
+        ("PGFLIGHT_SESSION_TTL", "30m"),
         ("PGFLIGHT_USERS_FILE", "/users"),
         ("PGFLIGHT_TOKEN_TTL", "2h"),
         ("PGFLIGHT_METRICS_AUTH", "false"),
@@ -381,8 +383,12 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
     assert_eq!(c.ticket_secret.as_ref().unwrap().expose_secret(), "shh");
     assert!(!format!("{c:?}").contains("shh"));
     assert_eq!(
-        (c.ticket_ttl, c.token_ttl),
-        (Duration::from_secs(600), Duration::from_secs(7200))
+        (c.ticket_ttl, c.session_ttl, c.token_ttl),
+        (
+            Duration::from_secs(600),
+            Duration::from_secs(1800),
+            Duration::from_secs(7200)
+        )
     );
     assert_eq!(
         c.users_file.as_deref(),
@@ -618,7 +624,7 @@ fn unknown_keys_are_errors_in_files_and_pgflight_variables() {
     );
     assert!(
         msg.ends_with(
-            "ticket_ttl, users_file, token_ttl, metrics_auth, allow_superuser, deny_functions, audit, max_streams_per_user)"
+            "ticket_ttl, session_ttl, users_file, token_ttl, metrics_auth, allow_superuser, deny_functions, audit, max_streams_per_user)"
         ),
         "{msg}"
     );

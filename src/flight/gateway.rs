@@ -20,9 +20,11 @@ use crate::flight::PgFlightSqlService;
 use crate::flight::access::Access;
 use crate::flight::audit::{AuditRecord, command_subject};
 use crate::flight::auth::identity_of;
+use crate::flight::deadline;
 use crate::flight::limits::StreamLimits;
 use crate::flight::refusal::Refusal;
 use crate::flight::session;
+use crate::flight::session_cookie::{self, session_of};
 use crate::flight::status::{arrow_status, refusal_status, streams_status};
 use crate::plan::command::Command;
 
@@ -44,15 +46,47 @@ impl PgFlightService {
         }
     }
 
-    /// Establishes the caller (or refuses the call), records its identity in the request, and
-    /// returns the service that answers it.
+    /// Establishes the caller (or refuses the call), records its identity and its session
+    /// (from the `pgflight_session` cookie) in the request, and returns the service that
+    /// answers it.
     async fn service<T>(&self, request: &mut Request<T>) -> Result<Arc<Sql>, Status> {
         let (caller, service) = self.access.admit(request.metadata()).await?;
         if let Some(record) = AuditRecord::of(request) {
             record.set_user(&caller.identity.0);
         }
+        let sealer = service.sealer_for(&caller.identity);
+        let session = session_cookie::from_metadata(request.metadata(), &sealer)
+            .map_err(|e| refusal_status(&e))?;
         request.extensions_mut().insert(caller.identity);
+        request.extensions_mut().insert(session);
         Ok(service)
+    }
+
+    /// GetFlightInfo: extraction descriptors here, everything else to Flight SQL.
+    async fn flight_info(
+        &self,
+        mut request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let sql = self.service(&mut request).await?;
+        if is_extraction(request.get_ref()) {
+            if let Some(record) = AuditRecord::of(&request) {
+                let descriptor = request.get_ref();
+                let subject = match descriptor.r#type() {
+                    DescriptorType::Path => descriptor.path.join("."),
+                    _ => Command::from_json(&descriptor.cmd)
+                        .map(|c| command_subject(&c))
+                        .unwrap_or_default(),
+                };
+                record.set_subject(subject);
+            }
+            let identity = identity_of(&request);
+            let session = session_of(&request);
+            let info = sql
+                .extraction_info(request.into_inner(), &identity, &session)
+                .await?;
+            return Ok(Response::new(info));
+        }
+        sql.get_flight_info(request).await
     }
 }
 
@@ -108,25 +142,10 @@ impl FlightService for PgFlightService {
 
     async fn get_flight_info(
         &self,
-        mut request: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let sql = self.service(&mut request).await?;
-        if is_extraction(request.get_ref()) {
-            if let Some(record) = AuditRecord::of(&request) {
-                let descriptor = request.get_ref();
-                let subject = match descriptor.r#type() {
-                    DescriptorType::Path => descriptor.path.join("."),
-                    _ => Command::from_json(&descriptor.cmd)
-                        .map(|c| command_subject(&c))
-                        .unwrap_or_default(),
-                };
-                record.set_subject(subject);
-            }
-            let identity = identity_of(&request);
-            let info = sql.extraction_info(request.into_inner(), &identity).await?;
-            return Ok(Response::new(info));
-        }
-        sql.get_flight_info(request).await
+        let metadata = request.metadata().clone();
+        deadline::within(&metadata, self.flight_info(request)).await
     }
 
     /// Planning is quick (GetFlightInfo never runs the read), so a poll is complete at once:
@@ -151,7 +170,9 @@ impl FlightService for PgFlightService {
         if !is_extraction(request.get_ref()) {
             return sql.get_schema(request).await;
         }
-        let schema = sql.extraction_schema(request.get_ref()).await?;
+        let schema = sql
+            .extraction_schema(request.get_ref(), &session_of(&request))
+            .await?;
         let result = SchemaAsIpc::new(&schema, &IpcWriteOptions::default())
             .try_into()
             .map_err(|e: arrow::error::ArrowError| arrow_status(&e))?;
@@ -191,14 +212,24 @@ impl FlightService for PgFlightService {
     ) -> Result<Response<Self::DoActionStream>, Status> {
         let sql = self.service(&mut request).await?;
         let action = request.get_ref();
-        if let Some(answer) = session::answer(&action.r#type, &action.body, &sql.config().database)
-        {
+        if session::is_session_action(&action.r#type) {
+            let state = session_of(&request);
+            let answer =
+                session::answer(&action.r#type, &action.body, state, &sql.session_checks()).await?;
             let result = arrow_flight::Result {
-                body: answer?.into(),
+                body: answer.body.into(),
             };
-            return Ok(Response::new(Box::pin(futures::stream::once(async {
-                Ok(result)
-            }))));
+            let mut response: Response<Self::DoActionStream> =
+                Response::new(Box::pin(futures::stream::once(async { Ok(result) })));
+            if let Some(state) = answer.state {
+                let sealer = sql.sealer_for(&identity_of(&request));
+                let cookie = state.set_cookie(&sealer, sql.config().session_ttl);
+                let value = cookie
+                    .parse()
+                    .map_err(|_| refusal_status(&Refusal::SessionCookie("unencodable".into())))?;
+                response.metadata_mut().insert("set-cookie", value);
+            }
+            return Ok(response);
         }
         sql.do_action(request).await
     }

@@ -84,4 +84,15 @@ pub enum Refusal {
     /// A bearer token that is no valid header value (never happens with base64 tokens).
     #[error("bearer token is not a valid header value")]
     TokenHeader,
+    /// A `pgflight_session` cookie pgflight cannot accept (why, in words).
+    #[error(
+        "session cookie refused ({0}); call SetSessionOptions again or drop the pgflight_session cookie"
+    )]
+    SessionCookie(String),
+    /// The client's deadline passed before the answer was ready.
+    #[error("the client's deadline ({0:?}) passed before the request was planned")]
+    Deadline(std::time::Duration),
+    /// A `x-pgflight-compression` header naming no compression pgflight offers.
+    #[error("x-pgflight-compression {0:?} is not offered: use zstd, lz4 or none")]
+    Compression(String),
 }

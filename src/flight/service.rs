@@ -38,10 +38,14 @@ use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
 use crate::flight::audit::{AuditRecord, command_subject, plan_subject};
 use crate::flight::auth::{Identity, identity_of};
 use crate::flight::cancel;
+use crate::flight::compression;
+use crate::flight::deadline;
 use crate::flight::discovery;
 use crate::flight::metadata;
 use crate::flight::refusal::Refusal;
 use crate::flight::renew;
+use crate::flight::session::SessionChecks;
+use crate::flight::session_cookie::{SessionState, session_of};
 use crate::flight::signing::{HandleSigner, Sealer};
 use crate::flight::statements;
 use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status, refusal_status};
@@ -86,6 +90,7 @@ impl PgFlightSqlService {
             // Clients share the configured role unless each logs in as its own.
             guard: (config.auth != AuthMode::Postgres)
                 .then(|| Arc::new(StatementGuard::new(&config.deny_functions))),
+            settings: Vec::new(),
         });
         PgFlightSqlService {
             pool,
@@ -107,35 +112,60 @@ impl PgFlightSqlService {
     }
 
     /// Plans an extraction descriptor: a path `[schema, table]` or the seed's JSON request.
-    async fn plan_extraction(&self, descriptor: &FlightDescriptor) -> Result<Planned, Status> {
+    async fn plan_extraction(
+        &self,
+        planner: &Planner,
+        descriptor: &FlightDescriptor,
+    ) -> Result<Planned, Status> {
         let command = match descriptor.r#type() {
             DescriptorType::Path => Command::Path(descriptor.path.clone()),
             _ => Command::from_json(&descriptor.cmd).map_err(|e| plan_status(&e))?,
         };
-        self.plan(&command).await
+        planner.plan(&command).await.map_err(|e| plan_status(&e))
     }
 
-    async fn plan(&self, command: &Command) -> Result<Planned, Status> {
-        self.planner
-            .plan(command)
-            .await
-            .map_err(|e| plan_status(&e))
+    /// The planner for a client with `session`.
+    fn session_planner(&self, session: &SessionState) -> Planner {
+        self.planner.with_session(&session.read_session())
     }
 
-    /// GetFlightInfo for an extraction descriptor, its tickets sealed for `identity`.
+    /// The planner for the client of `request` (its session's options applied).
+    fn planner<T>(&self, request: &Request<T>) -> Planner {
+        self.session_planner(&session_of(request))
+    }
+
+    /// GetFlightInfo for an extraction descriptor planned in `session`, its tickets sealed
+    /// for `identity`.
     pub async fn extraction_info(
         &self,
         descriptor: FlightDescriptor,
         identity: &Identity,
+        session: &SessionState,
     ) -> Result<FlightInfo, Status> {
-        let planned = self.plan_extraction(&descriptor).await?;
+        let planner = self.session_planner(session);
+        let planned = self.plan_extraction(&planner, &descriptor).await?;
         self.flight_info(planned, descriptor, identity)
     }
 
-    /// GetSchema for an extraction descriptor.
-    pub async fn extraction_schema(&self, descriptor: &FlightDescriptor) -> Result<Schema, Status> {
-        let planned = self.plan_extraction(descriptor).await?;
+    /// GetSchema for an extraction descriptor planned in `session`.
+    pub async fn extraction_schema(
+        &self,
+        descriptor: &FlightDescriptor,
+        session: &SessionState,
+    ) -> Result<Schema, Status> {
+        let planner = self.session_planner(session);
+        let planned = self.plan_extraction(&planner, descriptor).await?;
         Ok(planned.schema.as_ref().clone())
+    }
+
+    /// What checking session options needs.
+    pub fn session_checks(&self) -> SessionChecks<'_> {
+        SessionChecks {
+            pool: &self.pool,
+            database: &self.config.database,
+            schema: &self.config.schema,
+            statement_timeout: self.config.statement_timeout,
+        }
     }
 
     /// ListFlights: every relation the role can read, as a path descriptor with its schema.
@@ -186,17 +216,23 @@ impl PgFlightSqlService {
     /// GetFlightInfo for a SQL command (a statement or a prepared statement's execution).
     async fn statement_info(
         &self,
+        planner: &Planner,
         command: Command,
         descriptor: FlightDescriptor,
         identity: &Identity,
     ) -> Result<FlightInfo, Status> {
-        let planned = self.plan(&command).await?;
+        let planned = planner.plan(&command).await.map_err(|e| plan_status(&e))?;
         self.flight_info(planned, descriptor, identity)
     }
 
     /// Seals and opens handles for the caller of `request`.
     fn sealer<T>(&self, request: &Request<T>) -> Sealer {
-        Sealer::new(self.signer.clone(), identity_of(request).0)
+        self.sealer_for(&identity_of(request))
+    }
+
+    /// Seals and opens handles for `identity`.
+    pub fn sealer_for(&self, identity: &Identity) -> Sealer {
+        Sealer::new(self.signer.clone(), identity.0.clone())
     }
 
     /// What GetSqlInfo says about PostgreSQL, asked once (again later if it failed).
@@ -276,13 +312,17 @@ impl FlightSqlService for PgFlightSqlService {
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
         let plan = open_plan(&self.sealer(&request), &ticket.statement_handle)?;
+        let compression = compression::requested(request.metadata(), &session_of(&request))
+            .map_err(|e| refusal_status(&e))?;
+        let timeout =
+            deadline::statement_timeout(request.metadata(), self.config.statement_timeout);
         let record = AuditRecord::of(&request);
         if let Some(record) = &record {
             record.set_subject(plan_subject(&plan));
         }
         let (schema, batches) = self
-            .planner
-            .execute(plan)
+            .planner(&request)
+            .execute(plan, timeout)
             .await
             .map_err(|e| plan_status(&e))?;
         let batches = batches
@@ -293,6 +333,7 @@ impl FlightSqlService for PgFlightSqlService {
             })
             .map_err(|e| FlightError::Tonic(Box::new(plan_status(&e))));
         let stream = FlightDataEncoderBuilder::new()
+            .with_options(compression::write_options(compression).map_err(|e| arrow_status(&e))?)
             .with_schema(schema)
             .build(batches)
             .map_err(|e| flight_status(&e));
@@ -489,8 +530,9 @@ impl FlightSqlService for PgFlightSqlService {
             record.set_subject(fingerprint(&query.query));
         }
         let command = Command::from_sql(&query.query, Vec::new()).map_err(|e| plan_status(&e))?;
+        let planner = self.planner(&request);
         let info = self
-            .statement_info(command, request.into_inner(), &identity)
+            .statement_info(&planner, command, request.into_inner(), &identity)
             .await?;
         Ok(Response::new(info))
     }
@@ -506,8 +548,9 @@ impl FlightSqlService for PgFlightSqlService {
         if let Some(record) = AuditRecord::of(&request) {
             record.set_subject(command_subject(&command));
         }
+        let planner = self.planner(&request);
         let info = self
-            .statement_info(command, request.into_inner(), &identity)
+            .statement_info(&planner, command, request.into_inner(), &identity)
             .await?;
         Ok(Response::new(info))
     }
@@ -520,7 +563,7 @@ impl FlightSqlService for PgFlightSqlService {
         if let Some(record) = AuditRecord::of(&request) {
             record.set_subject(fingerprint(&query.query));
         }
-        statements::create_prepared(&self.planner, &self.sealer(&request), query).await
+        statements::create_prepared(&self.planner(&request), &self.sealer(&request), query).await
     }
 
     async fn do_action_close_prepared_statement(
@@ -537,8 +580,9 @@ impl FlightSqlService for PgFlightSqlService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
         let sealer = self.sealer(&request);
+        let planner = self.planner(&request);
         let handle = query.prepared_statement_handle;
-        statements::bind(&self.planner, &sealer, &handle, request.into_inner()).await
+        statements::bind(&planner, &sealer, &handle, request.into_inner()).await
     }
 
     async fn do_put_statement_update(

@@ -81,6 +81,13 @@ impl HandleSigner {
         self.seal_until(payload, identity, expires)
     }
 
+    /// Seals `payload` for `identity`, valid for `ttl` (handles that outlive tickets, such as
+    /// session options).
+    pub fn seal_for(&self, payload: Vec<u8>, identity: &str, ttl: Duration) -> Vec<u8> {
+        let expires = now_ms().saturating_add(ttl.as_millis() as u64);
+        self.seal_until(payload, identity, expires)
+    }
+
     fn seal_until(&self, payload: Vec<u8>, identity: &str, expires_unix_ms: u64) -> Vec<u8> {
         let mut envelope = Envelope {
             version: SEAL_VERSION,
@@ -147,6 +154,11 @@ impl Sealer {
             statement_handle: self.seal(payload).into(),
         };
         Ticket::new(query.as_any().encode_to_vec())
+    }
+
+    /// `payload`, sealed for this caller for `ttl`.
+    pub fn seal_for(&self, payload: Vec<u8>, ttl: Duration) -> Vec<u8> {
+        self.signer.seal_for(payload, &self.identity, ttl)
     }
 
     /// The payload of a handle sealed for this caller, if it is valid.

@@ -92,7 +92,10 @@ pub fn refusal_status(refusal: &Refusal) -> Status {
         | Refusal::Pattern { .. }
         | Refusal::Undecodable { .. }
         | Refusal::UnknownAction { .. }
-        | Refusal::NotRenewable => Code::InvalidArgument,
+        | Refusal::NotRenewable
+        | Refusal::Compression(_) => Code::InvalidArgument,
+        Refusal::SessionCookie(_) => Code::FailedPrecondition,
+        Refusal::Deadline(_) => Code::DeadlineExceeded,
         Refusal::Unauthenticated(_) => Code::Unauthenticated,
         Refusal::NoRandom | Refusal::TokenEncryption | Refusal::TokenHeader => Code::Internal,
     };

@@ -162,10 +162,12 @@ pub async fn resolve_entity(
     Ok(None)
 }
 
-/// The relation PostgreSQL itself would read for `schema.name`, or for `name` along the
-/// session's search_path (names exact, as a SQL parser has already folded them).
+/// The relation PostgreSQL itself would read for `schema.name`, or for `name` along
+/// `search_path` (the client session's; `None`: the role's own), names exact, as a SQL parser
+/// has already folded them.
 pub async fn lookup_relation(
     pool: &PgPool,
+    search_path: Option<&str>,
     schema: Option<&str>,
     name: &str,
 ) -> Result<Option<Relation>, PgError> {
@@ -174,15 +176,17 @@ pub async fn lookup_relation(
         None => crate::pg::sql::quote_ident(name),
     };
     let found = {
-        let client = pool.get().await?;
-        client
+        let client = pool.get_on_path(search_path).await?;
+        let found = client
             .query_opt(
                 "SELECT n.nspname::text, c.relname::text FROM pg_class c \
                  JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
                 &[&qualified],
             )
             .await
-            .map_err(|e| pool.error(e))?
+            .map_err(|e| pool.error(e))?;
+        client.finish().await;
+        found
     };
     let Some(row) = found else { return Ok(None) };
     let filter = RelationFilter {
@@ -199,12 +203,13 @@ pub(crate) fn relations_sql() -> &'static str {
 }
 
 /// Of the relations a SQL statement names (`(schema, name)`, names as PostgreSQL folded them;
-/// no schema: the search path), those that exist but that the role may not read, as
+/// no schema: `search_path`, or the role's own), those that exist but that the role may not read, as
 /// `schema.name` text: no USAGE on the named schema, or neither SELECT on the relation nor on
 /// any of its columns (a statement may read the columns it was granted). Names that resolve to
 /// nothing are left to PostgreSQL, which says so in its own words.
 pub async fn unreadable(
     pool: &PgPool,
+    search_path: Option<&str>,
     names: &[(Option<String>, String)],
 ) -> Result<Vec<String>, PgError> {
     if names.is_empty() {
@@ -212,13 +217,14 @@ pub async fn unreadable(
     }
     let schemas: Vec<Option<String>> = names.iter().map(|(s, _)| s.clone()).collect();
     let relations: Vec<String> = names.iter().map(|(_, r)| r.clone()).collect();
-    let client = pool.get().await?;
+    let client = pool.get_on_path(search_path).await?;
     let rows = pool
         .observe(
             "catalog",
             client.query(UNREADABLE_SQL, &[&schemas, &relations]),
         )
         .await?;
+    client.finish().await;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 

@@ -143,6 +143,27 @@ impl PgPool {
             .map_err(|e| self.counted(self.pool_error(e)))
     }
 
+    /// A connection whose `search_path` is `path` (a client session's schema), in a read-only
+    /// transaction so that the path ends with it ([`OnPath::finish`]); `None`: the role's own
+    /// path, no transaction.
+    pub async fn get_on_path(&self, path: Option<&str>) -> Result<OnPath, PgError> {
+        let client = self.get().await?;
+        if let Some(path) = path {
+            let set = format!(
+                "BEGIN READ ONLY; SELECT set_config('search_path', {}, true)",
+                crate::pg::sql::quote_literal(path)
+            );
+            if let Err(err) = client.batch_execute(&set).await {
+                drop(deadpool_postgres::Object::take(client));
+                return Err(self.error(err));
+            }
+        }
+        Ok(OnPath {
+            client: Some(client),
+            in_transaction: path.is_some(),
+        })
+    }
+
     fn pool_error(&self, e: PoolError) -> PgError {
         match e {
             PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => PgError::PoolExhausted {
@@ -347,6 +368,46 @@ fn spawn_idle_reaper(pool: Pool, idle_timeout: Duration) -> JoinHandle<()> {
             pool.retain(|_, metrics| metrics.last_used() < idle_timeout);
         }
     })
+}
+
+/// A pooled connection on a client session's `search_path` ([`PgPool::get_on_path`]). Its
+/// transaction ends with [`OnPath::finish`]; dropped without it (an error on the way), the
+/// connection is closed rather than returned mid-transaction.
+pub struct OnPath {
+    client: Option<PgConnection>,
+    in_transaction: bool,
+}
+
+impl std::ops::Deref for OnPath {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        self.client
+            .as_ref()
+            .expect("an OnPath holds its connection until finished")
+    }
+}
+
+impl OnPath {
+    /// Ends the transaction (rollback: nothing was written) and returns the connection.
+    pub async fn finish(mut self) {
+        if let Some(client) = self.client.take()
+            && self.in_transaction
+            && client.batch_execute("ROLLBACK").await.is_err()
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
+
+impl Drop for OnPath {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take()
+            && self.in_transaction
+        {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -26,15 +26,17 @@ pub struct Described {
     pub params: Vec<ParamType>,
 }
 
-/// Prepares `sql` (never runs it) and maps its result columns and parameters to Arrow.
+/// Prepares `sql` (never runs it) on `search_path` (the client session's; `None`: the role's
+/// own) and maps its result columns and parameters to Arrow.
 /// Result columns carry no declared dimension count or nullability (PostgreSQL does not report
 /// them for a query): arrays are one-dimensional lists and every field is nullable.
 pub async fn describe(
     pool: &PgPool,
+    search_path: Option<&str>,
     sql: &str,
     options: &TypeOptions,
 ) -> Result<Described, PgError> {
-    let client = pool.get().await?;
+    let client = pool.get_on_path(search_path).await?;
     let statement = client.prepare(sql).await.map_err(|e| pool.error(e))?;
     let mut oids: Vec<u32> = Vec::new();
     let mut typmods: Vec<i32> = Vec::new();
@@ -47,6 +49,7 @@ pub async fn describe(
         typmods.push(-1);
     }
     let names = type_names(&client, pool, &oids, &typmods).await?;
+    client.finish().await;
     let mut names = names.into_iter();
     let mut columns = Vec::new();
     for (i, column) in statement.columns().iter().enumerate() {

@@ -74,7 +74,7 @@ pub enum PgError {
     },
     /// The statement ran past `statement_timeout`.
     #[error(
-        "query timeout after {after:?}: raise statement_timeout, index the cursor field, or reduce batch_size"
+        "query timeout after {after:?}: raise statement_timeout (or the client's deadline or session statement_timeout, when shorter), index the cursor field, or reduce batch_size"
     )]
     QueryTimeout {
         /// The configured statement timeout.

@@ -18,6 +18,7 @@ pub mod read;
 pub mod render;
 pub mod roles;
 pub mod server_facts;
+pub mod settings;
 pub mod snapshot;
 pub mod source;
 pub mod sql;

@@ -8,6 +8,7 @@ use crate::pg::placeholders::substitute;
 use crate::pg::read::{
     CompareOp, Filter, Literal, LiteralType, ReadColumn, ScanRead, StatementRead, filter::Condition,
 };
+use crate::pg::settings::Setting;
 use crate::pg::sql::{qualified_name, quote_ident, quote_literal};
 use crate::pg::types::ColumnPlan;
 
@@ -146,6 +147,26 @@ fn cast(text: Option<&str>, sql_type: &str) -> String {
     }
 }
 
+/// The `SELECT set_config(…, true), …` that applies `settings` in the current transaction, or
+/// `None` when there are none. Names come from the allowlist, values are string literals:
+/// PostgreSQL parses them as it parses `SET`.
+pub fn settings_sql(settings: &[Setting]) -> Option<String> {
+    if settings.is_empty() {
+        return None;
+    }
+    let calls: Vec<String> = settings
+        .iter()
+        .map(|s| {
+            format!(
+                "set_config({}, {}, true)",
+                quote_literal(&s.name),
+                quote_literal(&s.value)
+            )
+        })
+        .collect();
+    Some(format!("SELECT {}", calls.join(", ")))
+}
+
 fn copy(query: &str) -> String {
     format!("COPY ({query}) TO STDOUT (FORMAT binary)")
 }
@@ -278,6 +299,7 @@ fn literal(value: Option<&Literal>) -> String {
 mod tests {
     use super::*;
     use crate::pg::read::{ParamRow, ParamValue};
+    use crate::pg::settings::SEARCH_PATH;
     use crate::pg::types::TypeOptions;
 
     fn int_column(name: &str) -> ReadColumn {
@@ -412,6 +434,21 @@ mod tests {
             vec![
                 "COPY (SELECT \"c1\", \"c2\"::text FROM (\nSELECT 1, '::1'::inet\n) AS q(\"c1\", \"c2\")) TO STDOUT (FORMAT binary)"
             ]
+        );
+    }
+
+    #[test]
+    fn values_are_literals() {
+        assert_eq!(settings_sql(&[]), None);
+        let sql = settings_sql(&[
+            Setting::new("TimeZone", "Europe/Paris"),
+            Setting::new(SEARCH_PATH, "\"o'dd\""),
+        ])
+        .unwrap();
+        assert_eq!(
+            sql,
+            "SELECT set_config('TimeZone', 'Europe/Paris', true), \
+             set_config('search_path', '\"o''dd\"', true)"
         );
     }
 }

@@ -22,7 +22,8 @@ use crate::pg::cancel::{self, Registration};
 use crate::pg::copy::CopyDecoder;
 use crate::pg::metrics::{QueryTimer, record_error, record_rows};
 use crate::pg::read::{Read, read_source::Source};
-use crate::pg::render::{scan_copy, statement_copies};
+use crate::pg::render::{scan_copy, settings_sql, statement_copies};
+use crate::pg::settings::Setting;
 use crate::pg::snapshot;
 use crate::pg::types::{ColumnPlan, TypeOptions};
 use crate::pg::{PgConnection, PgError, PgPool};
@@ -33,15 +34,16 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// A stream of record batches from PostgreSQL.
 pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, PgError>> + Send>>;
 
-/// Runs `read` on a pooled connection; batches of `batch_size` rows arrive as they are decoded.
-/// Dropping the stream cancels the statement and returns the connection to the pool, and so
-/// does a cancel of the read's query ([`crate::pg::cancel`]); a read of a query cancelled
-/// already is refused.
+/// Runs `read` on a pooled connection with `settings` (`SET LOCAL`); batches of `batch_size`
+/// rows arrive as they are decoded. Dropping the stream cancels the statement and returns the
+/// connection to the pool, and so does a cancel of the read's query ([`crate::pg::cancel`]); a
+/// read of a query cancelled already is refused.
 pub fn run(
     pool: Arc<PgPool>,
     read: Read,
     options: TypeOptions,
     batch_size: usize,
+    settings: &[Setting],
 ) -> Result<BatchStream, PgError> {
     let columns = read.column_plans(&options);
     if let Some(id) = read.query_id() {
@@ -69,7 +71,7 @@ pub fn run(
             .collect();
     }
     let job = Job {
-        transaction: transaction(&read)?,
+        transaction: transaction(&read, settings)?,
         statements,
         columns,
         batch_size,
@@ -86,16 +88,21 @@ pub fn run(
     })))
 }
 
-/// The transaction a read runs in: the exported snapshot's, a read-only one for client SQL
-/// (rolled back, so not even `set_config` survives it), or none for a plain scan (the session
-/// is read-only already).
-fn transaction(read: &Read) -> Result<Option<String>, PgError> {
-    if let Some(id) = read.snapshot() {
-        return snapshot::import_sql(id).map(Some);
-    }
-    Ok(match read.source {
-        Some(Source::Statement(_)) => Some("BEGIN READ ONLY".to_string()),
-        _ => None,
+/// The transaction a read runs in: the exported snapshot's, a read-only one for client SQL or
+/// a read with session settings (rolled back, so neither the settings nor a `set_config` of
+/// the statement survive it), or none for a plain scan (the session is read-only already).
+/// The settings are applied after the snapshot is imported (which must come first).
+fn transaction(read: &Read, settings: &[Setting]) -> Result<Option<String>, PgError> {
+    let begin = match read.snapshot() {
+        Some(id) => Some(snapshot::import_sql(id)?),
+        None => match (&read.source, settings.is_empty()) {
+            (Some(Source::Statement(_)), _) | (_, false) => Some("BEGIN READ ONLY".to_string()),
+            _ => None,
+        },
+    };
+    Ok(match (begin, settings_sql(settings)) {
+        (Some(begin), Some(set)) => Some(format!("{begin}; {set}")),
+        (begin, _) => begin,
     })
 }
 

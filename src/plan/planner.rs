@@ -2,7 +2,7 @@
 //! of the result (GetFlightInfo); a [`ReadPlan`] is executed without planning again (DoGet).
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -10,11 +10,12 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
 use crate::pg::read::StatementRead;
+use crate::pg::settings::{STATEMENT_TIMEOUT, Setting};
 use crate::pg::types::arrow_schema;
 use crate::pg::{catalog, describe, source};
 use crate::plan::PlanError;
 use crate::plan::command::Command;
-use crate::plan::context::{QueryStream, ReadContext};
+use crate::plan::context::{QueryStream, ReadContext, ReadSession};
 use crate::plan::cursor::with_cursor_metadata;
 use crate::plan::extract::{plan_path, plan_request, readable_relations};
 use crate::plan::guard::GuardError;
@@ -70,8 +71,25 @@ impl Planner {
         &self.ctx.options
     }
 
-    /// Plans `command`: its schema and each endpoint's read plan. Never runs the read.
+    /// This planner for a client whose session changes its reads.
+    pub fn with_session(&self, session: &ReadSession) -> Planner {
+        Planner {
+            ctx: self.ctx.with_session(session),
+        }
+    }
+
+    /// Plans `command`: its schema and each endpoint's read plan, carrying the session's
+    /// settings and batch size. Never runs the read.
     pub async fn plan(&self, command: &Command) -> Result<Planned, PlanError> {
+        let mut planned = self.plan_command(command).await?;
+        for endpoint in &mut planned.endpoints {
+            endpoint.settings = self.ctx.settings.clone();
+            endpoint.batch_size = Some(self.ctx.batch_size as u64);
+        }
+        Ok(planned)
+    }
+
+    async fn plan_command(&self, command: &Command) -> Result<Planned, PlanError> {
         let ctx = &self.ctx;
         match command {
             Command::Extract(request) => Ok(extraction(
@@ -159,7 +177,13 @@ impl Planner {
             match guard.check(sql) {
                 Ok(()) => {}
                 Err(unreadable @ GuardError::Unreadable { .. }) => {
-                    describe::describe(&self.ctx.pool, sql, &self.ctx.options).await?;
+                    describe::describe(
+                        &self.ctx.pool,
+                        self.ctx.search_path(),
+                        sql,
+                        &self.ctx.options,
+                    )
+                    .await?;
                     return Err(unreadable.into());
                 }
                 Err(denied) => return Err(denied.into()),
@@ -179,7 +203,8 @@ impl Planner {
         };
         let names: Vec<(Option<String>, String)> =
             named.into_iter().map(|r| (r.schema, r.name)).collect();
-        let unreadable = catalog::unreadable(&self.ctx.pool, &names).await?;
+        let unreadable =
+            catalog::unreadable(&self.ctx.pool, self.ctx.search_path(), &names).await?;
         match unreadable.first() {
             None => Ok(()),
             Some(name) => Err(PlanError::NotFound(format!(
@@ -272,10 +297,22 @@ impl Planner {
         Ok(SystemTime::now() + expires.saturating_duration_since(Instant::now()))
     }
 
-    /// Runs one endpoint's read plan: its schema, and the stream of its batches, every batch
-    /// carrying exactly that schema.
-    pub async fn execute(&self, plan: ReadPlan) -> Result<(SchemaRef, QueryStream), PlanError> {
-        let ctx = self.ctx.clone();
+    /// Runs one endpoint's read plan with the settings it carries, its statements given at most
+    /// `timeout` (a client's deadline; never longer than the session's statement timeout): its
+    /// schema, and the stream of its batches, every batch carrying exactly that schema.
+    pub async fn execute(
+        &self,
+        plan: ReadPlan,
+        timeout: Option<Duration>,
+    ) -> Result<(SchemaRef, QueryStream), PlanError> {
+        let mut ctx = self.ctx.clone();
+        ctx.settings = plan.settings.clone();
+        if let Some(batch_size) = plan.batch_size {
+            ctx.batch_size = usize::try_from(batch_size).unwrap_or(ctx.batch_size).max(1);
+        }
+        if let Some(timeout) = timeout {
+            ctx.settings.push(statement_timeout(&ctx.settings, timeout));
+        }
         let cursor = plan.cursor_metadata().map(str::to_string);
         let query_id = plan.query_id;
         match plan.body {
@@ -283,8 +320,14 @@ impl Planner {
                 let read = read.in_query(&query_id);
                 let columns = read.column_plans(&ctx.options);
                 let schema = with_cursor_metadata(arrow_schema(&columns), cursor.as_deref());
-                let stream = source::run(ctx.pool.clone(), read, ctx.options, ctx.batch_size)?
-                    .map_err(PlanError::Pg);
+                let stream = source::run(
+                    ctx.pool.clone(),
+                    read,
+                    ctx.options,
+                    ctx.batch_size,
+                    &ctx.settings,
+                )?
+                .map_err(PlanError::Pg);
                 Ok((schema.clone(), with_schema(schema, Box::pin(stream))))
             }
             Some(Body::Query(query)) => {
@@ -308,6 +351,20 @@ impl Planner {
             )),
         }
     }
+}
+
+/// The `statement_timeout` of a read given at most `timeout`: the shorter of it and the one
+/// `settings` already hold (at least 1 ms: PostgreSQL's 0 would mean no limit).
+fn statement_timeout(settings: &[Setting], timeout: Duration) -> Setting {
+    let session_ms = settings
+        .iter()
+        .rev()
+        .find(|s| s.name == STATEMENT_TIMEOUT)
+        .and_then(|s| s.value.parse::<u128>().ok())
+        .filter(|ms| *ms > 0);
+    let ms = timeout.as_millis().max(1);
+    let ms = session_ms.map_or(ms, |session| session.min(ms));
+    Setting::new(STATEMENT_TIMEOUT, ms.to_string())
 }
 
 /// Every batch of `stream` with exactly `schema` (the one announced at planning).

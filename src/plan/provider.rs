@@ -27,6 +27,7 @@ use futures::TryStreamExt;
 use crate::pg::PgPool;
 use crate::pg::read::{Filter, Read, ReadColumn, ScanRead};
 use crate::pg::render::scan_copy;
+use crate::pg::settings::Setting;
 use crate::pg::source;
 use crate::pg::types::{ColumnPlan, TypeOptions, arrow_schema, oid};
 use crate::plan::pushdown::{self, PushColumn, PushColumns};
@@ -51,6 +52,8 @@ pub struct PgTable {
     range: Option<(Filter, String)>,
     /// The query its scans belong to ("" for none).
     query_id: String,
+    /// The session settings every scan runs with.
+    settings: Vec<Setting>,
 }
 
 impl PgTable {
@@ -105,7 +108,14 @@ impl PgTable {
             scans: Arc::default(),
             range: None,
             query_id: String::new(),
+            settings: Vec::new(),
         }
+    }
+
+    /// This table read with the session's `settings`.
+    pub fn with_settings(mut self, settings: Vec<Setting>) -> PgTable {
+        self.settings = settings;
+        self
     }
 
     /// This table restricted to one endpoint's `range`, read in the split's exported `snapshot`.
@@ -210,6 +220,7 @@ impl TableProvider for PgTable {
             scan.column_plans(&self.options),
             self.options,
             self.batch_size,
+            self.settings.clone(),
         )))
     }
 }
@@ -223,17 +234,20 @@ pub struct PgScanExec {
     schema: SchemaRef,
     options: TypeOptions,
     batch_size: usize,
+    settings: Vec<Setting>,
     properties: Arc<PlanProperties>,
 }
 
 impl PgScanExec {
-    /// A plan node running `read` (a scan whose columns are read as `columns`).
+    /// A plan node running `read` (a scan whose columns are read as `columns`) with the
+    /// session's `settings`.
     pub fn new(
         pool: Arc<PgPool>,
         read: Read,
         columns: Vec<ColumnPlan>,
         options: TypeOptions,
         batch_size: usize,
+        settings: Vec<Setting>,
     ) -> PgScanExec {
         let scan = match &read.source {
             Some(crate::pg::read::read_source::Source::Scan(scan)) => scan.clone(),
@@ -254,6 +268,7 @@ impl PgScanExec {
             schema,
             options,
             batch_size,
+            settings,
             properties: Arc::new(properties),
         }
     }
@@ -309,6 +324,7 @@ impl ExecutionPlan for PgScanExec {
             self.read.clone(),
             self.options,
             self.batch_size,
+            &self.settings,
         )
         .map_err(|e| DataFusionError::External(Box::new(e)))?
         .map_err(|e| DataFusionError::External(Box::new(e)));

@@ -254,7 +254,7 @@ async fn pass_through(
     sql: &str,
     reason: PassReason,
 ) -> Result<StatementPlan, PlanError> {
-    let described = describe::describe(&ctx.pool, sql, &ctx.options).await?;
+    let described = describe::describe(&ctx.pool, ctx.search_path(), sql, &ctx.options).await?;
     if described.columns.is_empty() {
         return Err(PlanError::Pg(crate::pg::PgError::ReadOnly {
             message: "only queries that return rows are accepted; INSERT, UPDATE, DELETE, DDL \

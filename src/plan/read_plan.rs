@@ -5,6 +5,7 @@
 use prost::Message;
 
 use crate::pg::read::{Filter, Read, ReadColumn};
+use crate::pg::settings::Setting;
 use crate::plan::PlanError;
 
 /// Layout version; a plan of another version (an older pgflight's ticket) is refused.
@@ -25,6 +26,13 @@ pub struct ReadPlan {
     /// The query every endpoint of one FlightInfo shares ("" for none): what a cancel names.
     #[prost(string, tag = "16")]
     pub query_id: String,
+    /// The client session's PostgreSQL settings, applied in the read's transaction (so DoGet
+    /// on any instance reads as the session asked).
+    #[prost(message, repeated, tag = "17")]
+    pub settings: Vec<Setting>,
+    /// The client session's rows per record batch, when it set one.
+    #[prost(uint64, optional, tag = "18")]
+    pub batch_size: Option<u64>,
 }
 
 /// The kinds of [`ReadPlan`].
@@ -82,6 +90,8 @@ impl ReadPlan {
             body: Some(body),
             cursor_metadata: cursor_metadata.unwrap_or_default().to_string(),
             query_id: String::new(),
+            settings: Vec::new(),
+            batch_size: None,
         }
     }
 

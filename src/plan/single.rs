@@ -15,10 +15,10 @@ use datafusion::logical_expr::{Between, BinaryExpr, Expr, ExprSchemable, Logical
 use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::pg::PgError;
 use crate::pg::catalog;
 use crate::pg::read::{Filter, Read, ReadColumn, ScanRead};
 use crate::pg::types::TYPE_NAME_KEY;
-use crate::pg::{PgError, PgPool};
 use crate::plan::PlanError;
 use crate::plan::context::{QueryStream, ReadContext};
 use crate::plan::direct::direct_read;
@@ -196,7 +196,7 @@ pub async fn plan(
             ));
         }
     };
-    let Some(relation) = lookup(&ctx.pool, schema.as_deref(), &name).await? else {
+    let Some(relation) = lookup(ctx, schema.as_deref(), &name).await? else {
         let reason = format!("relation {reference} is not known to pgflight");
         return Ok((Err(PassReason(reason)), None));
     };
@@ -277,6 +277,7 @@ async fn plan_query(
             &ctx.options,
             ctx.batch_size,
         )
+        .with_settings(ctx.settings.clone())
         .with_range(range)
         .in_query(query_id),
     );
@@ -329,11 +330,11 @@ async fn plan_query(
 
 /// The relation PostgreSQL would read for `schema.name` (or `name` on the search path).
 async fn lookup(
-    pool: &PgPool,
+    ctx: &ReadContext,
     schema: Option<&str>,
     name: &str,
 ) -> Result<Option<catalog::Relation>, PgError> {
-    catalog::lookup_relation(pool, schema, name).await
+    catalog::lookup_relation(&ctx.pool, ctx.search_path(), schema, name).await
 }
 
 /// Only projection of columns, filters, sort on non-text columns, limit, aliases and the scan.

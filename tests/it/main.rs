@@ -15,6 +15,7 @@ mod privileges;
 mod read_plan;
 mod security;
 mod serve;
+mod sessions;
 mod sql;
 mod types;
 mod user_roles;
