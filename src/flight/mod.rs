@@ -6,6 +6,7 @@ pub mod auth;
 pub mod discovery;
 pub mod gateway;
 pub mod limits;
+pub mod locations;
 pub mod metadata;
 pub mod metrics;
 pub mod password;

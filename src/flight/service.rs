@@ -36,6 +36,7 @@ use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
 use crate::flight::audit::{AuditRecord, command_subject, plan_subject};
 use crate::flight::auth::{Identity, identity_of};
 use crate::flight::discovery;
+use crate::flight::locations::Advertised;
 use crate::flight::metadata;
 use crate::flight::signing::{HandleSigner, Sealer};
 use crate::flight::statements;
@@ -58,6 +59,7 @@ pub struct PgFlightSqlService {
     signer: Arc<HandleSigner>,
     planner: Planner,
     server_facts: OnceCell<ServerFacts>,
+    advertised: Advertised,
 }
 
 impl PgFlightSqlService {
@@ -82,6 +84,7 @@ impl PgFlightSqlService {
                 .then(|| Arc::new(StatementGuard::new(&config.deny_functions))),
         });
         PgFlightSqlService {
+            advertised: Advertised::new(config.advertise.clone()),
             pool,
             config,
             signer,
@@ -161,9 +164,10 @@ impl PgFlightSqlService {
         if let Some(cursor) = planned.app_metadata {
             info = info.with_app_metadata(cursor.into_bytes());
         }
-        for plan in &planned.endpoints {
-            let ticket = plan_ticket(&sealer, plan);
-            info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
+        let count = planned.endpoints.len();
+        for (index, plan) in planned.endpoints.iter().enumerate() {
+            let endpoint = FlightEndpoint::new().with_ticket(plan_ticket(&sealer, plan));
+            info = info.with_endpoint(self.advertised.place(endpoint, index, count));
         }
         Ok(info)
     }
