@@ -20,6 +20,10 @@ pub struct Read {
     /// What PostgreSQL runs.
     #[prost(oneof = "read_source::Source", tags = "2, 3")]
     pub source: Option<read_source::Source>,
+    /// Which endpoint of the split read this is (0-based): its backend is tagged with it, so
+    /// that the snapshot's holder sees it start, whichever instance reads it.
+    #[prost(uint32, tag = "4")]
+    pub part: u32,
 }
 
 /// The kinds of [`Read`].
@@ -197,7 +201,13 @@ impl Read {
         Read {
             snapshot: snapshot.unwrap_or_default().to_string(),
             source: Some(read_source::Source::Scan(scan)),
+            part: 0,
         }
+    }
+
+    /// This read as endpoint `part` of a split read.
+    pub fn in_part(self, part: u32) -> Read {
+        Read { part, ..self }
     }
 
     /// A read of `statement`.
@@ -205,6 +215,7 @@ impl Read {
         Read {
             snapshot: String::new(),
             source: Some(read_source::Source::Statement(statement)),
+            part: 0,
         }
     }
 

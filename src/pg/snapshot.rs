@@ -2,67 +2,62 @@
 //!
 //! Planning opens a `REPEATABLE READ READ ONLY` transaction and exports its snapshot
 //! (`pg_export_snapshot()`); each endpoint's DoGet imports it (`SET TRANSACTION SNAPSHOT`), so
-//! the union of the endpoints is the table as of one moment. The exporting transaction must
-//! stay open until every endpoint has imported the snapshot: it is held here, bounded in time
-//! (`snapshot_ttl`) and released as soon as every endpoint has started. An open transaction
-//! holds back vacuum, hence the bound. This is the one piece of in-memory state a DoGet
-//! depends on; a DoGet after expiry fails with a clear message.
+//! the union of the endpoints is the table as of one moment, whichever pgflight instance
+//! reads each endpoint (the snapshot is PostgreSQL's, not the instance's). The exporting
+//! transaction must stay open until every endpoint has imported the snapshot: it is held
+//! here, bounded in time (`snapshot_ttl`), and released as soon as every endpoint has started.
+//! An open transaction holds back vacuum, hence the bound and the early release.
+//!
+//! How the holder learns that an endpoint started, on any instance: PostgreSQL carries the
+//! signal. An endpoint's transaction tags its backend (`SET LOCAL application_name =
+//! 'pgflight snapshot <id> part <n>'`, undone by its ROLLBACK), and the holder looks for
+//! those tags in `pg_stat_activity` every [`POLL_PERIOD`], on the held connection itself (no
+//! extra connection; `application_name` is visible to every role). An endpoint read on the
+//! holding instance also says so in memory at once. An endpoint that starts and ends between
+//! two looks is missed: the snapshot is then held to `snapshot_ttl`, as without the signal.
+//! The holder's own backend is tagged `pgflight snapshot <id>`, so a DBA sees what it holds.
+//!
+//! This is the one piece of in-memory state a DoGet depends on; a DoGet after expiry fails
+//! with a clear message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::task::JoinHandle;
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::pg::{PgConnection, PgError};
 
-/// How often expired snapshots are looked for.
-const REAP_PERIOD: Duration = Duration::from_millis(500);
+/// How often a holder looks in `pg_stat_activity` for the endpoints that started.
+pub const POLL_PERIOD: Duration = Duration::from_millis(200);
 
-struct Held {
-    connection: PgConnection,
-    expires: Instant,
-    endpoints_left: usize,
+/// What the holder of one snapshot knows.
+struct Progress {
+    endpoints: usize,
+    started: HashSet<u32>,
+    wake: Arc<Notify>,
+    task: Option<AbortHandle>,
 }
 
-/// Exporting transactions held open for their endpoints.
+type HeldMap = Arc<Mutex<HashMap<String, Progress>>>;
+
+/// Exporting transactions held open for their endpoints, one task each.
+#[derive(Default)]
 pub struct SnapshotHolder {
-    held: Arc<Mutex<HashMap<String, Held>>>,
-    reaper: JoinHandle<()>,
+    held: HeldMap,
 }
 
 impl SnapshotHolder {
-    /// An empty holder; expired snapshots are released in the background.
+    /// An empty holder.
     pub fn new() -> SnapshotHolder {
-        let held: Arc<Mutex<HashMap<String, Held>>> = Arc::default();
-        let reaper = {
-            let held = held.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(REAP_PERIOD);
-                loop {
-                    tick.tick().await;
-                    let now = Instant::now();
-                    let expired: Vec<Held> = {
-                        let mut map = lock(&held);
-                        let ids: Vec<String> = map
-                            .iter()
-                            .filter(|(_, h)| h.expires <= now)
-                            .map(|(id, _)| id.clone())
-                            .collect();
-                        ids.iter().filter_map(|id| map.remove(id)).collect()
-                    };
-                    for snapshot in expired {
-                        release(snapshot).await;
-                    }
-                }
-            })
-        };
-        SnapshotHolder { held, reaper }
+        SnapshotHolder::default()
     }
 
-    /// Opens a repeatable-read, read-only transaction on `connection` and exports its
-    /// snapshot; returns its identifier. Statements run on `connection` afterwards see that
-    /// snapshot, until [`SnapshotHolder::hold`] takes it.
+    /// Opens a repeatable-read, read-only transaction on `connection`, exports its snapshot
+    /// and tags the backend with it; returns its identifier. Statements run on `connection`
+    /// afterwards see that snapshot, until [`SnapshotHolder::hold`] takes it.
     pub async fn export(connection: &PgConnection) -> Result<String, tokio_postgres::Error> {
         connection
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -70,38 +65,46 @@ impl SnapshotHolder {
         let row = connection
             .query_one("SELECT pg_export_snapshot()", &[])
             .await?;
-        Ok(row.get(0))
+        let id: String = row.get(0);
+        if is_snapshot_id(&id) {
+            let tag = holder_tag(&id);
+            connection
+                .batch_execute(&format!("SET LOCAL application_name = '{tag}'"))
+                .await?;
+        }
+        Ok(id)
     }
 
-    /// Keeps the exporting transaction open for `ttl`, or until `endpoints` endpoints have
-    /// imported it.
+    /// Keeps the exporting transaction open for `ttl`, or until each of the `endpoints`
+    /// endpoints (parts `0..endpoints`) has been seen to start.
     pub fn hold(&self, id: String, connection: PgConnection, ttl: Duration, endpoints: usize) {
-        let held = Held {
-            connection,
-            expires: Instant::now() + ttl,
-            endpoints_left: endpoints,
+        let wake = Arc::new(Notify::new());
+        let progress = Progress {
+            endpoints,
+            started: HashSet::new(),
+            wake: wake.clone(),
+            task: None,
         };
-        lock(&self.held).insert(id, held);
+        lock(&self.held).insert(id.clone(), progress);
+        let deadline = Instant::now() + ttl;
+        let task = tokio::spawn(keep(
+            self.held.clone(),
+            id.clone(),
+            connection,
+            deadline,
+            wake,
+        ));
+        if let Some(progress) = lock(&self.held).get_mut(&id) {
+            progress.task = Some(task.abort_handle());
+        }
     }
 
-    /// Called once an endpoint has imported snapshot `id`; the last one releases it.
-    pub async fn imported(&self, id: &str) {
-        let finished = {
-            let mut map = lock(&self.held);
-            match map.get_mut(id) {
-                Some(held) => {
-                    held.endpoints_left = held.endpoints_left.saturating_sub(1);
-                    if held.endpoints_left == 0 {
-                        map.remove(id)
-                    } else {
-                        None
-                    }
-                }
-                None => None,
-            }
-        };
-        if let Some(held) = finished {
-            release(held).await;
+    /// Called once endpoint `part` has imported snapshot `id` on this instance (the holder's
+    /// look in `pg_stat_activity` would see it too, later).
+    pub fn imported(&self, id: &str, part: u32) {
+        if let Some(progress) = lock(&self.held).get_mut(id) {
+            progress.started.insert(part);
+            progress.wake.notify_one();
         }
     }
 
@@ -116,27 +119,91 @@ impl SnapshotHolder {
     }
 }
 
-impl Default for SnapshotHolder {
-    fn default() -> Self {
-        SnapshotHolder::new()
-    }
-}
-
 impl Drop for SnapshotHolder {
     fn drop(&mut self) {
-        self.reaper.abort();
+        for progress in lock(&self.held).values() {
+            if let Some(task) = &progress.task {
+                task.abort();
+            }
+        }
     }
 }
 
-fn lock(held: &Mutex<HashMap<String, Held>>) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
+fn lock(
+    held: &Mutex<HashMap<String, Progress>>,
+) -> std::sync::MutexGuard<'_, HashMap<String, Progress>> {
     held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Ends the exporting transaction and returns its connection to the pool.
-async fn release(held: Held) {
-    if let Err(err) = held.connection.batch_execute("ROLLBACK").await {
+/// Holds snapshot `id`'s transaction until every endpoint started or `deadline`, then ends it.
+async fn keep(
+    held: HeldMap,
+    id: String,
+    connection: PgConnection,
+    deadline: Instant,
+    wake: Arc<Notify>,
+) {
+    let prefix = format!("{} part ", holder_tag(&id));
+    let mut look = tokio::time::interval(POLL_PERIOD);
+    look.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let released_because = loop {
+        if every_endpoint_started(&held, &id) {
+            break "every endpoint started";
+        }
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => break "snapshot_ttl passed",
+            () = wake.notified() => {}
+            _ = look.tick() => match started_parts(&connection, &prefix).await {
+                Ok(parts) => {
+                    if let Some(progress) = lock(&held).get_mut(&id) {
+                        progress.started.extend(parts);
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not look for a snapshot's endpoints");
+                    break "its connection failed";
+                }
+            },
+        }
+    };
+    lock(&held).remove(&id);
+    if let Err(err) = connection.batch_execute("ROLLBACK").await {
         tracing::warn!(error = %err, "could not end a snapshot's transaction");
     }
+    tracing::debug!(snapshot = %id, reason = released_because, "exported snapshot released");
+}
+
+fn every_endpoint_started(held: &Mutex<HashMap<String, Progress>>, id: &str) -> bool {
+    lock(held)
+        .get(id)
+        .is_none_or(|p| (0..p.endpoints).all(|part| p.started.contains(&(part as u32))))
+}
+
+/// The parts of the endpoints whose backends carry `prefix` now (on any instance).
+async fn started_parts(
+    connection: &PgConnection,
+    prefix: &str,
+) -> Result<Vec<u32>, tokio_postgres::Error> {
+    // pg_stat_activity is read once per transaction unless its copy is cleared.
+    connection
+        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await?;
+    let rows = connection
+        .query(
+            "SELECT substr(application_name, length($1) + 1) FROM pg_stat_activity
+              WHERE left(application_name, length($1)) = $1",
+            &[&prefix],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .filter_map(|row| row.get::<_, Option<String>>(0)?.parse().ok())
+        .collect())
+}
+
+/// The holder's backend tag (`application_name`) for snapshot `id`.
+fn holder_tag(id: &str) -> String {
+    format!("pgflight snapshot {id}")
 }
 
 /// Whether `id` has the form of a PostgreSQL snapshot identifier (e.g. `00000003-0000001B-1`),
@@ -145,13 +212,16 @@ pub fn is_snapshot_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
-/// The statements an endpoint runs before reading: the exported snapshot, imported.
-pub fn import_sql(id: &str) -> Result<String, PgError> {
+/// The statements endpoint `part` runs before reading: the exported snapshot imported, and
+/// its backend tagged so that the holder sees it started (the tag ends with the transaction).
+pub fn import_sql(id: &str, part: u32) -> Result<String, PgError> {
     if !is_snapshot_id(id) {
         return Err(PgError::SnapshotExpired);
     }
+    let tag = holder_tag(id);
     Ok(format!(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{id}'"
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{id}'; \
+         SET LOCAL application_name = '{tag} part {part}'"
     ))
 }
 
@@ -163,13 +233,13 @@ mod tests {
     fn only_snapshot_shaped_ids_reach_sql() {
         assert!(is_snapshot_id("00000003-0000001B-1"));
         assert!(
-            import_sql("00000003-0000001B-1")
+            import_sql("00000003-0000001B-1", 2)
                 .unwrap()
-                .ends_with("'00000003-0000001B-1'")
+                .ends_with("'00000003-0000001B-1'; SET LOCAL application_name = 'pgflight snapshot 00000003-0000001B-1 part 2'")
         );
         for bad in ["", "1'; DROP TABLE t; --", "abc xyz", &"A".repeat(65)] {
             assert!(!is_snapshot_id(bad), "{bad}");
-            assert!(import_sql(bad).is_err());
+            assert!(import_sql(bad, 0).is_err());
         }
     }
 }

@@ -73,7 +73,7 @@ pub fn run(
 /// is read-only already).
 fn transaction(read: &Read) -> Result<Option<String>, PgError> {
     if let Some(id) = read.snapshot() {
-        return snapshot::import_sql(id).map(Some);
+        return snapshot::import_sql(id, read.part).map(Some);
     }
     Ok(match read.source {
         Some(Source::Statement(_)) => Some("BEGIN READ ONLY".to_string()),
@@ -118,7 +118,7 @@ impl Job {
                 return Err(err);
             }
             if let Some(id) = read.snapshot() {
-                pool.snapshots().imported(id).await;
+                pool.snapshots().imported(id, read.part);
             }
         }
         let mut rows = 0;
