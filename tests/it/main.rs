@@ -12,6 +12,7 @@ mod limits;
 mod partition;
 mod privileges;
 mod read_plan;
+mod scaleout;
 mod security;
 mod serve;
 mod sql;
