@@ -43,8 +43,10 @@ HOSTS = ("127.0.0.2", "127.0.0.3")
 MODES = ("copy", "1 endpoint", "2 endpoints", "4 endpoints")
 
 
-def start_instances(binary: Path, dsn: str, workdir: Path, batch_size: int | None) -> list[bench.Pgflight]:
-    """Two pgflight instances on HOSTS, advertising each other, one ticket_secret."""
+def start_instances(binary: Path, dsn: str, workdir: Path, batch_size: int | None,
+                    advertise: bool) -> list[bench.Pgflight]:
+    """Two pgflight instances on HOSTS, one ticket_secret, advertising each other (unless
+    `advertise` is false: a binary older than the key)."""
     instances = []
     for i, _ in enumerate(HOSTS):
         directory = workdir / f"pgflight-{i}"
@@ -54,11 +56,12 @@ def start_instances(binary: Path, dsn: str, workdir: Path, batch_size: int | Non
     for host, p in zip(HOSTS, instances):
         p.env.update({
             "PGFLIGHT_LISTEN": f"{host}:{p.port}",
-            "PGFLIGHT_ADVERTISE": json.dumps(locations),
             "PGFLIGHT_TICKET_SECRET": "bench: one secret for both instances",
             "PGFLIGHT_MAX_PARTITIONS": "4",
             "PGFLIGHT_MAX_CONNECTIONS": "8",
         })
+        if advertise:
+            p.env["PGFLIGHT_ADVERTISE"] = json.dumps(locations)
     for host, p in zip(HOSTS, instances):
         start_on(p, host)
     return instances
@@ -89,16 +92,21 @@ def start_on(p: bench.Pgflight, host: str) -> None:
     sys.exit(f"bench: pgflight did not answer {url}")
 
 
-def read_split(flight, planner: str, entity: str, partitions: int) -> tuple[int, list[str]]:
-    """GetFlightInfo on `planner`, then every endpoint at once, each on its first location (or
-    on the planner when it has none); rows received and where each endpoint was read."""
+def read_split(flight, instances: list[str], entity: str, partitions: int) -> tuple[int, list[str]]:
+    """GetFlightInfo on the first instance, then every endpoint at once, each on its first
+    location; a binary without `advertise` gives none, and endpoint i is then read on instance
+    i mod n (the same spread, done by the client). Rows received and where each was read."""
     request = json.dumps({"mode": {"fullTable": {"entity": entity}}, "partitions": partitions})
-    client = flight.FlightClient(planner)
+    client = flight.FlightClient(instances[0])
     info = client.get_flight_info(flight.FlightDescriptor.for_command(request))
     client.close()
 
-    def fetch(endpoint) -> tuple[int, str]:
-        uri = endpoint.locations[0].uri.decode() if endpoint.locations else planner
+    def fetch(indexed) -> tuple[int, str]:
+        index, endpoint = indexed
+        if endpoint.locations:
+            uri = endpoint.locations[0].uri.decode()
+        else:
+            uri = instances[index % len(instances)]
         reader_client = flight.FlightClient(uri)
         try:
             reader = reader_client.do_get(endpoint.ticket)
@@ -110,7 +118,7 @@ def read_split(flight, planner: str, entity: str, partitions: int) -> tuple[int,
             reader_client.close()
 
     with ThreadPoolExecutor(max_workers=len(info.endpoints)) as pool:
-        parts = list(pool.map(fetch, info.endpoints))
+        parts = list(pool.map(fetch, enumerate(info.endpoints)))
     return sum(rows for rows, _ in parts), [uri for _, uri in parts]
 
 
@@ -125,6 +133,9 @@ def parse_args(argv=None):
     p.add_argument("--pgflight", help="pgflight binary (default: target/release/pgflight)")
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--no-advertise", action="store_true",
+                   help="do not set advertise (a binary older than the key): the client spreads the"
+                        " endpoints over the instances itself, endpoint i on instance i mod 2")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     return p.parse_args(argv)
 
@@ -169,13 +180,13 @@ def _main(args) -> int:
     table = bench.ensure_table(sql, "wide", args.rows, args.schema)
     entity = f"{args.schema}.{table}"
 
-    a, b = start_instances(binary, dsn, workdir, args.batch_size)
+    a, b = start_instances(binary, dsn, workdir, args.batch_size, not args.no_advertise)
     debug = "debug" in binary.parts
     if debug:
         print("bench: NOTE: this is a debug build; its numbers are a smoke test only", flush=True)
     import pyarrow.flight as flight  # late: no pyarrow threads before the forks above
 
-    planner = f"grpc://{HOSTS[0]}:{a.port}"
+    instances = [f"grpc://{host}:{p.port}" for host, p in zip(HOSTS, (a, b))]
     copy_sql = f"COPY (SELECT * FROM {entity}) TO STDOUT (FORMAT binary)"
 
     def run(mode: str) -> tuple[int, list[str]]:
@@ -184,7 +195,7 @@ def _main(args) -> int:
                 subprocess.run([psql_bin, "-X", "-q", "-d", dsn, "-c", copy_sql], stdout=sink, check=True,
                                env=psql_env)
             return args.rows, ["psql"]
-        return read_split(flight, planner, entity, int(mode.split()[0]))
+        return read_split(flight, instances, entity, int(mode.split()[0]))
 
     for mode in MODES:  # warm-up, unmeasured; checks the row counts once
         rows, where = run(mode)
