@@ -13,8 +13,10 @@
 //! 'pgflight snapshot <id> part <n>'`, undone by its ROLLBACK), and the holder looks for
 //! those tags in `pg_stat_activity` every [`POLL_PERIOD`], on the held connection itself (no
 //! extra connection; `application_name` is visible to every role). An endpoint read on the
-//! holding instance also says so in memory at once. An endpoint that starts and ends between
-//! two looks is missed: the snapshot is then held to `snapshot_ttl`, as without the signal.
+//! holding instance also says so in memory at once; one read elsewhere that ends before
+//! [`TAG_VISIBLE`] keeps its transaction (and tag) open in the background until then, so
+//! that no look misses it (the client does not wait for that). Should a look still miss one
+//! (the holder's query failed), the snapshot is held to `snapshot_ttl`, as without the signal.
 //! The holder's own backend is tagged `pgflight snapshot <id>`, so a DBA sees what it holds.
 //!
 //! This is the one piece of in-memory state a DoGet depends on; a DoGet after expiry fails
@@ -32,6 +34,11 @@ use crate::pg::{PgConnection, PgError};
 
 /// How often a holder looks in `pg_stat_activity` for the endpoints that started.
 pub const POLL_PERIOD: Duration = Duration::from_millis(200);
+
+/// How long, at least, an endpoint keeps its tag when another instance holds its snapshot:
+/// a read that ends sooner keeps its transaction (and tag) open in the background until then,
+/// so that the holder, looking every [`POLL_PERIOD`], sees it.
+pub const TAG_VISIBLE: Duration = Duration::from_millis(2 * POLL_PERIOD.as_millis() as u64);
 
 /// What the holder of one snapshot knows.
 struct Progress {
@@ -99,13 +106,16 @@ impl SnapshotHolder {
         }
     }
 
-    /// Called once endpoint `part` has imported snapshot `id` on this instance (the holder's
-    /// look in `pg_stat_activity` would see it too, later).
-    pub fn imported(&self, id: &str, part: u32) {
-        if let Some(progress) = lock(&self.held).get_mut(id) {
-            progress.started.insert(part);
-            progress.wake.notify_one();
-        }
+    /// Called once endpoint `part` has imported snapshot `id` on this instance; whether this
+    /// instance holds it (otherwise its holder learns from the endpoint's tag).
+    pub fn imported(&self, id: &str, part: u32) -> bool {
+        let mut held = lock(&self.held);
+        let Some(progress) = held.get_mut(id) else {
+            return false;
+        };
+        progress.started.insert(part);
+        progress.wake.notify_one();
+        true
     }
 
     /// Snapshots held now.

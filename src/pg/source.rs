@@ -104,6 +104,8 @@ impl Job {
     async fn run(self, pool: &PgPool, read: &Read, tx: &BatchSender) -> Result<(), PgError> {
         let started = Instant::now();
         let client = pool.get().await?;
+        // Set when the snapshot is held by another instance, which learns from the tag.
+        let mut tagged_since = None;
         if let Some(begin) = &self.transaction {
             if let Err(err) = client.batch_execute(begin).await {
                 let err = match pool.error(err) {
@@ -117,8 +119,10 @@ impl Job {
                 end_transaction(client, true).await;
                 return Err(err);
             }
-            if let Some(id) = read.snapshot() {
-                pool.snapshots().imported(id, read.part);
+            if let Some(id) = read.snapshot()
+                && !pool.snapshots().imported(id, read.part)
+            {
+                tagged_since = Some(Instant::now());
             }
         }
         let mut rows = 0;
@@ -138,7 +142,18 @@ impl Job {
             // The reader left mid-COPY, or decoding failed: stop PostgreSQL sending the rest.
             pool.cancel(client.cancel_token()).await;
         }
-        end_transaction(client, self.transaction.is_some()).await;
+        let began = self.transaction.is_some();
+        match tagged_since.map(|since| snapshot::TAG_VISIBLE.saturating_sub(since.elapsed())) {
+            // A short read keeps its tag a little longer, so that the holder's next look sees
+            // it; the reader does not wait for that.
+            Some(linger) if !linger.is_zero() => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(linger).await;
+                    end_transaction(client, began).await;
+                });
+            }
+            _ => end_transaction(client, began).await,
+        }
         tracing::info!(
             read = %self.label,
             rows,

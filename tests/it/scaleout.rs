@@ -62,6 +62,65 @@ async fn holders(admin: &tokio_postgres::Client) -> Vec<String> {
         .collect()
 }
 
+/// Reads every endpoint of `info` on the instance its first location names: one batch each,
+/// then, with every stream open (and its backend tagged), waits until the planner has let go
+/// of the snapshot — it learns from pg_stat_activity that every endpoint started, long before
+/// snapshot_ttl (60 s) — and reads the rest. With `still_reading`, the endpoints are large
+/// enough to be still reading then (their backends tagged). The first column's values.
+async fn read_on_first_locations(
+    admin: &tokio_postgres::Client,
+    info: &arrow_flight::FlightInfo,
+    still_reading: bool,
+) -> Vec<i64> {
+    let mut streams: Vec<(FlightRecordBatchStream, Vec<RecordBatch>)> = Vec::new();
+    for endpoint in &info.endpoint {
+        let mut client = connect(&endpoint.location[0].uri).await;
+        let mut stream = client
+            .do_get(endpoint.ticket.clone().unwrap())
+            .await
+            .unwrap();
+        let first = stream.next().await.unwrap().unwrap();
+        streams.push((stream, vec![first]));
+    }
+    let started = Instant::now();
+    while !holders(admin).await.is_empty() {
+        if started.elapsed() > Duration::from_secs(5) {
+            let names: Vec<String> = admin
+                .query(
+                    "SELECT application_name || ' ' || coalesce(state, '') || ' ' || coalesce(query, '')
+                       FROM pg_stat_activity WHERE datname = current_database()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            panic!("the snapshot is still held after every endpoint started: {names:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tagged: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                AND application_name LIKE 'pgflight snapshot % part %'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        !still_reading || tagged > 0,
+        "endpoints are still reading, tagged"
+    );
+    let mut read = Vec::new();
+    for (stream, mut batches) in streams {
+        batches.extend(stream.try_collect::<Vec<_>>().await.unwrap());
+        read.extend(ids(&batches));
+    }
+    read
+}
+
 #[tokio::test]
 async fn a_read_planned_on_one_instance_is_read_on_the_others_in_one_snapshot() {
     let cluster = cluster().await;
@@ -136,44 +195,8 @@ async fn a_read_planned_on_one_instance_is_read_on_the_others_in_one_snapshot() 
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Each endpoint read on the instance its first location names; the planner's (0 and 3)
-    // say so in memory, the others only through PostgreSQL. One batch each, then wait.
-    let mut streams: Vec<(FlightRecordBatchStream, Vec<RecordBatch>)> = Vec::new();
-    for endpoint in &info.endpoint {
-        let mut client = connect(&endpoint.location[0].uri).await;
-        let mut stream = client
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap();
-        let first = stream.next().await.unwrap().unwrap();
-        streams.push((stream, vec![first]));
-    }
-
-    // Every endpoint started: the planner learns it from pg_stat_activity and lets go of the
-    // snapshot long before snapshot_ttl (60 s), while the endpoints are still reading.
-    let started = Instant::now();
-    while !holders(&admin).await.is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the snapshot is still held after every endpoint started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let tagged: i64 = admin
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-                AND application_name LIKE 'pgflight snapshot % part %'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(tagged > 0, "endpoints are still reading, tagged");
-
-    let mut read = Vec::new();
-    for (stream, mut batches) in streams {
-        batches.extend(stream.try_collect::<Vec<_>>().await.unwrap());
-        read.extend(ids(&batches));
-    }
+    // say so in memory, the others only through PostgreSQL.
+    let read = read_on_first_locations(&admin, &info, true).await;
     writing.abort();
     let unique: HashSet<i64> = read.iter().copied().collect();
     assert_eq!(unique.len(), read.len(), "a row was read twice");
@@ -280,6 +303,60 @@ async fn tokens_and_tickets_cross_instances_with_the_same_secret_only() {
     let (status, message) = code(rows(&mut own_c, ticket).await.unwrap_err());
     assert_eq!(status, Code::InvalidArgument, "{message}");
     assert!(message.contains("ticket"), "{message}");
+    for server in servers {
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn planned_sql_endpoints_are_seen_starting_on_any_instance() {
+    let cluster = cluster().await;
+    let (db, admin) = cluster
+        .fixture(
+            "scaleoutsql",
+            "CREATE TABLE t (id int8 PRIMARY KEY, pad text);
+             INSERT INTO t SELECT g, repeat('p', 200) FROM generate_series(1, 40000) g;
+             ANALYZE t;",
+        )
+        .await;
+    let (listeners, locations) = bind(&["127.0.0.2", "127.0.0.3"]).await;
+    let mut servers = Vec::new();
+    for listener in listeners {
+        let mut config = cluster.config(&db);
+        config.partition_min_rows = 1000;
+        config.max_partitions = 4;
+        config.max_connections = 8;
+        config.batch_size = 1000;
+        config.ticket_secret = Some(SecretString::from("one secret"));
+        config.advertise = locations.clone();
+        servers.push(TestServer::serve(listener, config));
+    }
+    let mut sql =
+        arrow_flight::sql::client::FlightSqlServiceClient::new(channel(&locations[1]).await);
+    // Read by PostgreSQL alone (pushed filter), and with a filter DataFusion evaluates on each
+    // endpoint (planned again at DoGet over the ticket's range): both tag their part.
+    for statement in [
+        "SELECT id FROM t WHERE id > 100",
+        "SELECT id FROM t WHERE pad LIKE 'p%' AND id > 100",
+    ] {
+        let info = sql.execute(statement.into(), None).await.unwrap();
+        assert_eq!(info.endpoint.len(), 4, "{statement}");
+        let firsts: Vec<&str> = info
+            .endpoint
+            .iter()
+            .map(|e| e.location[0].uri.as_str())
+            .collect();
+        assert_eq!(
+            firsts,
+            [0, 1, 0, 1].map(|i| locations[i].as_str()),
+            "{statement}"
+        );
+        // Ids only: each endpoint ends within milliseconds, before the planner's next look;
+        // its backend keeps the tag long enough to be seen all the same.
+        let mut read = read_on_first_locations(&admin, &info, false).await;
+        read.sort_unstable();
+        assert_eq!(read, (101..=40000).collect::<Vec<i64>>(), "{statement}");
+    }
     for server in servers {
         server.stop().await;
     }
