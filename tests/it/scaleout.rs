@@ -211,6 +211,20 @@ async fn a_read_planned_on_one_instance_is_read_on_the_others_in_one_snapshot() 
         .unwrap()
         .get(0);
     assert_ne!(now, expected.0, "the writers changed the table meanwhile");
+
+    // Released early: an endpoint read again (a retry after its instance died) is told to
+    // plan again, on any instance, rather than reading another snapshot.
+    let again = connect(&info.endpoint[1].location[0].uri)
+        .await
+        .do_get(info.endpoint[1].ticket.clone().unwrap())
+        .await;
+    let err = match again {
+        Err(err) => err,
+        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
+    };
+    let (status, message) = code(err);
+    assert_eq!(status, Code::FailedPrecondition, "{message}");
+    assert!(message.contains("GetFlightInfo again"), "{message}");
     for server in servers {
         server.stop().await;
     }
