@@ -161,6 +161,11 @@ pub struct ConfigFlags {
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     #[serde(with = "value::duration")]
     pub snapshot_max_ttl: Option<Duration>,
+    /// Flight locations of the instances behind this service (`grpc+tls://host:port`, …), put on
+    /// the endpoints of split reads, comma-separated or a JSON list [default: none]
+    #[arg(long, value_name = "LOCATIONS", value_parser = locations)]
+    #[serde(with = "value::locations")]
+    pub advertise: Option<Locations>,
     /// Key that signs tickets (prefer PGFLIGHT_TICKET_SECRET or the file) [default: random]
     #[arg(long, value_parser = secret)]
     #[serde(with = "value::secret")]
@@ -209,6 +214,14 @@ pub type FunctionNames = Vec<String>;
 /// clap parser for `--deny-functions`.
 fn function_names(text: &str) -> Result<FunctionNames, value::function_names::BadFunctionName> {
     value::function_names::parse(text.split(',').map(str::to_owned).collect())
+}
+
+/// A list of Flight locations (an alias, so that clap takes `--advertise a,b` as one value).
+pub type Locations = Vec<String>;
+
+/// clap parser for `--advertise`.
+fn locations(text: &str) -> Result<Locations, value::locations::BadLocation> {
+    value::locations::parse(value::locations::split(text)?)
 }
 
 /// clap parser for secret flags: any text is a secret.

@@ -155,6 +155,11 @@ pub struct Config {
     /// The longest RenewFlightEndpoint may keep a split request's snapshot held, counted from
     /// planning (at least `snapshot_ttl`). Default 10m.
     pub snapshot_max_ttl: Duration,
+    /// Flight locations of the instances serving this database (`grpc+tls://pgflight-0:8080`,
+    /// …). Each endpoint of a split read lists them all, rotated so that N endpoints name N
+    /// different instances first. Default none: endpoints carry no location (the client reads
+    /// them on the connection it has).
+    pub advertise: Vec<String>,
     /// Key that signs tickets and prepared-statement handles; give every instance behind one
     /// load balancer the same. Random at start when absent (tickets then die with the process).
     pub ticket_secret: Option<SecretString>,
@@ -273,6 +278,14 @@ impl Config {
                  required over TLS (set tls_cert and tls_key too)"
                     .into(),
             ));
+        }
+        if self.advertise.len() > 1 && self.ticket_secret.is_none() {
+            return Err(ConfigError::Conflict(format!(
+                "advertise names {} instances but ticket_secret is not set: each instance would \
+                 sign with a random key of its own and refuse the others' tickets (give every \
+                 instance the same ticket_secret)",
+                self.advertise.len()
+            )));
         }
         if self.metrics_listen == Some(self.listen) {
             return Err(ConfigError::Conflict(format!(
@@ -454,6 +467,7 @@ impl ConfigFlags {
             max_partitions: self.max_partitions.unwrap_or(4),
             snapshot_ttl: self.snapshot_ttl.unwrap_or(Duration::from_secs(60)),
             snapshot_max_ttl: self.snapshot_max_ttl.unwrap_or(Duration::from_secs(600)),
+            advertise: self.advertise.unwrap_or_default(),
             ticket_secret: self.ticket_secret,
             ticket_ttl: self.ticket_ttl.unwrap_or(Duration::from_secs(3600)),
             session_ttl: self.session_ttl.unwrap_or(Duration::from_secs(8 * 3600)),

@@ -1083,3 +1083,79 @@ fn allow_superuser_and_deny_functions_from_file_environment_and_flags() {
     assert!(msg.contains("deny_functions"), "{msg}");
     assert!(msg.contains("function names or patterns"), "{msg}");
 }
+
+#[test]
+fn advertise_from_file_environment_and_flags() {
+    let c = load_file("flight.toml", MINIMAL_TOML).unwrap();
+    assert!(c.advertise.is_empty(), "no locations by default");
+    let c = load_file(
+        "flight.toml",
+        &format!(
+            "{MINIMAL_TOML}ticket_secret = \"s\"\n\
+             advertise = [\"grpc+tls://pgflight-0.example:8080\", \"grpc://10.0.0.2:8080/\"]\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        c.advertise,
+        [
+            "grpc+tls://pgflight-0.example:8080",
+            "grpc://10.0.0.2:8080/"
+        ]
+    );
+    let env = [
+        BASE_ENV,
+        &[
+            ("PGFLIGHT_TICKET_SECRET", "s"),
+            (
+                "PGFLIGHT_ADVERTISE",
+                r#"["grpc://a:8080", "grpc://b:8080"]"#,
+            ),
+        ],
+    ]
+    .concat();
+    let c = load(None, &ConfigFlags::default(), &env).unwrap();
+    assert_eq!(c.advertise, ["grpc://a:8080", "grpc://b:8080"]);
+    let env = [
+        BASE_ENV,
+        &[("PGFLIGHT_ADVERTISE", " grpc+tcp://[::1]:9000 ,")],
+    ]
+    .concat();
+    let c = load(None, &ConfigFlags::default(), &env).unwrap();
+    assert_eq!(
+        c.advertise,
+        ["grpc+tcp://[::1]:9000"],
+        "one needs no secret"
+    );
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        flags: ConfigFlags,
+    }
+    let cli = Cli::parse_from([
+        "pgflight",
+        "--advertise",
+        "grpc://x:1,grpc://y:2",
+        "--ticket-secret",
+        "s",
+    ]);
+    let c = load(None, &cli.flags, BASE_ENV).unwrap();
+    assert_eq!(c.advertise, ["grpc://x:1", "grpc://y:2"]);
+
+    for bad in [
+        r#"["http://a:8080"]"#,
+        "grpc://a",
+        "grpc://a:1/path",
+        "grpc://u:p@a:1",
+        "grpc://a:1,grpc://a:1",
+        r#"["grpc://a:1""#,
+    ] {
+        let env = [BASE_ENV, &[("PGFLIGHT_ADVERTISE", bad)]].concat();
+        let msg = error(load(None, &ConfigFlags::default(), &env));
+        assert!(msg.contains("advertise"), "{bad}: {msg}");
+        assert!(msg.contains("Flight locations"), "{bad}: {msg}");
+    }
+    let env = [BASE_ENV, &[("PGFLIGHT_ADVERTISE", "grpc://a:1,grpc://b:1")]].concat();
+    let msg = error(load(None, &ConfigFlags::default(), &env));
+    assert!(msg.contains("ticket_secret is not set"), "{msg}");
+}

@@ -301,6 +301,93 @@ pub(super) mod function_names {
     }
 }
 
+/// Advertised Flight locations (`advertise`): a list of URIs, or one string holding a JSON list
+/// (`["grpc://a:8080", "grpc://b:8080"]`, the environment's form) or URIs separated by commas
+/// (the flag's form). Each is `grpc://`, `grpc+tcp://` or `grpc+tls://` with a host and a port;
+/// duplicates are refused (every instance is named once).
+pub(super) mod locations {
+    use super::*;
+
+    pub use super::as_is as serialize;
+
+    pub const EXPECTED: &str = "Flight locations such as \"grpc+tls://pgflight-0.example:8080\" \
+                                (grpc, grpc+tcp or grpc+tls, a host and a port, each once), as a \
+                                list, a JSON list or separated by commas";
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+        let value = <Value as Deserialize>::deserialize(d)?;
+        let items: Vec<String> = match &value {
+            Value::Empty(..) => return Ok(None),
+            Value::String(_, s) => split(s)
+                .map_err(|bad| de::Error::invalid_value(Unexpected::Str(&bad.0), &EXPECTED))?,
+            Value::Array(_, items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(_, s) => Ok(s.clone()),
+                    _ => Err(de::Error::invalid_type(
+                        Unexpected::Other("a non-string"),
+                        &EXPECTED,
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => {
+                return Err(de::Error::invalid_type(
+                    Unexpected::Other("a single value"),
+                    &EXPECTED,
+                ));
+            }
+        };
+        parse(items)
+            .map(Some)
+            .map_err(|bad| de::Error::invalid_value(Unexpected::Str(&bad.0), &EXPECTED))
+    }
+
+    /// A location that is not a Flight URI pgflight can advertise.
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0:?} is not a Flight location ({EXPECTED})")]
+    pub struct BadLocation(pub String);
+
+    /// One string's locations: a JSON list when it starts with `[`, else separated by commas.
+    pub fn split(text: &str) -> Result<Vec<String>, BadLocation> {
+        let text = text.trim();
+        if text.starts_with('[') {
+            return serde_json::from_str(text).map_err(|_| BadLocation(text.to_owned()));
+        }
+        Ok(text.split(',').map(str::to_owned).collect())
+    }
+
+    /// The locations, trimmed, blanks dropped; the error holds the first bad (or repeated) one.
+    pub fn parse(items: Vec<String>) -> Result<Vec<String>, BadLocation> {
+        let mut locations: Vec<String> = Vec::new();
+        for item in items {
+            let location = item.trim();
+            if location.is_empty() {
+                continue;
+            }
+            if !is_location(location) || locations.iter().any(|l| l == location) {
+                return Err(BadLocation(item));
+            }
+            locations.push(location.to_owned());
+        }
+        Ok(locations)
+    }
+
+    /// `grpc[+tcp|+tls]://host:port` with nothing after the port but an optional `/`.
+    fn is_location(text: &str) -> bool {
+        let Ok(url) = url::Url::parse(text) else {
+            return false;
+        };
+        matches!(url.scheme(), "grpc" | "grpc+tcp" | "grpc+tls")
+            && url.host_str().is_some_and(|h| !h.is_empty())
+            && url.port().is_some()
+            && url.username().is_empty()
+            && url.password().is_none()
+            && matches!(url.path(), "" | "/")
+            && url.query().is_none()
+            && url.fragment().is_none()
+    }
+}
+
 /// Parses "30s", "5m", "1h 30m", "250ms" (humantime) or a bare number of seconds ("30", "1.5").
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();

@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod discovery;
 pub mod gateway;
 pub mod limits;
+pub mod locations;
 pub mod metadata;
 pub mod metrics;
 pub mod password;

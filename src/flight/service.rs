@@ -41,6 +41,7 @@ use crate::flight::cancel;
 use crate::flight::compression;
 use crate::flight::deadline;
 use crate::flight::discovery;
+use crate::flight::locations::Advertised;
 use crate::flight::metadata;
 use crate::flight::refusal::Refusal;
 use crate::flight::renew;
@@ -67,6 +68,7 @@ pub struct PgFlightSqlService {
     signer: Arc<HandleSigner>,
     planner: Planner,
     server_facts: OnceCell<ServerFacts>,
+    advertised: Advertised,
 }
 
 impl PgFlightSqlService {
@@ -93,6 +95,7 @@ impl PgFlightSqlService {
             settings: Vec::new(),
         });
         PgFlightSqlService {
+            advertised: Advertised::new(config.advertise.clone()),
             pool,
             config,
             signer,
@@ -198,7 +201,8 @@ impl PgFlightSqlService {
         if let Some(cursor) = planned.app_metadata {
             info = info.with_app_metadata(cursor.into_bytes());
         }
-        for plan in planned.endpoints {
+        let count = planned.endpoints.len();
+        for (index, plan) in planned.endpoints.into_iter().enumerate() {
             let plan = plan.in_query(&query_id);
             let mut endpoint = FlightEndpoint::new().with_ticket(plan_ticket(&sealer, &plan));
             // A split read's endpoints live as long as their shared snapshot is held.
@@ -208,7 +212,7 @@ impl PgFlightSqlService {
             {
                 endpoint = endpoint.with_expiration_time(renew::timestamp(expires));
             }
-            info = info.with_endpoint(endpoint);
+            info = info.with_endpoint(self.advertised.place(endpoint, index, count));
         }
         Ok(info)
     }

@@ -110,9 +110,11 @@ pub enum PgError {
     /// The binary COPY stream could not be decoded (or a value does not fit its Arrow type).
     #[error("{0}")]
     Decode(#[from] crate::pg::copy::CopyError),
-    /// The snapshot shared by a split request's endpoints is gone (held for `snapshot_ttl`).
+    /// The snapshot shared by a split request's endpoints is gone: released once every
+    /// endpoint had started, or after `snapshot_ttl`, or with the instance that held it.
     #[error(
-        "request expired: its snapshot is no longer held (snapshot_ttl); call GetFlightInfo again"
+        "request expired: its snapshot is no longer held (every endpoint had started, or \
+         snapshot_ttl passed); call GetFlightInfo again"
     )]
     SnapshotExpired,
     /// The configuration cannot produce a connection (bad certificate file, …).

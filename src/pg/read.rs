@@ -24,6 +24,10 @@ pub struct Read {
     /// cancel of the query finds them ([`crate::pg::cancel`]).
     #[prost(string, tag = "4")]
     pub query_id: String,
+    /// Which endpoint of the split read this is (0-based): its backend is tagged with it, so
+    /// that the snapshot's holder sees it start, whichever instance reads it.
+    #[prost(uint32, tag = "5")]
+    pub part: u32,
 }
 
 /// The kinds of [`Read`].
@@ -202,7 +206,13 @@ impl Read {
             snapshot: snapshot.unwrap_or_default().to_string(),
             source: Some(read_source::Source::Scan(scan)),
             query_id: String::new(),
+            part: 0,
         }
+    }
+
+    /// This read as endpoint `part` of a split read.
+    pub fn in_part(self, part: u32) -> Read {
+        Read { part, ..self }
     }
 
     /// A read of `statement`.
@@ -211,6 +221,7 @@ impl Read {
             snapshot: String::new(),
             source: Some(read_source::Source::Statement(statement)),
             query_id: String::new(),
+            part: 0,
         }
     }
 

@@ -94,7 +94,7 @@ pub fn run(
 /// The settings are applied after the snapshot is imported (which must come first).
 fn transaction(read: &Read, settings: &[Setting]) -> Result<Option<String>, PgError> {
     let begin = match read.snapshot() {
-        Some(id) => Some(snapshot::import_sql(id)?),
+        Some(id) => Some(snapshot::import_sql(id, read.part)?),
         None => match (&read.source, settings.is_empty()) {
             (Some(Source::Statement(_)), _) | (_, false) => Some("BEGIN READ ONLY".to_string()),
             _ => None,
@@ -133,6 +133,8 @@ impl Job {
             Some(id) => Some(pool.reads().register(id, client.cancel_token())?),
             None => None,
         };
+        // Set when the snapshot is held by another instance, which learns from the tag.
+        let mut tagged_since = None;
         if let Some(begin) = &self.transaction {
             if let Err(err) = client.batch_execute(begin).await {
                 let err = match pool.error(err) {
@@ -146,8 +148,10 @@ impl Job {
                 end_transaction(client, true).await;
                 return Err(err);
             }
-            if let Some(id) = read.snapshot() {
-                pool.snapshots().imported(id).await;
+            if let Some(id) = read.snapshot()
+                && !pool.snapshots().imported(id, read.part)
+            {
+                tagged_since = Some(Instant::now());
             }
         }
         let mut rows = 0;
@@ -169,7 +173,18 @@ impl Job {
             pool.cancel(client.cancel_token()).await;
         }
         drop(registration);
-        end_transaction(client, self.transaction.is_some()).await;
+        let began = self.transaction.is_some();
+        match tagged_since.map(|since| snapshot::TAG_VISIBLE.saturating_sub(since.elapsed())) {
+            // A short read keeps its tag a little longer, so that the holder's next look sees
+            // it; the reader does not wait for that.
+            Some(linger) if !linger.is_zero() => {
+                tokio::spawn(async move {
+                    tokio::time::sleep(linger).await;
+                    end_transaction(client, began).await;
+                });
+            }
+            _ => end_transaction(client, began).await,
+        }
         tracing::info!(
             read = %self.label,
             rows,

@@ -107,5 +107,6 @@ fn project(
         snapshot: read.snapshot.clone(),
         source: Some(Source::Scan(direct)),
         query_id: read.query_id.clone(),
+        part: read.part,
     })
 }

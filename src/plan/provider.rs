@@ -49,11 +49,22 @@ pub struct PgTable {
     scans: Arc<Mutex<Vec<ScanRead>>>,
     /// The one range every scan is restricted to, and the snapshot it is read in: an
     /// endpoint of a split read.
-    range: Option<(Filter, String)>,
+    range: Option<EndpointRange>,
     /// The query its scans belong to ("" for none).
     query_id: String,
     /// The session settings every scan runs with.
     settings: Vec<Setting>,
+}
+
+/// One endpoint of a split read: its range, the exported snapshot, its number.
+#[derive(Debug, Clone)]
+pub struct EndpointRange {
+    /// The rows this endpoint reads.
+    pub range: Filter,
+    /// The exported snapshot every endpoint reads in.
+    pub snapshot: String,
+    /// Which endpoint this is (0-based).
+    pub part: u32,
 }
 
 impl PgTable {
@@ -119,7 +130,7 @@ impl PgTable {
     }
 
     /// This table restricted to one endpoint's `range`, read in the split's exported `snapshot`.
-    pub fn with_range(mut self, range: Option<(Filter, String)>) -> PgTable {
+    pub fn with_range(mut self, range: Option<EndpointRange>) -> PgTable {
         self.range = range;
         self
     }
@@ -200,8 +211,8 @@ impl TableProvider for PgTable {
             })?;
             pushed.push(typed);
         }
-        if let Some((range, _)) = &self.range {
-            pushed.push(range.clone());
+        if let Some(endpoint) = &self.range {
+            pushed.push(endpoint.range.clone());
         }
         let scan = ScanRead {
             schema: self.schema_name.clone(),
@@ -213,10 +224,13 @@ impl TableProvider for PgTable {
         if let Ok(mut scans) = self.scans.lock() {
             scans.push(scan.clone());
         }
-        let snapshot = self.range.as_ref().map(|(_, s)| s.as_str());
+        let snapshot = self.range.as_ref().map(|e| e.snapshot.as_str());
+        let part = self.range.as_ref().map_or(0, |e| e.part);
         Ok(Arc::new(PgScanExec::new(
             self.pool.clone(),
-            Read::scan(scan.clone(), snapshot).in_query(&self.query_id),
+            Read::scan(scan.clone(), snapshot)
+                .in_query(&self.query_id)
+                .in_part(part),
             scan.column_plans(&self.options),
             self.options,
             self.batch_size,

@@ -171,8 +171,9 @@ impl StatementPlan {
                     let plans = split
                         .splits
                         .iter()
-                        .map(|range| {
-                            let mut read = direct.clone();
+                        .zip(0..)
+                        .map(|(range, part)| {
+                            let mut read = direct.clone().in_part(part);
                             read.snapshot = split.snapshot.clone();
                             if let Some(Source::Scan(scan)) = &mut read.source {
                                 scan.filters.push(range.filter());
@@ -188,10 +189,12 @@ impl StatementPlan {
                 let plans = split
                     .splits
                     .iter()
-                    .map(|range| {
+                    .zip(0..)
+                    .map(|(range, part)| {
                         ReadPlan::query(PlannedQuery {
                             snapshot: split.snapshot.clone(),
                             range: Some(range.filter()),
+                            part,
                             ..planned.query().clone()
                         })
                     })

@@ -73,6 +73,9 @@ pub struct PlannedQuery {
     /// The range this endpoint reads (split reads only).
     #[prost(message, optional, tag = "6")]
     pub range: Option<Filter>,
+    /// Which endpoint of the split read this is (0-based; see [`Read::part`]).
+    #[prost(uint32, tag = "7")]
+    pub part: u32,
 }
 
 /// The text of an EXPLAIN.

@@ -59,10 +59,11 @@ impl ExtractPlan {
         }
         self.splits
             .iter()
-            .map(|split| {
+            .zip(0..)
+            .map(|(split, part)| {
                 let mut scan = self.scan.clone();
                 scan.filters.push(split.filter());
-                let read = Read::scan(scan, self.snapshot.as_deref());
+                let read = Read::scan(scan, self.snapshot.as_deref()).in_part(part);
                 ReadPlan::read(read, metadata)
             })
             .collect()

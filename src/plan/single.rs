@@ -17,12 +17,12 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
 use crate::pg::catalog;
-use crate::pg::read::{Filter, Read, ReadColumn, ScanRead};
+use crate::pg::read::{Read, ReadColumn, ScanRead};
 use crate::pg::types::TYPE_NAME_KEY;
 use crate::plan::PlanError;
 use crate::plan::context::{QueryStream, ReadContext};
 use crate::plan::direct::direct_read;
-use crate::plan::provider::PgTable;
+use crate::plan::provider::{EndpointRange, PgTable};
 use crate::plan::read_plan::PlannedQuery;
 
 /// Functions whose results DataFusion and PostgreSQL agree on for the types allowed here.
@@ -207,6 +207,7 @@ pub async fn plan(
         columns: relation.columns.iter().map(ReadColumn::of).collect(),
         snapshot: String::new(),
         range: None,
+        part: 0,
     };
     let planned = plan_query(ctx, session, query, None, "").await?;
     Ok((planned, Some(relation)))
@@ -220,10 +221,11 @@ pub async fn replan(
     query: PlannedQuery,
     query_id: &str,
 ) -> Result<PlannedScan, PlanError> {
-    let range = query
-        .range
-        .clone()
-        .map(|range| (range, query.snapshot.clone()));
+    let range = query.range.clone().map(|range| EndpointRange {
+        range,
+        snapshot: query.snapshot.clone(),
+        part: query.part,
+    });
     match plan_query(ctx, session(ctx), query, range, query_id).await? {
         Ok(planned) => Ok(planned),
         Err(reason) => Err(PlanError::Stale(format!(
@@ -245,7 +247,7 @@ async fn plan_query(
     ctx: &ReadContext,
     session: SessionContext,
     query: PlannedQuery,
-    range: Option<(Filter, String)>,
+    range: Option<EndpointRange>,
     query_id: &str,
 ) -> Result<Result<PlannedScan, PassReason>, PlanError> {
     let state = session.state();

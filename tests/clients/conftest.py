@@ -336,14 +336,15 @@ class Server:
     database: str
     log: Path
     env: dict[str, str]
+    host: str = "127.0.0.1"
 
     @property
     def grpc_uri(self) -> str:
-        return f"grpc://127.0.0.1:{self.port}"
+        return f"grpc://{self.host}:{self.port}"
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def get(self, path: str, timeout: float = 5) -> tuple[int, str]:
         """HTTP GET on the server's port: (status, body)."""
@@ -379,9 +380,12 @@ def _start_server(
     extra_env: Optional[Mapping[str, str]] = None,
     args: tuple[str, ...] = (),
     ready_timeout: float = 30,
+    host: str = "127.0.0.1",
+    port: Optional[int] = None,
 ) -> Server:
+    chosen = port
     for attempt in range(3):
-        port = free_port()
+        port = chosen or free_port()
         env = clean_env()
         env.update(
             {
@@ -391,7 +395,7 @@ def _start_server(
                 "PGFLIGHT_USERNAME": READER,
                 "PGFLIGHT_PASSWORD": READER_PASSWORD,
                 "PGFLIGHT_SSLMODE": "disable",
-                "PGFLIGHT_LISTEN": f"127.0.0.1:{port}",
+                "PGFLIGHT_LISTEN": f"{host}:{port}",
             }
         )
         env.update(extra_env or {})
@@ -406,12 +410,14 @@ def _start_server(
                 stdout=logfile,
                 stderr=subprocess.STDOUT,
             )
-        server = Server(process=process, port=port, database=database, log=log, env=env)
+        server = Server(
+            process=process, port=port, database=database, log=log, env=env, host=host
+        )
         deadline = time.monotonic() + ready_timeout
         while True:
             if process.poll() is not None:
                 text = server.log_text()
-                if "cannot listen" in text and attempt < 2:
+                if "cannot listen" in text and attempt < 2 and chosen is None:
                     break  # lost the free port to someone else: try another
                 pytest.fail(
                     f"pgflight serve exited with {process.returncode} before /healthz answered; "
@@ -444,7 +450,8 @@ def _start_server(
 def start_server(pg_cluster: Cluster, database: Database, tmp_path: Path) -> Iterator[StartServer]:
     """A factory: `start_server(env={...}, database=name, args=(...))` starts `pgflight serve`
     as the read-only role READER against this test's database (or `database=`), waits for
-    /healthz, and returns a `Server`.
+    /healthz, and returns a `Server`; `host=` and `port=` choose where it listens (a loopback
+    address of the test's own, a port the test chose; default 127.0.0.1 and a free port).
     Every server it started gets SIGTERM at teardown and must exit, cleanly, within 15 s."""
     binary = pgflight_bin()
     servers: list[Server] = []
@@ -453,9 +460,12 @@ def start_server(pg_cluster: Cluster, database: Database, tmp_path: Path) -> Ite
         env: Optional[Mapping[str, str]] = None,
         database_name: Optional[str] = None,
         args: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
+        port: Optional[int] = None,
     ) -> Server:
         server = _start_server(
-            binary, pg_cluster, database_name or database.name, tmp_path, env, args
+            binary, pg_cluster, database_name or database.name, tmp_path, env, args,
+            host=host, port=port,
         )
         servers.append(server)
         return server

@@ -200,10 +200,14 @@ fn plan_seeds() -> Vec<Vec<u8>> {
         columns: vec![int("id"), int("n")],
         snapshot: String::new(),
         range: None,
+        part: 0,
     };
     [
         ReadPlan::read(Read::scan(scan.clone(), None), None),
-        ReadPlan::read(Read::scan(scan, Some("00000003-0000001B-1")), Some("{}")),
+        ReadPlan::read(
+            Read::scan(scan, Some("00000003-0000001B-1")).in_part(3),
+            Some("{}"),
+        ),
         ReadPlan::read(Read::statement(statement), None),
         ReadPlan::query(query),
         ReadPlan::explain(vec!["line".into()]),

@@ -13,6 +13,7 @@ mod partition;
 mod poll;
 mod privileges;
 mod read_plan;
+mod scaleout;
 mod security;
 mod serve;
 mod sessions;

@@ -113,7 +113,7 @@ async fn split_tables_are_read_exactly_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle_in_txn: i64 = admin
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgflight'
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgflight%'
                AND state LIKE 'idle in transaction%' AND datname = current_database()",
             &[],
         )

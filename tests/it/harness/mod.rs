@@ -33,6 +33,12 @@ impl TestServer {
     /// Starts `pgflight::server::run` on 127.0.0.1 with a free port.
     pub async fn start(config: Config) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestServer::serve(listener, config)
+    }
+
+    /// Starts `pgflight::server::run` on a listener bound already (on a loopback address of
+    /// the test's own, 127.0.0.2 …, when several instances run side by side).
+    pub fn serve(listener: tokio::net::TcpListener, config: Config) -> TestServer {
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(pgflight::server::run(listener, config, async move {
