@@ -11,6 +11,7 @@ pub mod keys;
 pub mod listing;
 pub mod metrics;
 pub mod partition;
+pub mod pgoutput;
 pub mod placeholders;
 pub mod probe;
 pub mod read;
