@@ -69,6 +69,8 @@ pub fn exit_code(err: &PgError) -> u8 {
         | PgError::Sql(_)
         | PgError::Decode(_)
         | PgError::SnapshotExpired
+        | PgError::ChangeStream(_)
+        | PgError::ChangesUnavailable(_)
         | PgError::InvalidRead(_)
         | PgError::Client { .. } => exit::OTHER,
     }

@@ -33,9 +33,12 @@ pub fn pg_status(err: &PgError) -> Status {
         PgError::ReadOnly { .. } | PgError::UnsafeRole { .. } => Code::PermissionDenied,
         PgError::Sql(db) => sqlstate_code(db.code()),
         PgError::Decode(CopyError::Value { .. }) => Code::OutOfRange,
-        PgError::SnapshotExpired => Code::FailedPrecondition,
+        PgError::SnapshotExpired | PgError::ChangesUnavailable(_) => Code::FailedPrecondition,
         PgError::InvalidRead(_) => Code::InvalidArgument,
-        PgError::Decode(_) | PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
+        PgError::Decode(_)
+        | PgError::ChangeStream(_)
+        | PgError::Client { .. }
+        | PgError::Setup(_) => Code::Internal,
     };
     Status::new(code, truncate(err.to_string()))
 }

@@ -2,6 +2,7 @@
 //! Knows nothing of Flight or DataFusion.
 
 pub mod catalog;
+pub mod change_rows;
 pub mod connect;
 pub mod copy;
 pub mod describe;
