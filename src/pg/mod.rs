@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod change_rows;
+pub mod changes;
 pub mod connect;
 pub mod copy;
 pub mod describe;
@@ -19,6 +20,7 @@ pub mod read;
 pub mod render;
 pub mod roles;
 pub mod server_facts;
+pub mod slot;
 pub mod snapshot;
 pub mod source;
 pub mod sql;
