@@ -1,7 +1,8 @@
 //! The `FlightService` pgflight serves. arrow-flight's blanket implementation for a
 //! `FlightSqlService` decodes every command descriptor as a protobuf `Any`, which would refuse
 //! the seed connector's JSON; this thin layer answers extraction descriptors (JSON commands,
-//! path descriptors), ListFlights and the session-option actions itself and hands everything
+//! path descriptors), ListFlights, the session-option actions and `DropChangeSlot` itself and
+//! hands everything
 //! else to Flight SQL.
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::flight::limits::StreamLimits;
 use crate::flight::refusal::Refusal;
 use crate::flight::session;
 use crate::flight::status::{arrow_status, refusal_status, streams_status};
+use crate::plan::changes::DROP_CHANGE_SLOT;
 use crate::plan::command::Command;
 
 type Sql = PgFlightSqlService;
@@ -189,6 +191,15 @@ impl FlightService for PgFlightService {
         {
             let result = arrow_flight::Result {
                 body: answer?.into(),
+            };
+            return Ok(Response::new(Box::pin(futures::stream::once(async {
+                Ok(result)
+            }))));
+        }
+        if action.r#type == DROP_CHANGE_SLOT {
+            let answer = sql.drop_change_slot(&action.body).await?;
+            let result = arrow_flight::Result {
+                body: answer.into(),
             };
             return Ok(Response::new(Box::pin(futures::stream::once(async {
                 Ok(result)

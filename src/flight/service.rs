@@ -109,6 +109,14 @@ impl PgFlightSqlService {
         self.plan(&command).await
     }
 
+    /// The `DropChangeSlot` action: drops a change slot and its publication; the JSON answer.
+    pub async fn drop_change_slot(&self, body: &[u8]) -> Result<String, Status> {
+        self.planner
+            .drop_change_slot(body)
+            .await
+            .map_err(|e| plan_status(&e))
+    }
+
     async fn plan(&self, command: &Command) -> Result<Planned, Status> {
         self.planner
             .plan(command)

@@ -27,8 +27,8 @@ use crate::pg::{PgError, PgPool};
 /// Batches decoded ahead of the reader.
 const BATCHES_IN_FLIGHT: usize = 2;
 
-/// The peek; `$1` slot, `$2` upper bound, `$3` publication names.
-const PEEK: &str = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2::text::pg_lsn, \
+/// The statement a changes read runs: `$1` slot, `$2` upper bound, `$3` publication names.
+pub const PEEK: &str = "SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2::text::pg_lsn, \
                     NULL, 'proto_version', '1', 'publication_names', $3, 'binary', 'true')";
 
 type BatchSender = mpsc::Sender<Result<arrow::array::RecordBatch, PgError>>;
