@@ -2,8 +2,7 @@
 //! `FlightSqlService` decodes every command descriptor as a protobuf `Any`, which would refuse
 //! the seed connector's JSON; this thin layer answers extraction descriptors (JSON commands,
 //! path descriptors), ListFlights, the session-option actions and `DropChangeSlot` itself and
-//! hands everything
-//! else to Flight SQL.
+//! hands everything else to Flight SQL.
 
 use std::sync::Arc;
 

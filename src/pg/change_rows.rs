@@ -160,8 +160,7 @@ impl ChangeRows {
 
     /// Takes one message (one row of `pg_logical_slot_peek_binary_changes`).
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), PgError> {
-        let message =
-            pgoutput::parse(bytes).map_err(|e| PgError::ChangeStream(e.to_string()))?;
+        let message = pgoutput::parse(bytes).map_err(|e| PgError::ChangeStream(e.to_string()))?;
         match message {
             Message::Begin {
                 final_lsn,
@@ -179,21 +178,17 @@ impl ChangeRows {
             Message::Insert { relation, new } if self.is_ours(relation) => {
                 self.row("insert", &new)?;
             }
-            Message::Update { relation, old, new } if self.is_ours(relation) => {
-                match old {
-                    Some(old) if self.key_changed(&old, &new) => {
-                        self.row("delete", &old)?;
-                        self.row("insert", &new)?;
-                    }
-                    _ => self.row("update", &new)?,
+            Message::Update { relation, old, new } if self.is_ours(relation) => match old {
+                Some(old) if self.key_changed(&old, &new) => {
+                    self.row("delete", &old)?;
+                    self.row("insert", &new)?;
                 }
-            }
+                _ => self.row("update", &new)?,
+            },
             Message::Delete { relation, old } if self.is_ours(relation) => {
                 self.row("delete", &old)?;
             }
-            Message::Truncate { relations }
-                if relations.iter().any(|oid| self.is_ours(*oid)) =>
-            {
+            Message::Truncate { relations } if relations.iter().any(|oid| self.is_ours(*oid)) => {
                 let empty = Tuple { values: Vec::new() };
                 self.row("truncate", &empty)?;
             }
@@ -312,7 +307,10 @@ impl ChangeRows {
             }
         }
         field(tuple, op.as_bytes());
-        field(tuple, pgoutput::format_lsn(transaction.commit_lsn).as_bytes());
+        field(
+            tuple,
+            pgoutput::format_lsn(transaction.commit_lsn).as_bytes(),
+        );
         field(tuple, &i64::from(transaction.xid).to_be_bytes());
         field(tuple, &transaction.commit_time.to_be_bytes());
         if unchanged.is_empty() {

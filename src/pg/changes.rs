@@ -40,7 +40,13 @@ pub fn run(
     options: TypeOptions,
     batch_size: usize,
 ) -> Result<BatchStream, PgError> {
-    let rows = ChangeRows::new(&read.schema, &read.table, &read.columns, &options, batch_size)?;
+    let rows = ChangeRows::new(
+        &read.schema,
+        &read.table,
+        &read.columns,
+        &options,
+        batch_size,
+    )?;
     let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
     tokio::spawn(async move {
         if let Err(err) = peek(&pool, &read, rows, &tx).await {

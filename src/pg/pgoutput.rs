@@ -356,8 +356,9 @@ pub fn format_lsn(lsn: u64) -> String {
 /// Parses PostgreSQL's text form of an LSN (`16/B374D848`); `None` if it is not one.
 pub fn parse_lsn(text: &str) -> Option<u64> {
     let (high, low) = text.split_once('/')?;
-    let valid =
-        |part: &str| !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_hexdigit());
+    let valid = |part: &str| {
+        !part.is_empty() && part.len() <= 8 && part.bytes().all(|b| b.is_ascii_hexdigit())
+    };
     if !valid(high) || !valid(low) {
         return None;
     }

@@ -168,12 +168,7 @@ pub async fn check_publication(
 
 /// Creates what is missing of the slot `slot` and its publication for `schema.table`
 /// (publication first); answers the slot's confirmed position.
-pub async fn create(
-    pool: &PgPool,
-    slot: &str,
-    schema: &str,
-    table: &str,
-) -> Result<u64, PgError> {
+pub async fn create(pool: &PgPool, slot: &str, schema: &str, table: &str) -> Result<u64, PgError> {
     let relation = qualified_name(schema, table);
     if !publication(pool, slot, schema, table).await?.0 {
         let client = pool.get().await?;
@@ -244,8 +239,20 @@ pub async fn flush_lsn(pool: &PgPool) -> Result<u64, PgError> {
     parse_lsn(&lsn).ok_or_else(|| PgError::ChangeStream(format!("unreadable LSN {lsn:?}")))
 }
 
-/// Drops the slot `slot` and its publication; false when neither existed.
-pub async fn drop(pool: &PgPool, slot: &str) -> Result<bool, PgError> {
+/// What [`drop`] removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The slot existed and was dropped.
+    pub slot: bool,
+    /// The publication existed, belonged to this role and was dropped.
+    pub publication: bool,
+    /// The publication exists and belongs to this other role (an administrator's): kept.
+    pub kept_for: Option<String>,
+}
+
+/// Drops the slot `slot`, and its publication when this role owns it (one an administrator
+/// made is theirs to drop).
+pub async fn drop(pool: &PgPool, slot: &str) -> Result<Dropped, PgError> {
     let client = pool.get().await?;
     let dropped_slot = match slot_state(pool, slot).await? {
         Some(_) => {
@@ -258,28 +265,45 @@ pub async fn drop(pool: &PgPool, slot: &str) -> Result<bool, PgError> {
         }
         None => false,
     };
-    let exists: bool = pool
+    let owner: Option<String> = pool
         .observe(
             "changes",
-            client.query_one(
-                "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)",
+            client.query_opt(
+                "SELECT pg_get_userbyid(pubowner)::text FROM pg_publication WHERE pubname = $1",
                 &[&slot],
             ),
         )
         .await?
+        .map(|row| row.get(0));
+    let me: String = pool
+        .observe(
+            "changes",
+            client.query_one("SELECT current_user::text", &[]),
+        )
+        .await?
         .get(0);
-    if exists {
-        let sql = format!(
-            "BEGIN READ WRITE; DROP PUBLICATION {}; COMMIT",
-            quote_ident(slot)
-        );
-        if let Err(err) = pool.observe("changes", client.batch_execute(&sql)).await {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(err);
+    let mut dropped = Dropped {
+        slot: dropped_slot,
+        publication: false,
+        kept_for: None,
+    };
+    match owner {
+        Some(owner) if owner == me => {
+            let sql = format!(
+                "BEGIN READ WRITE; DROP PUBLICATION {}; COMMIT",
+                quote_ident(slot)
+            );
+            if let Err(err) = pool.observe("changes", client.batch_execute(&sql)).await {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(err);
+            }
+            dropped.publication = true;
         }
+        Some(owner) => dropped.kept_for = Some(owner),
+        None => {}
     }
-    tracing::info!(%slot, "dropped replication slot and publication");
-    Ok(dropped_slot || exists)
+    tracing::info!(%slot, ?dropped, "dropped replication slot");
+    Ok(dropped)
 }
 
 /// Every pgoutput slot of this database with its lag.

@@ -77,8 +77,7 @@ pub async fn plan_changes(
         )));
     }
     let columns: Vec<ReadColumn> = relation.columns.iter().map(ReadColumn::of).collect();
-    if let Some(column) = undecodable_column(&relation.schema, &relation.name, &columns, options)
-    {
+    if let Some(column) = undecodable_column(&relation.schema, &relation.name, &columns, options) {
         return Err(PlanError::Unsupported(format!(
             "changes cannot decode column {:?} ({}) yet: PostgreSQL casts it to text for \
              extraction, which logical decoding cannot do; read this table with incremental \
@@ -145,7 +144,9 @@ struct DropRequest {
 }
 
 /// Runs `DropChangeSlot` with its JSON body `{"slot": "…"}`; answers
-/// `{"slot": "…", "dropped": true|false}` (false: there was neither slot nor publication).
+/// `{"slot": "…", "dropped": true|false, "publication_dropped": true|false,
+/// "publication_kept_for": "<owner>"|null}`: `dropped` says the slot existed; a publication an
+/// administrator made stays (theirs to drop).
 pub async fn drop_change_slot(pool: &PgPool, body: &[u8]) -> Result<String, PlanError> {
     let request: DropRequest = serde_json::from_slice(body).map_err(|e| {
         PlanError::InvalidRequest(format!(
@@ -155,5 +156,11 @@ pub async fn drop_change_slot(pool: &PgPool, body: &[u8]) -> Result<String, Plan
     slot::check_slot_name(&request.slot).map_err(PlanError::InvalidRequest)?;
     slot::check_requirements(pool).await?;
     let dropped = slot::drop(pool, &request.slot).await?;
-    Ok(serde_json::json!({"slot": request.slot, "dropped": dropped}).to_string())
+    Ok(serde_json::json!({
+        "slot": request.slot,
+        "dropped": dropped.slot,
+        "publication_dropped": dropped.publication,
+        "publication_kept_for": dropped.kept_for,
+    })
+    .to_string())
 }

@@ -40,7 +40,9 @@ pub fn changes_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanError> {
         rest = rest.trim_start();
         let name = ["cursor", "create"].into_iter().find_map(|name| {
             let after = strip_word(rest, name)?.trim_start();
-            after.strip_prefix("=>").map(|after| (name, after.trim_start()))
+            after
+                .strip_prefix("=>")
+                .map(|after| (name, after.trim_start()))
         });
         if let Some((name, after)) = name {
             let (arg, after) = literal(after).ok_or_else(usage)?;

@@ -7,9 +7,9 @@ use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::pg::pgoutput::format_lsn;
 use crate::pg::read::StatementRead;
 use crate::pg::types::arrow_schema;
-use crate::pg::pgoutput::format_lsn;
 use crate::pg::{catalog, changes, describe, source};
 use crate::plan::PlanError;
 use crate::plan::changes::{ChangesPlan, ChangesRequest, plan_changes};
@@ -308,8 +308,10 @@ impl Planner {
                 Ok((schema.clone(), with_schema(schema, planned.execute()?)))
             }
             Some(Body::Changes(read)) => {
-                let schema =
-                    with_cursor_metadata(arrow_schema(&read.column_plans(&ctx.options)), cursor.as_deref());
+                let schema = with_cursor_metadata(
+                    arrow_schema(&read.column_plans(&ctx.options)),
+                    cursor.as_deref(),
+                );
                 let stream = changes::run(ctx.pool.clone(), read, ctx.options, ctx.batch_size)?
                     .map_err(PlanError::Pg);
                 Ok((schema.clone(), with_schema(schema, Box::pin(stream))))

@@ -124,7 +124,10 @@ mod tests {
                 create: false
             }
         );
-        assert!(parse_request(br#"{"mode":{"changes":{"entity":"u","slot":"s","create":true}}}"#).is_ok());
+        assert!(
+            parse_request(br#"{"mode":{"changes":{"entity":"u","slot":"s","create":true}}}"#)
+                .is_ok()
+        );
         assert!(parse_request(br#"{"mode":{"changes":{"entity":"u"}}}"#).is_err());
     }
 

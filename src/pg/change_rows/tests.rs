@@ -98,8 +98,8 @@ fn change(kind: u8, rel: u32, parts: &[(u8, Vec<u8>)]) -> Vec<u8> {
 
 #[test]
 fn every_operation_becomes_rows() {
-    let mut rows = ChangeRows::new("public", "users", &columns(), &TypeOptions::default(), 100)
-        .unwrap();
+    let mut rows =
+        ChangeRows::new("public", "users", &columns(), &TypeOptions::default(), 100).unwrap();
     let messages = vec![
         begin(0x10, 7),
         relation(1, "other"),
@@ -133,19 +133,31 @@ fn every_operation_becomes_rows() {
     let batch = rows.finish().unwrap().unwrap();
     assert!(rows.finish().unwrap().is_none());
     assert_eq!(rows.changes(), 6);
-    let ops: Vec<&str> = batch.column(2).as_string::<i32>().iter().flatten().collect();
+    let ops: Vec<&str> = batch
+        .column(2)
+        .as_string::<i32>()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!(
         ops,
         ["insert", "update", "delete", "insert", "delete", "truncate"]
     );
     let ids = batch.column(0).as_primitive::<Int32Type>();
     assert_eq!(
-        (0..6).map(|i| ids.is_valid(i).then(|| ids.value(i))).collect::<Vec<_>>(),
+        (0..6)
+            .map(|i| ids.is_valid(i).then(|| ids.value(i)))
+            .collect::<Vec<_>>(),
         [Some(1), Some(1), Some(1), Some(2), Some(2), None]
     );
     let names = batch.column(1).as_string::<i32>();
     assert!(names.is_null(1) && names.is_null(4) && names.value(3) == "b");
-    let lsns: Vec<&str> = batch.column(3).as_string::<i32>().iter().flatten().collect();
+    let lsns: Vec<&str> = batch
+        .column(3)
+        .as_string::<i32>()
+        .iter()
+        .flatten()
+        .collect();
     assert_eq!(lsns, ["0/10", "0/10", "0/10", "0/10", "0/10", "0/20"]);
     let xids = batch.column(4).as_primitive::<Int64Type>();
     assert_eq!(xids.value(5), 8);

@@ -158,7 +158,17 @@ fn lsns_round_trip_through_text() {
         assert_eq!(parse_lsn(&format_lsn(lsn)), Some(lsn));
     }
     assert_eq!(format_lsn(0x16_B374_D848), "16/B374D848");
-    for bad in ["", "0", "/1", "1/", "G/1", "+1/1", "1/2/3", "123456789/0", " 1/1"] {
+    for bad in [
+        "",
+        "0",
+        "/1",
+        "1/",
+        "G/1",
+        "+1/1",
+        "1/2/3",
+        "123456789/0",
+        " 1/1",
+    ] {
         assert_eq!(parse_lsn(bad), None, "{bad}");
     }
 }
