@@ -21,6 +21,7 @@ pub mod render;
 pub mod roles;
 pub mod server_facts;
 pub mod slot;
+pub mod slot_watch;
 pub mod snapshot;
 pub mod source;
 pub mod sql;

@@ -681,3 +681,40 @@ async fn torture_concurrent_writers_replayed_on_the_initial_copy_give_the_table(
     drop_slot(&mut client, "torture").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn slot_lag_and_age_are_gauges_per_slot() {
+    let cluster = logical_cluster().await;
+    let (db, admin) = fixture(cluster, "cdc_lag", "CREATE TABLE t (id int PRIMARY KEY);").await;
+    publish(&admin, "lagging", "t").await;
+    let mut config = cluster.config(&db);
+    config.slot_check_interval = Duration::from_millis(200);
+    config.slot_lag_warn_bytes = 1;
+    let server = TestServer::start(config).await;
+    let mut client = flight_client(&server).await;
+    run(&mut client, "t", "lagging", None, true).await;
+    admin
+        .batch_execute("INSERT INTO t SELECT generate_series(1, 1000)")
+        .await
+        .unwrap();
+    let sample = |body: &str, name: &str| {
+        body.lines()
+            .find(|l| l.starts_with(&format!("{name}{{slot=\"lagging\"}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    let mut lag = None;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (code, body) = crate::harness::http_get(server.addr, "/metrics").await;
+        assert_eq!(code, 200);
+        lag = sample(&body, "pgflight_slot_lag_bytes").filter(|v| *v > 0.0);
+        if lag.is_some() {
+            assert!(sample(&body, "pgflight_slot_xmin_age").is_some(), "{body}");
+            break;
+        }
+    }
+    assert!(lag.is_some(), "no pgflight_slot_lag_bytes for the slot");
+    drop_slot(&mut client, "lagging").await;
+    server.stop().await;
+}
