@@ -718,3 +718,37 @@ async fn slot_lag_and_age_are_gauges_per_slot() {
     drop_slot(&mut client, "lagging").await;
     server.stop().await;
 }
+
+/// `pgflight check`'s line about change data capture, run as the reader on `cluster`.
+fn check_line(cluster: &Cluster, db: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgflight"))
+        .arg("check")
+        .env_clear()
+        .env("PGFLIGHT_HOST", "127.0.0.1")
+        .env("PGFLIGHT_PORT", cluster.port.to_string())
+        .env("PGFLIGHT_DATABASE", db)
+        .env("PGFLIGHT_USERNAME", READER)
+        .env("PGFLIGHT_PASSWORD", crate::harness::ROLE_PASSWORD)
+        .env("PGFLIGHT_SSLMODE", "disable")
+        .current_dir(&cluster.dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.lines()
+        .find(|l| l.starts_with("Change data capture"))
+        .unwrap_or_else(|| panic!("no change data capture line in {text}"))
+        .to_string()
+}
+
+#[tokio::test]
+async fn check_reports_wal_level_and_replication() {
+    let logical = logical_cluster().await;
+    let db = logical.create_db("cdc_check").await;
+    let line = check_line(logical, &db);
+    assert!(line.contains("ready"), "{line}");
+    let plain = cluster().await;
+    let db = plain.create_db("cdc_check").await;
+    let line = check_line(plain, &db);
+    assert!(line.contains("wal_level = logical"), "{line}");
+    assert!(line.contains("REPLICATION"), "{line}");
+}
