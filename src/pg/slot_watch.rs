@@ -28,9 +28,11 @@ pub fn describe() {
     );
 }
 
-/// Measures the slots every `interval`, forever (the server aborts the task when it stops).
+/// Measures the slots every `interval`, the first time one interval after start, forever (the
+/// server aborts the task when it stops). A failure (PostgreSQL unreachable) is counted in
+/// `postgres_errors_total` like any other and logged at debug level.
 pub async fn watch(pool: Arc<PgPool>, interval: Duration, warn_bytes: usize) {
-    let mut ticks = tokio::time::interval(interval);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
