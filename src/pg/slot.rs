@@ -121,7 +121,8 @@ pub async fn slot_state(pool: &PgPool, slot: &str) -> Result<Option<SlotState>, 
     Ok(Some(SlotState { confirmed }))
 }
 
-/// Whether the publication `publication` exists, and whether it publishes `schema.table`.
+/// Whether the publication `publication` exists, and whether it publishes exactly
+/// `schema.table` (that table and no other: the shape of a change slot's publication).
 async fn publication(
     pool: &PgPool,
     publication: &str,
@@ -135,7 +136,8 @@ async fn publication(
             client.query_one(
                 "SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1), \
                         EXISTS (SELECT 1 FROM pg_publication_tables \
-                                 WHERE pubname = $1 AND schemaname = $2 AND tablename = $3)",
+                                 WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) \
+                        AND (SELECT count(*) FROM pg_publication_tables WHERE pubname = $1) = 1",
                 &[&publication, &schema, &table],
             ),
         )
@@ -143,7 +145,9 @@ async fn publication(
     Ok((row.get(0), row.get(1)))
 }
 
-/// Checks that the slot's publication publishes `schema.table`.
+/// Checks that the slot's publication publishes exactly `schema.table`: pgflight reads, confirms
+/// and drops only slots of that shape, never another consumer's (a subscription's slot is named
+/// after the subscription, its publications otherwise).
 pub async fn check_publication(
     pool: &PgPool,
     slot: &str,
@@ -153,8 +157,8 @@ pub async fn check_publication(
     match publication(pool, slot, schema, table).await? {
         (true, true) => Ok(()),
         (true, false) => Err(PgError::ChangesUnavailable(format!(
-            "publication {slot:?} does not publish {}: the slot {slot:?} serves another table; \
-             use another slot name",
+            "publication {slot:?} does not publish exactly {} (a change slot's publication is \
+             for its one table): the slot {slot:?} serves something else; use another slot name",
             qualified_name(schema, table)
         ))),
         (false, _) => Err(PgError::ChangesUnavailable(format!(
@@ -171,6 +175,12 @@ pub async fn check_publication(
 pub async fn create(pool: &PgPool, slot: &str, schema: &str, table: &str) -> Result<u64, PgError> {
     let relation = qualified_name(schema, table);
     if !publication(pool, slot, schema, table).await?.0 {
+        if slot_state(pool, slot).await?.is_some() {
+            return Err(PgError::ChangesUnavailable(format!(
+                "replication slot {slot:?} exists without a publication {slot:?}: it is not a \
+                 change slot (another consumer's?); use another slot name"
+            )));
+        }
         let client = pool.get().await?;
         let sql = format!(
             "BEGIN READ WRITE; CREATE PUBLICATION {} FOR TABLE {relation}; COMMIT",
@@ -254,7 +264,25 @@ pub struct Dropped {
 /// made is theirs to drop).
 pub async fn drop(pool: &PgPool, slot: &str) -> Result<Dropped, PgError> {
     let client = pool.get().await?;
+    let shaped: Option<bool> = pool
+        .observe(
+            "changes",
+            client.query_opt(
+                "SELECT NOT p.puballtables AND (SELECT count(*) FROM pg_publication_tables t \
+                                                 WHERE t.pubname = p.pubname) = 1 \
+                   FROM pg_publication p WHERE p.pubname = $1",
+                &[&slot],
+            ),
+        )
+        .await?
+        .map(|row| row.get(0));
     let dropped_slot = match slot_state(pool, slot).await? {
+        Some(_) if shaped != Some(true) => {
+            return Err(PgError::ChangesUnavailable(format!(
+                "slot {slot:?} is not a change slot (it has no publication {slot:?} for exactly \
+                 one table): pgflight drops only its own; drop it in PostgreSQL if it is yours"
+            )));
+        }
         Some(_) => {
             pool.observe(
                 "changes",

@@ -752,3 +752,68 @@ async fn check_reports_wal_level_and_replication() {
     assert!(line.contains("wal_level = logical"), "{line}");
     assert!(line.contains("REPLICATION"), "{line}");
 }
+
+#[tokio::test]
+async fn another_consumers_slot_is_neither_read_nor_confirmed_nor_dropped() {
+    let cluster = logical_cluster().await;
+    let (db, admin) = fixture(
+        cluster,
+        "cdc_foreign",
+        "CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY);
+         CREATE PUBLICATION subscriber FOR TABLE a, b;",
+    )
+    .await;
+    // Each slot in a statement of its own (not in a transaction that wrote).
+    for slot in ["subscriber", "other_sub"] {
+        admin
+            .execute(
+                "SELECT pg_create_logical_replication_slot($1, 'pgoutput')",
+                &[&slot],
+            )
+            .await
+            .unwrap();
+    }
+    let server = TestServer::start(cluster.config(&db)).await;
+    let mut client = flight_client(&server).await;
+    for slot in ["subscriber", "other_sub"] {
+        for create in [false, true] {
+            let err = try_run(&mut client, request("a", slot, Some("0/FFFFFFFF"), create))
+                .await
+                .err()
+                .unwrap();
+            assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
+        }
+        let body = serde_json::json!({ "slot": slot }).to_string();
+        let err = status(
+            client
+                .do_action(Action::new("DropChangeSlot", body))
+                .await
+                .err()
+                .unwrap(),
+        );
+        assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
+        assert!(
+            err.message().contains("not a change slot"),
+            "{}",
+            err.message()
+        );
+    }
+    // Untouched: both slots exist, unconfirmed beyond their start.
+    let rows = admin
+        .query(
+            "SELECT slot_name::text, confirmed_flush_lsn < '0/FFFFFFFF'::pg_lsn
+               FROM pg_replication_slots WHERE slot_name IN ('subscriber', 'other_sub')",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r.get::<_, bool>(1)));
+    for slot in ["subscriber", "other_sub"] {
+        admin
+            .execute("SELECT pg_drop_replication_slot($1)", &[&slot])
+            .await
+            .unwrap();
+    }
+    server.stop().await;
+}
