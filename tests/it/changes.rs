@@ -884,3 +884,58 @@ async fn postgres_12_and_13_refuse_changes_clearly() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn toast_left_unchanged_and_replica_identity_full() {
+    let cluster = logical_cluster().await;
+    if refused_here(cluster) {
+        return;
+    }
+    let (db, admin) = fixture(
+        cluster,
+        "cdc_toast",
+        "CREATE TABLE t (id int PRIMARY KEY, n int, big text);
+         ALTER TABLE t ALTER big SET STORAGE EXTERNAL;
+         CREATE TABLE f (id int PRIMARY KEY, n int, note text);
+         ALTER TABLE f REPLICA IDENTITY FULL;",
+    )
+    .await;
+    publish(&admin, "toast", "t").await;
+    publish(&admin, "fullident", "f").await;
+    let server = TestServer::start(cluster.config(&db)).await;
+    let mut client = flight_client(&server).await;
+    let ct = run(&mut client, "t", "toast", None, true).await.cursor;
+    let cf = run(&mut client, "f", "fullident", None, true).await.cursor;
+    admin
+        .batch_execute(
+            "INSERT INTO t VALUES (1, 0, repeat('x', 10000));
+             UPDATE t SET n = 1 WHERE id = 1;
+             INSERT INTO f VALUES (1, 2, 'kept');
+             DELETE FROM f WHERE id = 1;",
+        )
+        .await
+        .unwrap();
+    let rt = run(&mut client, "t", "toast", Some(&ct), false).await;
+    assert_eq!(rt.ops(), ["insert", "update"]);
+    let big = rt.strings("big");
+    assert_eq!(big[0].as_ref().map(String::len), Some(10000));
+    assert_eq!(
+        big[1], None,
+        "the unchanged TOASTed value is not in the WAL"
+    );
+    let unchanged = rt.batches[0]
+        .column_by_name("_unchanged")
+        .unwrap()
+        .as_list::<i32>()
+        .clone();
+    assert!(unchanged.is_null(0));
+    assert_eq!(unchanged.value(1).as_string::<i32>().value(0), "big");
+    // REPLICA IDENTITY FULL: a delete carries every column.
+    let rf = run(&mut client, "f", "fullident", Some(&cf), false).await;
+    assert_eq!(rf.ops(), ["insert", "delete"]);
+    assert_eq!(rf.strings("note")[1].as_deref(), Some("kept"));
+    assert_eq!(rf.ints("n")[1], Some(2));
+    drop_slot(&mut client, "toast").await;
+    drop_slot(&mut client, "fullident").await;
+    server.stop().await;
+}
