@@ -212,7 +212,16 @@ impl FlightService for PgFlightService {
         mut request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
         let sql = self.service(&mut request).await?;
-        sql.list_actions(request).await
+        let drop_slot = arrow_flight::ActionType {
+            r#type: DROP_CHANGE_SLOT.into(),
+            description: "Drops a change data capture slot and its publication (when pgflight's \
+                          role owns it); body: JSON {\"slot\": \"<slot>\"}"
+                .into(),
+        };
+        let response = sql.list_actions(request).await?;
+        Ok(response.map(|actions| -> Self::ListActionsStream {
+            Box::pin(actions.chain(futures::stream::once(async { Ok(drop_slot) })))
+        }))
     }
 
     async fn do_exchange(

@@ -317,6 +317,15 @@ async fn a_lost_cursor_gets_the_same_changes_again_and_a_stale_one_is_refused() 
         err.message()
     );
     // DropChangeSlot drops the slot and its publication.
+    // ListActions names DropChangeSlot.
+    let actions: Vec<arrow_flight::ActionType> = client
+        .list_actions()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(actions.iter().any(|a| a.r#type == "DropChangeSlot"));
     // DropChangeSlot drops the slot; the administrator's publication stays (theirs to drop).
     let answer = drop_slot(&mut client, "again").await;
     assert_eq!(answer["dropped"], true);
