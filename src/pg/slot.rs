@@ -181,6 +181,7 @@ pub async fn create(pool: &PgPool, slot: &str, schema: &str, table: &str) -> Res
                  change slot (another consumer's?); use another slot name"
             )));
         }
+        check_replica_identity(pool, schema, table).await?;
         let client = pool.get().await?;
         let sql = format!(
             "BEGIN READ WRITE; CREATE PUBLICATION {} FOR TABLE {relation}; COMMIT",
@@ -219,6 +220,35 @@ pub async fn create(pool: &PgPool, slot: &str, schema: &str, table: &str) -> Res
     let lsn: String = row.get(0);
     tracing::info!(%slot, table = %relation, %lsn, "created replication slot and publication");
     Ok(parse_lsn(&lsn).unwrap_or(0))
+}
+
+/// Refuses a table without a replica identity: once published, PostgreSQL refuses every UPDATE
+/// and DELETE on it ("does not have a replica identity and publishes updates").
+async fn check_replica_identity(pool: &PgPool, schema: &str, table: &str) -> Result<(), PgError> {
+    let client = pool.get().await?;
+    let row = pool
+        .observe(
+            "changes",
+            client.query_one(
+                "SELECT c.relreplident = 'f' OR (c.relreplident = 'i' AND EXISTS ( \
+                            SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)) \
+                        OR (c.relreplident = 'd' AND EXISTS ( \
+                            SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)) \
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE n.nspname = $1 AND c.relname = $2",
+                &[&schema, &table],
+            ),
+        )
+        .await?;
+    if row.get::<_, bool>(0) {
+        return Ok(());
+    }
+    let relation = qualified_name(schema, table);
+    Err(PgError::ChangesUnavailable(format!(
+        "{relation} has no replica identity (no primary key): published, PostgreSQL would refuse \
+         every UPDATE and DELETE on it. Add a primary key, or ALTER TABLE {relation} REPLICA \
+         IDENTITY FULL, then ask again"
+    )))
 }
 
 /// Confirms everything before `lsn`: the slot never decodes it again.

@@ -468,7 +468,8 @@ async fn clear_failed_preconditions_name_what_is_missing() {
         cluster,
         "cdc_pre",
         "CREATE TABLE t (id int PRIMARY KEY, addr inet);
-                                                  CREATE TABLE u (id int PRIMARY KEY);",
+                                                  CREATE TABLE u (id int PRIMARY KEY);
+                                                  CREATE TABLE nokey (id int);",
     )
     .await;
     admin
@@ -508,12 +509,29 @@ async fn clear_failed_preconditions_name_what_is_missing() {
     // Once it owns the table (and may create in the database), it creates both itself.
     admin
         .batch_execute(&format!(
-            "ALTER TABLE u OWNER TO {READER}; GRANT CREATE ON DATABASE \"{db}\" TO {READER};"
+            "ALTER TABLE u OWNER TO {READER}; ALTER TABLE nokey OWNER TO {READER};
+             GRANT CREATE ON DATABASE \"{db}\" TO {READER};"
         ))
         .await
         .unwrap();
     let first = run(&mut client, "u", "pre_u", None, true).await;
     assert_eq!(first.rows(), 0);
+    // A table without a replica identity is not published: its writers' UPDATE and DELETE
+    // would fail.
+    let err = try_run(&mut client, request("nokey", "pre_nokey", None, true))
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
+    assert!(
+        err.message().contains("replica identity"),
+        "{}",
+        err.message()
+    );
+    admin
+        .batch_execute("UPDATE nokey SET id = 1")
+        .await
+        .unwrap();
     // Columns DoGet has PostgreSQL cast to text cannot be decoded from the change stream.
     let err = try_run(&mut client, request("t", "pre_t", None, true))
         .await
