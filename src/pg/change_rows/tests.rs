@@ -192,3 +192,48 @@ fn malformed_streams_are_errors() {
     let mut rows = ChangeRows::new("public", "users", &cols, &opts, 10).unwrap();
     assert!(rows.push(b"\x00\x01").is_err());
 }
+
+#[test]
+fn corrupted_messages_are_errors_never_panics() {
+    let valid = vec![
+        begin(0x10, 7),
+        relation(2, "users"),
+        change(b'I', 2, &[(b'N', tuple(&[V::Int(1), V::Text("a")]))]),
+        change(
+            b'U',
+            2,
+            &[
+                (b'K', tuple(&[V::Int(1), V::Null])),
+                (b'N', tuple(&[V::Int(2), V::Unchanged])),
+            ],
+        ),
+        change(b'D', 2, &[(b'O', tuple(&[V::Int(2), V::Text("b")]))]),
+        commit(0x10),
+    ];
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..2000 {
+        let mut rows =
+            ChangeRows::new("public", "users", &columns(), &TypeOptions::default(), 3).unwrap();
+        for message in &valid {
+            let mut bytes = message.clone();
+            if next() % 3 == 0 && !bytes.is_empty() {
+                let at = (next() as usize) % bytes.len();
+                bytes[at] = next() as u8;
+                if next() % 4 == 0 {
+                    bytes.truncate((next() as usize) % bytes.len());
+                }
+            }
+            if rows.push(&bytes).is_err() {
+                break;
+            }
+            while let Ok(Some(_)) = rows.next_batch() {}
+        }
+        while let Ok(Some(_)) = rows.finish() {}
+    }
+}
