@@ -30,6 +30,8 @@ pub struct ChangesRequest<'a> {
     pub cursor: Option<&'a str>,
     /// Create the publication and slot when missing.
     pub create: bool,
+    /// Create and confirm (GetFlightInfo); false only describes, changing nothing (EXPLAIN).
+    pub apply: bool,
 }
 
 /// A planned changes read.
@@ -56,6 +58,7 @@ pub async fn plan_changes(
         slot: slot_name,
         cursor,
         create,
+        apply,
     } = request;
     slot::check_slot_name(slot_name).map_err(PlanError::InvalidRequest)?;
     let cursor = match cursor {
@@ -86,17 +89,24 @@ pub async fn plan_changes(
         )));
     }
     slot::check_requirements(pool).await?;
-    let confirmed = if create {
+    let confirmed = if create && apply {
         slot::create(pool, slot_name, &relation.schema, &relation.name).await?
     } else {
-        let state = slot::slot_state(pool, slot_name).await?.ok_or_else(|| {
-            crate::pg::PgError::ChangesUnavailable(format!(
-                "replication slot {slot_name:?} does not exist: send \"create\": true to create \
-                 it and its publication"
-            ))
-        })?;
-        slot::check_publication(pool, slot_name, &relation.schema, &relation.name).await?;
-        state.confirmed
+        match slot::slot_state(pool, slot_name).await? {
+            Some(state) => {
+                slot::check_publication(pool, slot_name, &relation.schema, &relation.name).await?;
+                state.confirmed
+            }
+            // EXPLAIN of a first request: the slot would be created.
+            None if create => 0,
+            None => {
+                return Err(crate::pg::PgError::ChangesUnavailable(format!(
+                    "replication slot {slot_name:?} does not exist: send \"create\": true to \
+                     create it and its publication"
+                ))
+                .into());
+            }
+        }
     };
     if let Some(cursor) = cursor {
         if cursor < confirmed {
@@ -109,7 +119,7 @@ pub async fn plan_changes(
             ))
             .into());
         }
-        if cursor > confirmed {
+        if cursor > confirmed && apply {
             slot::advance(pool, slot_name, cursor).await?;
         }
     }

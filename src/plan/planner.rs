@@ -75,7 +75,7 @@ impl Planner {
         let ctx = &self.ctx;
         match command {
             Command::Extract(request) if changes_request(request).is_some() => {
-                let plan = self.changes(request).await?;
+                let plan = self.changes(request, true).await?;
                 Ok(Planned {
                     schema: with_cursor_metadata(
                         arrow_schema(&plan.read.column_plans(&ctx.options)),
@@ -160,12 +160,17 @@ impl Planner {
         }
     }
 
-    /// Plans a changes request (confirming its cursor on the slot, and creating the slot when
-    /// asked).
-    async fn changes(&self, request: &ExtractionRequest) -> Result<ChangesPlan, PlanError> {
-        let Some(changes) = changes_request(request) else {
+    /// Plans a changes request; with `apply`, confirming its cursor on the slot and creating
+    /// the slot when asked (GetFlightInfo), without only describing it (EXPLAIN).
+    async fn changes(
+        &self,
+        request: &ExtractionRequest,
+        apply: bool,
+    ) -> Result<ChangesPlan, PlanError> {
+        let Some(mut changes) = changes_request(request) else {
             return Err(PlanError::InvalidRequest("not a changes request".into()));
         };
+        changes.apply = apply;
         plan_changes(
             &self.ctx.pool,
             changes,
@@ -243,14 +248,19 @@ impl Planner {
             }
             Command::Explain(inner) => Box::pin(self.explain(inner)).await,
             Command::Extract(request) if changes_request(request).is_some() => {
-                let plan = self.changes(request).await?;
+                let plan = self.changes(request, false).await?;
                 Ok(vec![
                     format!(
                         "path: changes (slot and publication {:?} of {})",
                         plan.read.slot,
                         crate::pg::sql::qualified_name(&plan.read.schema, &plan.read.table)
                     ),
-                    format!("upper bound: {}", format_lsn(plan.read.upto)),
+                    format!(
+                        "upper bound: {} (now; the request fixes its own, after confirming its \
+                         cursor on the slot and creating the slot when asked: EXPLAIN changes \
+                         nothing)",
+                        format_lsn(plan.read.upto)
+                    ),
                     format!("next cursor: {}", plan.cursor_metadata),
                     format!("sql sent: {}", crate::pg::changes::PEEK),
                 ])
@@ -358,6 +368,7 @@ fn changes_request(request: &ExtractionRequest) -> Option<ChangesRequest<'_>> {
             slot,
             cursor: cursor.as_deref(),
             create: *create,
+            apply: true,
         }),
         _ => None,
     }

@@ -430,6 +430,43 @@ async fn the_flight_sql_spelling_returns_the_same_changes() {
         .flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec())
         .collect();
     assert_eq!(ids, [7]);
+    // EXPLAIN describes and changes nothing: no slot made, no cursor confirmed.
+    let info = sql
+        .execute(
+            "EXPLAIN SELECT * FROM pgflight_changes('t', 'explained', create => 'true')".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let lines: Vec<RecordBatch> = sql
+        .do_get(info.endpoint[0].ticket.clone().unwrap())
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let text: Vec<String> = lines[0]
+        .column(0)
+        .as_string::<i32>()
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect();
+    assert!(text[0].starts_with("path: changes"), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|l| l.contains("pg_logical_slot_peek_binary_changes")),
+        "{text:?}"
+    );
+    let made: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'explained'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(made, 0);
     drop_slot(&mut client, "viasql").await;
     server.stop().await;
 }
