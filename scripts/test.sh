@@ -7,7 +7,8 @@
 #
 #   scripts/test.sh
 #
-# Needs Rust (cargo), Python 3 with venv, Go (tests/go), a JDK 17+ and Maven (tests/jdbc), and
+# Needs Rust (cargo), Python 3 with venv, Go (tests/go), a JDK 17+ (tests/jdbc, and PySpark in
+# tests/clients/test_spark.py) and Maven (tests/jdbc), and
 # PostgreSQL server binaries (initdb, postgres):
 # PG_BIN, else `pg_config --bindir`, else the newest /usr/lib/postgresql/*/bin.
 # Honours CARGO_TARGET_DIR; PGFLIGHT_BIN overrides the binary the client suite runs;

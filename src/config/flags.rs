@@ -165,6 +165,10 @@ pub struct ConfigFlags {
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     #[serde(with = "value::duration")]
     pub slot_check_interval: Option<Duration>,
+    /// Longest a RenewFlightEndpoint may keep a split request's snapshot, e.g. 10m [default: 10m]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[serde(with = "value::duration")]
+    pub snapshot_max_ttl: Option<Duration>,
     /// Key that signs tickets (prefer PGFLIGHT_TICKET_SECRET or the file) [default: random]
     #[arg(long, value_parser = secret)]
     #[serde(with = "value::secret")]

@@ -158,6 +158,9 @@ pub struct Config {
     /// Change data capture: how often the pgoutput slots' lag and age are measured for the
     /// metrics and the warning. Default 60s.
     pub slot_check_interval: Duration,
+    /// The longest RenewFlightEndpoint may keep a split request's snapshot held, counted from
+    /// planning (at least `snapshot_ttl`). Default 10m.
+    pub snapshot_max_ttl: Duration,
     /// Key that signs tickets and prepared-statement handles; give every instance behind one
     /// load balancer the same. Random at start when absent (tickets then die with the process).
     pub ticket_secret: Option<SecretString>,
@@ -227,7 +230,7 @@ impl Config {
 
     /// Checks the rules between keys (and the minimums of a hand-built configuration):
     /// verify-ca/verify-full need `sslrootcert`; `sslcert`/`sslkey` and `tls_cert`/`tls_key`
-    /// come in pairs; `tls_client_ca` needs `tls_cert`. [`Config::load`] calls it.
+    /// come in pairs; `snapshot_max_ttl` is at least `snapshot_ttl`; `tls_client_ca` needs `tls_cert`. [`Config::load`] calls it.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let at_least_one = |key, n: usize| {
             if n >= 1 {
@@ -252,6 +255,13 @@ impl Config {
             )));
         }
         pair("sslcert", &self.sslcert, "sslkey", &self.sslkey)?;
+        if self.snapshot_max_ttl < self.snapshot_ttl {
+            return Err(ConfigError::Conflict(format!(
+                "snapshot_max_ttl: {:?} is shorter than snapshot_ttl ({:?}); renewing can only \
+                 extend a snapshot's life, so snapshot_max_ttl must be at least snapshot_ttl",
+                self.snapshot_max_ttl, self.snapshot_ttl
+            )));
+        }
         if self.auth == AuthMode::Password && self.users_file.is_none() {
             return Err(ConfigError::Conflict(
                 "auth = \"password\" needs users_file, the file of users and password hashes \
@@ -448,6 +458,7 @@ impl ConfigFlags {
             snapshot_ttl: self.snapshot_ttl.unwrap_or(Duration::from_secs(60)),
             slot_lag_warn_bytes: self.slot_lag_warn_bytes.unwrap_or(1 << 30),
             slot_check_interval: self.slot_check_interval.unwrap_or(Duration::from_secs(60)),
+            snapshot_max_ttl: self.snapshot_max_ttl.unwrap_or(Duration::from_secs(600)),
             ticket_secret: self.ticket_secret,
             ticket_ttl: self.ticket_ttl.unwrap_or(Duration::from_secs(3600)),
             users_file: self.users_file,

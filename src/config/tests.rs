@@ -173,6 +173,10 @@ fn unset_keys_take_their_defaults() {
     assert_eq!((c.batch_size, c.max_connections), (10_000, 10));
     assert_eq!(c.idle_timeout, Duration::from_secs(300));
     assert_eq!(c.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(
+        (c.snapshot_ttl, c.snapshot_max_ttl),
+        (Duration::from_secs(60), Duration::from_secs(600))
+    );
     assert!(c.password.is_none() && c.metrics_listen.is_none() && c.url.is_none());
 }
 
@@ -365,6 +369,7 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         ("PGFLIGHT_SNAPSHOT_TTL", "30s"),
         ("PGFLIGHT_SLOT_LAG_WARN_BYTES", "4096"),
         ("PGFLIGHT_SLOT_CHECK_INTERVAL", "5s"),
+        ("PGFLIGHT_SNAPSHOT_MAX_TTL", "15m"),
         ("PGFLIGHT_TICKET_SECRET", "shh"),
         ("PGFLIGHT_TICKET_TTL", "10m"),
         ("PGFLIGHT_USERS_FILE", "/users"),
@@ -378,6 +383,7 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         (c.slot_lag_warn_bytes, c.slot_check_interval),
         (4096, Duration::from_secs(5))
     );
+    assert_eq!(c.snapshot_max_ttl, Duration::from_secs(900));
     assert_eq!(c.ticket_secret.as_ref().unwrap().expose_secret(), "shh");
     assert!(!format!("{c:?}").contains("shh"));
     assert_eq!(
@@ -975,6 +981,12 @@ fn rules_between_keys_are_enforced() {
         "{msg}"
     );
     with("tls_cert = \"/c\"\ntls_key = \"/k\"\ntls_client_ca = \"/ca\"").unwrap();
+    let msg = error(with("snapshot_ttl = \"2m\"\nsnapshot_max_ttl = \"1m\""));
+    assert!(
+        msg.starts_with("snapshot_max_ttl: 60s is shorter than snapshot_ttl (120s)"),
+        "{msg}"
+    );
+    with("snapshot_ttl = \"2m\"\nsnapshot_max_ttl = \"2m\"").unwrap();
     let msg = error(with("metrics_listen = \"0.0.0.0:8080\""));
     assert!(
         msg.starts_with("metrics_listen: \"0.0.0.0:8080\" is the same address as listen"),

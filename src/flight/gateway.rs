@@ -130,12 +130,18 @@ impl FlightService for PgFlightService {
         sql.get_flight_info(request).await
     }
 
+    /// Planning is quick (GetFlightInfo never runs the read), so a poll is complete at once:
+    /// the FlightInfo, progress 1.0, and no descriptor to poll again.
     async fn poll_flight_info(
         &self,
-        mut request: Request<FlightDescriptor>,
+        request: Request<FlightDescriptor>,
     ) -> Result<Response<PollInfo>, Status> {
-        let sql = self.service(&mut request).await?;
-        sql.poll_flight_info(request).await
+        let info = self.get_flight_info(request).await?.into_inner();
+        let poll = PollInfo::new()
+            .with_info(info)
+            .try_with_progress(1.0)
+            .map_err(|e| arrow_status(&e))?;
+        Ok(Response::new(poll))
     }
 
     async fn get_schema(

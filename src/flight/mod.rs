@@ -3,6 +3,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod cancel;
 pub mod discovery;
 pub mod gateway;
 pub mod limits;
@@ -10,6 +11,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod password;
 pub mod refusal;
+pub mod renew;
 pub mod roles;
 pub mod service;
 pub mod session;

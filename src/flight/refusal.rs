@@ -60,6 +60,18 @@ pub enum Refusal {
         /// prost's words.
         source: prost::DecodeError,
     },
+    /// RenewFlightEndpoint of an endpoint that does not expire (not part of a split read).
+    #[error(
+        "only the endpoints of a split request expire (they share a snapshot held for \
+         snapshot_ttl); this endpoint has nothing to renew"
+    )]
+    NotRenewable,
+    /// A DoAction type pgflight does not answer.
+    #[error("unknown action {action:?}; ListActions names the actions pgflight answers")]
+    UnknownAction {
+        /// The action type asked for.
+        action: String,
+    },
     /// Authentication failed (the message says how; never a password).
     #[error("{0}")]
     Unauthenticated(String),

@@ -15,17 +15,19 @@ use arrow_flight::sql::server::FlightSqlService;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{
     ActionBeginSavepointRequest, ActionBeginSavepointResult, ActionBeginTransactionRequest,
-    ActionBeginTransactionResult, ActionClosePreparedStatementRequest,
-    ActionCreatePreparedStatementRequest, ActionCreatePreparedStatementResult,
-    ActionCreatePreparedSubstraitPlanRequest, CommandGetCatalogs, CommandGetCrossReference,
-    CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys, CommandGetPrimaryKeys,
-    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandGetXdbcTypeInfo,
-    CommandPreparedStatementQuery, CommandPreparedStatementUpdate, CommandStatementIngest,
-    CommandStatementQuery, CommandStatementSubstraitPlan, CommandStatementUpdate,
-    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+    ActionBeginTransactionResult, ActionCancelQueryRequest, ActionCancelQueryResult,
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, ActionCreatePreparedSubstraitPlanRequest,
+    CommandGetCatalogs, CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys,
+    CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
+    CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery,
+    CommandPreparedStatementUpdate, CommandStatementIngest, CommandStatementQuery,
+    CommandStatementSubstraitPlan, CommandStatementUpdate, DoPutPreparedStatementResult,
+    ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
+    ActionType, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
+    Ticket,
 };
 use futures::{Stream, StreamExt, TryStreamExt};
 use prost::Message;
@@ -35,11 +37,14 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
 use crate::flight::audit::{AuditRecord, command_subject, plan_subject};
 use crate::flight::auth::{Identity, identity_of};
+use crate::flight::cancel;
 use crate::flight::discovery;
 use crate::flight::metadata;
+use crate::flight::refusal::Refusal;
+use crate::flight::renew;
 use crate::flight::signing::{HandleSigner, Sealer};
 use crate::flight::statements;
-use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status};
+use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status, refusal_status};
 use crate::flight::ticket::{open_plan, plan_ticket};
 use crate::pg::PgPool;
 use crate::pg::server_facts::{ServerFacts, server_facts};
@@ -76,6 +81,7 @@ impl PgFlightSqlService {
                 min_rows: config.partition_min_rows,
                 max_partitions: config.max_partitions,
                 snapshot_ttl: config.snapshot_ttl,
+                snapshot_max_ttl: config.snapshot_max_ttl,
             },
             // Clients share the configured role unless each logs in as its own.
             guard: (config.auth != AuthMode::Postgres)
@@ -160,6 +166,7 @@ impl PgFlightSqlService {
         identity: &Identity,
     ) -> Result<FlightInfo, Status> {
         let sealer = Sealer::new(self.signer.clone(), identity.0.clone());
+        let query_id = cancel::new_query_id()?;
         let mut info = FlightInfo::new()
             .try_with_schema(planned.schema.as_ref())
             .map_err(|e| arrow_status(&e))?
@@ -169,9 +176,17 @@ impl PgFlightSqlService {
         if let Some(cursor) = planned.app_metadata {
             info = info.with_app_metadata(cursor.into_bytes());
         }
-        for plan in &planned.endpoints {
-            let ticket = plan_ticket(&sealer, plan);
-            info = info.with_endpoint(FlightEndpoint::new().with_ticket(ticket));
+        for plan in planned.endpoints {
+            let plan = plan.in_query(&query_id);
+            let mut endpoint = FlightEndpoint::new().with_ticket(plan_ticket(&sealer, &plan));
+            // A split read's endpoints live as long as their shared snapshot is held.
+            if let Some(expires) = plan
+                .snapshot()
+                .and_then(|s| self.planner.snapshot_expiry(s))
+            {
+                endpoint = endpoint.with_expiration_time(renew::timestamp(expires));
+            }
+            info = info.with_endpoint(endpoint);
         }
         Ok(info)
     }
@@ -596,6 +611,50 @@ impl FlightSqlService for PgFlightSqlService {
         _request: Request<Action>,
     ) -> Result<ActionBeginSavepointResult, Status> {
         Err(statements::refuse_unsupported("a savepoint"))
+    }
+
+    async fn do_action_cancel_query(
+        &self,
+        query: ActionCancelQueryRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCancelQueryResult, Status> {
+        let info = cancel::cancel_query_info(&query.info)?;
+        let remember = self.config.ticket_ttl;
+        let sealer = self.sealer(&request);
+        let status = cancel::cancel_info(&self.planner, &sealer, &info, remember).await?;
+        Ok(cancel::cancel_result(status))
+    }
+
+    /// Flight's own actions that Flight SQL does not dispatch: CancelFlightInfo and
+    /// RenewFlightEndpoint.
+    async fn do_action_fallback(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        let sealer = self.sealer(&request);
+        let action = request.into_inner();
+        let body = match action.r#type.as_str() {
+            cancel::CANCEL_FLIGHT_INFO => {
+                let remember = self.config.ticket_ttl;
+                cancel::cancel_flight_info(&self.planner, &sealer, &action.body, remember).await?
+            }
+            renew::RENEW_FLIGHT_ENDPOINT => {
+                renew::renew_flight_endpoint(&self.planner, &sealer, &action.body).await?
+            }
+            other => {
+                let action = other.to_string();
+                return Err(refusal_status(&Refusal::UnknownAction { action }));
+            }
+        };
+        let result = arrow_flight::Result { body: body.into() };
+        Ok(Response::new(Box::pin(futures::stream::once(async {
+            Ok(result)
+        }))))
+    }
+
+    /// ListActions names Flight's own actions pgflight answers, besides Flight SQL's.
+    async fn list_custom_actions(&self) -> Option<Vec<Result<ActionType, Status>>> {
+        Some(vec![Ok(cancel::action_type()), Ok(renew::action_type())])
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

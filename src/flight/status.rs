@@ -93,7 +93,9 @@ pub fn refusal_status(refusal: &Refusal) -> Status {
         | Refusal::ParameterCount { .. }
         | Refusal::ForeignHandle
         | Refusal::Pattern { .. }
-        | Refusal::Undecodable { .. } => Code::InvalidArgument,
+        | Refusal::Undecodable { .. }
+        | Refusal::UnknownAction { .. }
+        | Refusal::NotRenewable => Code::InvalidArgument,
         Refusal::Unauthenticated(_) => Code::Unauthenticated,
         Refusal::NoRandom | Refusal::TokenEncryption | Refusal::TokenHeader => Code::Internal,
     };

@@ -15,6 +15,7 @@ use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::config::{Config, SslMode};
+use crate::pg::cancel::RunningReads;
 use crate::pg::error::{ConnectTarget, PgError};
 use crate::pg::metrics::{self, QueryTimer};
 use crate::pg::roles;
@@ -33,6 +34,7 @@ pub struct PgPool {
     size: usize,
     reaper: JoinHandle<()>,
     snapshots: SnapshotHolder,
+    reads: RunningReads,
 }
 
 impl PgPool {
@@ -128,6 +130,7 @@ impl PgPool {
             size: config.max_connections,
             reaper,
             snapshots: SnapshotHolder::new(),
+            reads: RunningReads::default(),
         })
     }
 
@@ -231,6 +234,11 @@ impl PgPool {
         if let Err(err) = result {
             tracing::warn!(error = %err, "could not cancel a PostgreSQL statement");
         }
+    }
+
+    /// The reads running on this pool by query id (what a cancel reaches).
+    pub fn reads(&self) -> &RunningReads {
+        &self.reads
     }
 
     /// Snapshots exported for split requests, held for their endpoints.

@@ -1,6 +1,7 @@
 //! PostgreSQL access: connections, catalog, type mapping, binary COPY decoding.
 //! Knows nothing of Flight or DataFusion.
 
+pub mod cancel;
 pub mod catalog;
 pub mod change_rows;
 pub mod changes;

@@ -20,6 +20,10 @@ pub struct Read {
     /// What PostgreSQL runs.
     #[prost(oneof = "read_source::Source", tags = "2, 3")]
     pub source: Option<read_source::Source>,
+    /// The query this read belongs to ("" for none): its statements carry it, so that a
+    /// cancel of the query finds them ([`crate::pg::cancel`]).
+    #[prost(string, tag = "4")]
+    pub query_id: String,
 }
 
 /// The kinds of [`Read`].
@@ -229,6 +233,7 @@ impl Read {
         Read {
             snapshot: snapshot.unwrap_or_default().to_string(),
             source: Some(read_source::Source::Scan(scan)),
+            query_id: String::new(),
         }
     }
 
@@ -237,7 +242,19 @@ impl Read {
         Read {
             snapshot: String::new(),
             source: Some(read_source::Source::Statement(statement)),
+            query_id: String::new(),
         }
+    }
+
+    /// This read as part of query `query_id` ("" for none).
+    pub fn in_query(mut self, query_id: &str) -> Read {
+        self.query_id = query_id.to_string();
+        self
+    }
+
+    /// The query this read belongs to, if any.
+    pub fn query_id(&self) -> Option<&str> {
+        (!self.query_id.is_empty()).then_some(self.query_id.as_str())
     }
 
     /// The exported snapshot to read in, if any.

@@ -5,8 +5,10 @@
 //! the union of the endpoints is the table as of one moment. The exporting transaction must
 //! stay open until every endpoint has imported the snapshot: it is held here, bounded in time
 //! (`snapshot_ttl`) and released as soon as every endpoint has started. An open transaction
-//! holds back vacuum, hence the bound. This is the one piece of in-memory state a DoGet
-//! depends on; a DoGet after expiry fails with a clear message.
+//! holds back vacuum, hence the bound. A slow reader may renew it (RenewFlightEndpoint), by
+//! `snapshot_ttl` at a time, never beyond `snapshot_max_ttl` after it was exported. This is
+//! the one piece of in-memory state a DoGet depends on; a DoGet after expiry fails with a
+//! clear message.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,6 +23,7 @@ const REAP_PERIOD: Duration = Duration::from_millis(500);
 
 struct Held {
     connection: PgConnection,
+    exported: Instant,
     expires: Instant,
     endpoints_left: usize,
 }
@@ -76,12 +79,30 @@ impl SnapshotHolder {
     /// Keeps the exporting transaction open for `ttl`, or until `endpoints` endpoints have
     /// imported it.
     pub fn hold(&self, id: String, connection: PgConnection, ttl: Duration, endpoints: usize) {
+        let now = Instant::now();
         let held = Held {
             connection,
-            expires: Instant::now() + ttl,
+            exported: now,
+            expires: now + ttl,
             endpoints_left: endpoints,
         };
         lock(&self.held).insert(id, held);
+    }
+
+    /// When snapshot `id` stops being held, if it is held now.
+    pub fn expires(&self, id: &str) -> Option<Instant> {
+        lock(&self.held).get(id).map(|held| held.expires)
+    }
+
+    /// Holds snapshot `id` until `ttl` from now, but never longer than `max_ttl` after it was
+    /// exported (nor shorter than it was held already): its new expiry, or `None` when it is
+    /// no longer held (expired, or every endpoint has started).
+    pub fn renew(&self, id: &str, ttl: Duration, max_ttl: Duration) -> Option<Instant> {
+        let now = Instant::now();
+        let mut map = lock(&self.held);
+        let held = map.get_mut(id).filter(|held| held.expires > now)?;
+        held.expires = renewed(held.exported, held.expires, now, ttl, max_ttl);
+        Some(held.expires)
     }
 
     /// Called once an endpoint has imported snapshot `id`; the last one releases it.
@@ -128,6 +149,18 @@ impl Drop for SnapshotHolder {
     }
 }
 
+/// A snapshot's expiry after a renewal at `now`: `ttl` from now, but never more than `max_ttl`
+/// after it was `exported`, nor earlier than it `expires` already.
+fn renewed(
+    exported: Instant,
+    expires: Instant,
+    now: Instant,
+    ttl: Duration,
+    max_ttl: Duration,
+) -> Instant {
+    expires.max((now + ttl).min(exported + max_ttl))
+}
+
 fn lock(held: &Mutex<HashMap<String, Held>>) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
     held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -158,6 +191,27 @@ pub fn import_sql(id: &str) -> Result<String, PgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn renewals_extend_by_ttl_up_to_max_ttl_and_never_shorten() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // Planned at t0 with a 60 s ttl, max 600 s: a renewal at t0+50 holds until t0+110.
+        assert_eq!(
+            renewed(t0, t0 + s(60), t0 + s(50), s(60), s(600)),
+            t0 + s(110)
+        );
+        // Near the bound it stops at t0+600.
+        assert_eq!(
+            renewed(t0, t0 + s(580), t0 + s(570), s(60), s(600)),
+            t0 + s(600)
+        );
+        // A renewal never shortens what is held already.
+        assert_eq!(
+            renewed(t0, t0 + s(100), t0 + s(10), s(60), s(600)),
+            t0 + s(100)
+        );
+    }
 
     #[test]
     fn only_snapshot_shaped_ids_reach_sql() {

@@ -18,6 +18,7 @@ use arrow::record_batch::RecordBatch;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
+use crate::pg::cancel::{self, Registration};
 use crate::pg::copy::CopyDecoder;
 use crate::pg::metrics::{QueryTimer, record_error, record_rows};
 use crate::pg::read::{Read, read_source::Source};
@@ -33,7 +34,9 @@ const BATCHES_IN_FLIGHT: usize = 2;
 pub type BatchStream = Pin<Box<dyn Stream<Item = Result<RecordBatch, PgError>> + Send>>;
 
 /// Runs `read` on a pooled connection; batches of `batch_size` rows arrive as they are decoded.
-/// Dropping the stream cancels the statement and returns the connection to the pool.
+/// Dropping the stream cancels the statement and returns the connection to the pool, and so
+/// does a cancel of the read's query ([`crate::pg::cancel`]); a read of a query cancelled
+/// already is refused.
 pub fn run(
     pool: Arc<PgPool>,
     read: Read,
@@ -41,7 +44,15 @@ pub fn run(
     batch_size: usize,
 ) -> Result<BatchStream, PgError> {
     let columns = read.column_plans(&options);
-    let statements = match &read.source {
+    if let Some(id) = read.query_id() {
+        if !cancel::is_query_id(id) {
+            return Err(PgError::InvalidRead(format!("{id:?} is not a query id")));
+        }
+        if pool.reads().is_cancelled(id) {
+            return Err(cancel::cancelled());
+        }
+    }
+    let mut statements = match &read.source {
         Some(Source::Scan(scan)) => vec![scan_copy(scan, &columns)],
         Some(Source::Statement(statement)) => statement_copies(statement, &columns)?,
         None => {
@@ -50,6 +61,13 @@ pub fn run(
             ));
         }
     };
+    if let Some(id) = read.query_id() {
+        let tag = cancel::query_tag(id);
+        statements = statements
+            .into_iter()
+            .map(|sql| tag.clone() + &sql)
+            .collect();
+    }
     let job = Job {
         transaction: transaction(&read)?,
         statements,
@@ -104,6 +122,10 @@ impl Job {
     async fn run(self, pool: &PgPool, read: &Read, tx: &BatchSender) -> Result<(), PgError> {
         let started = Instant::now();
         let client = pool.get().await?;
+        let mut registration = match read.query_id() {
+            Some(id) => Some(pool.reads().register(id, client.cancel_token())?),
+            None => None,
+        };
         if let Some(begin) = &self.transaction {
             if let Err(err) = client.batch_execute(begin).await {
                 let err = match pool.error(err) {
@@ -125,7 +147,7 @@ impl Job {
         let mut outcome = Ok(true);
         for sql in &self.statements {
             let mut decoder = CopyDecoder::new(&self.columns, self.batch_size);
-            outcome = copy(pool, &client, sql, &mut decoder, tx).await;
+            outcome = copy(pool, &client, sql, &mut decoder, tx, registration.as_mut()).await;
             rows += decoder.rows_decoded();
             if !matches!(outcome, Ok(true)) || tx.is_closed() {
                 break;
@@ -135,9 +157,11 @@ impl Job {
             record_error(err);
         }
         if !matches!(outcome, Ok(true)) {
-            // The reader left mid-COPY, or decoding failed: stop PostgreSQL sending the rest.
+            // The reader left mid-COPY, the query was cancelled, or decoding failed: stop
+            // PostgreSQL sending the rest.
             pool.cancel(client.cancel_token()).await;
         }
+        drop(registration);
         end_transaction(client, self.transaction.is_some()).await;
         tracing::info!(
             read = %self.label,
@@ -151,13 +175,15 @@ impl Job {
 }
 
 /// Runs one COPY into `decoder`, handing batches to the reader: `Ok(true)` once PostgreSQL has
-/// sent everything, `Ok(false)` when the reader left before.
+/// sent everything, `Ok(false)` when the reader left before; the cancelled error when the
+/// read's query was cancelled meanwhile.
 async fn copy(
     pool: &PgPool,
     client: &PgConnection,
     sql: &str,
     decoder: &mut CopyDecoder,
     tx: &BatchSender,
+    registration: Option<&mut Registration>,
 ) -> Result<bool, PgError> {
     tracing::debug!(%sql, "copy started");
     let timer = QueryTimer::start("copy");
@@ -166,12 +192,20 @@ async fn copy(
         // so the hot path does not pay for watching the reader).
         let reader_left = tx.closed();
         tokio::pin!(reader_left);
+        let stopped = async move {
+            match registration {
+                Some(registration) => registration.stopped().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(stopped);
         // PostgreSQL sends the CopyOutResponse with the first data (an aggregate's only row
         // comes at the end), so the reader may leave before `copy_out` returns.
         let stream = tokio::select! {
             biased;
             stream = client.copy_out(sql) => stream.map_err(|e| pool.error(e))?,
             () = &mut reader_left => return Ok(false),
+            () = &mut stopped => return Err(stopped_by_cancel()),
         };
         futures::pin_mut!(stream);
         loop {
@@ -179,11 +213,16 @@ async fn copy(
                 biased;
                 chunk = stream.next() => chunk,
                 () = &mut reader_left => return Ok(false),
+                () = &mut stopped => return Err(stopped_by_cancel()),
             };
             let Some(chunk) = chunk else { break };
             decoder.push(&chunk.map_err(|e| pool.error(e))?)?;
             while let Some(batch) = decoder.next_batch()? {
-                if !send(tx, batch).await {
+                let sent = tokio::select! {
+                    sent = send(tx, batch) => sent,
+                    () = &mut stopped => return Err(stopped_by_cancel()),
+                };
+                if !sent {
                     return Ok(false);
                 }
             }
@@ -199,6 +238,14 @@ async fn copy(
     .await;
     timer.finish();
     outcome
+}
+
+/// The error of a read its query's cancel stopped, counted in `postgres_errors_total`
+/// (kind `cancelled`) as PostgreSQL's own cancellations are.
+fn stopped_by_cancel() -> PgError {
+    let err = cancel::cancelled();
+    record_error(&err);
+    err
 }
 
 /// Ends the read's transaction, if it began one, before the connection goes back; a connection

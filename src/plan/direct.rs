@@ -106,5 +106,6 @@ fn project(
     Some(Read {
         snapshot: read.snapshot.clone(),
         source: Some(Source::Scan(direct)),
+        query_id: read.query_id.clone(),
     })
 }

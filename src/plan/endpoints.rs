@@ -24,8 +24,10 @@ pub struct PartitionOptions {
     pub min_rows: usize,
     /// Most endpoints per request.
     pub max_partitions: usize,
-    /// How long the shared snapshot is held.
+    /// How long the shared snapshot is held (and how far one renewal extends it).
     pub snapshot_ttl: Duration,
+    /// The longest renewals may hold the shared snapshot, from planning.
+    pub snapshot_max_ttl: Duration,
 }
 
 /// A read split into ranges: the exported snapshot every endpoint reads in, and the disjoint

@@ -2,12 +2,14 @@
 //! of the result (GetFlightInfo); a [`ReadPlan`] is executed without planning again (DoGet).
 
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::pgoutput::format_lsn;
+use crate::pg::PgError;
 use crate::pg::read::StatementRead;
 use crate::pg::types::arrow_schema;
 use crate::pg::{catalog, changes, describe, source};
@@ -299,13 +301,44 @@ impl Planner {
         }
     }
 
+    /// Cancels every read of query `query_id` (on this instance and others), and refuses later
+    /// reads of it on this instance for `remember`.
+    pub async fn cancel(
+        &self,
+        query_id: &str,
+        remember: std::time::Duration,
+    ) -> Result<crate::pg::cancel::Cancelled, PlanError> {
+        Ok(crate::pg::cancel::cancel(&self.ctx.pool, query_id, remember).await?)
+    }
+
+    /// When the exported snapshot `id` of a split read stops being held, if it is held now
+    /// (an endpoint's expiration time).
+    pub fn snapshot_expiry(&self, id: &str) -> Option<SystemTime> {
+        let expires = self.ctx.pool.snapshots().expires(id)?;
+        Some(SystemTime::now() + expires.saturating_duration_since(Instant::now()))
+    }
+
+    /// Holds the exported snapshot `id` of a split read `snapshot_ttl` longer (within
+    /// `snapshot_max_ttl` of planning): its new expiry; an expired one is the error a DoGet
+    /// after expiry gets.
+    pub fn renew_snapshot(&self, id: &str) -> Result<SystemTime, PlanError> {
+        let options = &self.ctx.partitions;
+        let snapshots = self.ctx.pool.snapshots();
+        let expires = snapshots
+            .renew(id, options.snapshot_ttl, options.snapshot_max_ttl)
+            .ok_or(PgError::SnapshotExpired)?;
+        Ok(SystemTime::now() + expires.saturating_duration_since(Instant::now()))
+    }
+
     /// Runs one endpoint's read plan: its schema, and the stream of its batches, every batch
     /// carrying exactly that schema.
     pub async fn execute(&self, plan: ReadPlan) -> Result<(SchemaRef, QueryStream), PlanError> {
         let ctx = self.ctx.clone();
         let cursor = plan.cursor_metadata().map(str::to_string);
+        let query_id = plan.query_id;
         match plan.body {
             Some(Body::Read(read)) => {
+                let read = read.in_query(&query_id);
                 let columns = read.column_plans(&ctx.options);
                 let schema = with_cursor_metadata(arrow_schema(&columns), cursor.as_deref());
                 let stream = source::run(ctx.pool.clone(), read, ctx.options, ctx.batch_size)?
@@ -313,7 +346,7 @@ impl Planner {
                 Ok((schema.clone(), with_schema(schema, Box::pin(stream))))
             }
             Some(Body::Query(query)) => {
-                let planned = single::replan(&ctx, query).await?;
+                let planned = single::replan(&ctx, query, &query_id).await?;
                 let schema = planned.schema();
                 Ok((schema.clone(), with_schema(schema, planned.execute()?)))
             }

@@ -49,6 +49,8 @@ pub struct PgTable {
     /// The one range every scan is restricted to, and the snapshot it is read in: an
     /// endpoint of a split read.
     range: Option<(Filter, String)>,
+    /// The query its scans belong to ("" for none).
+    query_id: String,
 }
 
 impl PgTable {
@@ -102,12 +104,19 @@ impl PgTable {
             batch_size,
             scans: Arc::default(),
             range: None,
+            query_id: String::new(),
         }
     }
 
     /// This table restricted to one endpoint's `range`, read in the split's exported `snapshot`.
     pub fn with_range(mut self, range: Option<(Filter, String)>) -> PgTable {
         self.range = range;
+        self
+    }
+
+    /// This table's scans as part of query `query_id` (what a cancel names).
+    pub fn in_query(mut self, query_id: &str) -> PgTable {
+        self.query_id = query_id.to_string();
         self
     }
 
@@ -197,7 +206,7 @@ impl TableProvider for PgTable {
         let snapshot = self.range.as_ref().map(|(_, s)| s.as_str());
         Ok(Arc::new(PgScanExec::new(
             self.pool.clone(),
-            Read::scan(scan.clone(), snapshot),
+            Read::scan(scan.clone(), snapshot).in_query(&self.query_id),
             scan.column_plans(&self.options),
             self.options,
             self.batch_size,

@@ -23,6 +23,9 @@ pub struct ReadPlan {
     /// metadata.
     #[prost(string, tag = "5")]
     pub cursor_metadata: String,
+    /// The query every endpoint of one FlightInfo shares ("" for none): what a cancel names.
+    #[prost(string, tag = "16")]
+    pub query_id: String,
 }
 
 /// The kinds of [`ReadPlan`].
@@ -82,7 +85,19 @@ impl ReadPlan {
             version: READ_PLAN_VERSION,
             body: Some(body),
             cursor_metadata: cursor_metadata.unwrap_or_default().to_string(),
+            query_id: String::new(),
         }
+    }
+
+    /// This plan as an endpoint of query `query_id`.
+    pub fn in_query(mut self, query_id: &str) -> ReadPlan {
+        self.query_id = query_id.to_string();
+        self
+    }
+
+    /// The query this plan is an endpoint of, if any.
+    pub fn query_id(&self) -> Option<&str> {
+        (!self.query_id.is_empty()).then_some(self.query_id.as_str())
     }
 
     /// A read PostgreSQL answers alone.
@@ -108,6 +123,17 @@ impl ReadPlan {
     /// The next cursor's JSON, if the read is incremental.
     pub fn cursor_metadata(&self) -> Option<&str> {
         (!self.cursor_metadata.is_empty()).then_some(self.cursor_metadata.as_str())
+    }
+
+    /// The exported snapshot this endpoint reads in (split reads), if any.
+    pub fn snapshot(&self) -> Option<&str> {
+        match &self.body {
+            Some(plan_body::Body::Read(read)) => read.snapshot(),
+            Some(plan_body::Body::Query(query)) => {
+                (!query.snapshot.is_empty()).then_some(query.snapshot.as_str())
+            }
+            _ => None,
+        }
     }
 
     /// The plan's bytes (what is sealed into a ticket).

@@ -208,18 +208,23 @@ pub async fn plan(
         snapshot: String::new(),
         range: None,
     };
-    let planned = plan_query(ctx, session, query, None).await?;
+    let planned = plan_query(ctx, session, query, None, "").await?;
     Ok((planned, Some(relation)))
 }
 
 /// Plans a ticket's statement again over the columns it carries (no catalog query), restricted
-/// to its range when the read was split. The statement must still plan as it did.
-pub async fn replan(ctx: &ReadContext, query: PlannedQuery) -> Result<PlannedScan, PlanError> {
+/// to its range when the read was split, its scans part of query `query_id` (what a cancel
+/// names). The statement must still plan as it did.
+pub async fn replan(
+    ctx: &ReadContext,
+    query: PlannedQuery,
+    query_id: &str,
+) -> Result<PlannedScan, PlanError> {
     let range = query
         .range
         .clone()
         .map(|range| (range, query.snapshot.clone()));
-    match plan_query(ctx, session(ctx), query, range).await? {
+    match plan_query(ctx, session(ctx), query, range, query_id).await? {
         Ok(planned) => Ok(planned),
         Err(reason) => Err(PlanError::Stale(format!(
             "the statement no longer plans over one relation ({reason}); call GetFlightInfo again"
@@ -241,6 +246,7 @@ async fn plan_query(
     session: SessionContext,
     query: PlannedQuery,
     range: Option<(Filter, String)>,
+    query_id: &str,
 ) -> Result<Result<PlannedScan, PassReason>, PlanError> {
     let state = session.state();
     let statement = match state.sql_to_statement(&query.sql, &Dialect::PostgreSQL) {
@@ -271,7 +277,8 @@ async fn plan_query(
             &ctx.options,
             ctx.batch_size,
         )
-        .with_range(range),
+        .with_range(range)
+        .in_query(query_id),
     );
     if let (TableReference::Partial { schema, .. }, Some(catalog)) =
         (reference, session.catalog("datafusion"))

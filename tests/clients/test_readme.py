@@ -9,6 +9,7 @@ import re
 import pytest
 
 from conftest import READER, REPO
+from sparkenv import spark_environment, stop_active_session
 
 SNIPPETS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
 
@@ -33,9 +34,14 @@ def test_readme_snippet_runs(database, start_server, index):
     server = start_server()
     code = SNIPPETS[index].replace("grpc://localhost:8080", server.grpc_uri)
     out = io.StringIO()
+    uses_spark = "pgflight_spark" in code  # the Spark data source's snippet (Scaling out)
     try:
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, f"README.md python snippet {index}", "exec"), {})
+        with contextlib.ExitStack() as stack:
+            if uses_spark:
+                stack.enter_context(spark_environment())
+                stack.callback(stop_active_session)
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, f"README.md python snippet {index}", "exec"), {})
     finally:
         if changes:
             database.execute(f"ALTER ROLE {READER} NOREPLICATION")

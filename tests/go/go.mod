@@ -2,7 +2,10 @@ module github.com/pgflight/pgflight/tests/go
 
 go 1.26.0
 
-require github.com/apache/arrow-go/v18 v18.9.0
+require (
+	github.com/apache/arrow-go/v18 v18.9.0
+	google.golang.org/grpc v1.85.0
+)
 
 require (
 	github.com/goccy/go-json v0.12.0 // indirect
@@ -17,6 +20,5 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260817212433-ac3dfec99bb1 // indirect
-	google.golang.org/grpc v1.85.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )

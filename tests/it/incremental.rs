@@ -420,6 +420,7 @@ async fn the_window_is_an_index_scan_in_postgresql() {
         min_rows: 1_000_000,
         max_partitions: 4,
         snapshot_ttl: Duration::from_secs(5),
+        snapshot_max_ttl: Duration::from_secs(5),
     };
     let request = parse_request(
         br#"{"mode":{"incremental":{"entity":"app.events","cursorField":"updated_at","cursor":"2024-01-02T03:30:00Z"}}}"#,

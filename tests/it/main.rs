@@ -11,6 +11,7 @@ mod incremental;
 mod least_privilege;
 mod limits;
 mod partition;
+mod poll;
 mod privileges;
 mod read_plan;
 mod security;

@@ -155,7 +155,10 @@ async fn do_get_asks_the_catalog_nothing_that_get_flight_info_asked() {
         assert_eq!(read, rows, "{what}");
         let run = statements_run(&admin, &db).await;
         assert!(
-            run.iter().any(|(query, _)| query.starts_with("COPY")),
+            // Every COPY carries its query's id first, for CancelFlightInfo (pg/cancel.rs).
+            run.iter()
+                .any(|(query, _)| query.starts_with("/* pgflight query ")
+                    && query.contains(" */ COPY (")),
             "{what}: no COPY recorded: {run:?}"
         );
         for (query, _) in &run {
