@@ -8,8 +8,8 @@ use arrow::array::{RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
-use crate::pg::pgoutput::format_lsn;
 use crate::pg::PgError;
+use crate::pg::pgoutput::format_lsn;
 use crate::pg::read::StatementRead;
 use crate::pg::types::arrow_schema;
 use crate::pg::{catalog, changes, describe, source};
