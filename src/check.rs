@@ -69,8 +69,35 @@ pub fn exit_code(err: &PgError) -> u8 {
         | PgError::Sql(_)
         | PgError::Decode(_)
         | PgError::SnapshotExpired
+        | PgError::ChangeStream(_)
+        | PgError::ChangesUnavailable(_)
         | PgError::InvalidRead(_)
         | PgError::Client { .. } => exit::OTHER,
+    }
+}
+
+/// What change data capture needs that this server and role lack, or that it is ready.
+fn changes_readiness(report: &ServerReport) -> String {
+    let mut missing = Vec::new();
+    if report.version_num < 140_000 {
+        missing.push("PostgreSQL 14 or later".to_string());
+    }
+    if report.wal_level != "logical" {
+        missing.push(format!(
+            "wal_level = logical (it is {}; ALTER SYSTEM SET wal_level = logical, then restart)",
+            report.wal_level
+        ));
+    }
+    if !report.powers.replication && !report.superuser {
+        missing.push(format!(
+            "the REPLICATION attribute (ALTER ROLE {} REPLICATION)",
+            crate::pg::sql::quote_ident(&report.user)
+        ));
+    }
+    if missing.is_empty() {
+        "ready (wal_level = logical, role has REPLICATION)".to_string()
+    } else {
+        format!("not available: needs {}", missing.join("; "))
     }
 }
 
@@ -93,6 +120,11 @@ fn describe(config: &Config, report: &ServerReport) -> String {
         if report.read_only { "yes" } else { "NO" }
     );
     let _ = writeln!(out, "Role attributes: {}", report.powers.describe());
+    let _ = writeln!(
+        out,
+        "Change data capture (changes requests): {}",
+        changes_readiness(report)
+    );
     if !report.powers.dangers().is_empty() {
         if config.allow_superuser {
             let _ = writeln!(

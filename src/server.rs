@@ -66,6 +66,7 @@ pub async fn run(
     metrics::handle();
     crate::pg::metrics::describe();
     crate::flight::metrics::describe();
+    crate::pg::slot_watch::describe();
     let pool = Arc::new(PgPool::new(&config)?);
     check_role(&pool).await?;
     let signer = HandleSigner::new(config.ticket_secret.as_ref(), config.ticket_ttl)?;
@@ -107,6 +108,12 @@ pub async fn run(
         "pgflight serving Flight SQL and HTTP"
     );
 
+    // Measures change slots' lag for the metrics until the server stops.
+    let slot_watch = tokio::spawn(crate::pg::slot_watch::watch(
+        pool.clone(),
+        config.slot_check_interval,
+        config.slot_lag_warn_bytes,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let graceful = Arc::new(GracefulShutdown::new());
     let metrics_task = metrics_listener.map(|(listener, router)| {
@@ -125,6 +132,7 @@ pub async fn run(
     if let Some(task) = metrics_task {
         let _ = task.await;
     }
+    slot_watch.abort();
     tracing::info!("shutting down: letting running requests finish");
     if let Ok(graceful) = Arc::try_unwrap(graceful)
         && tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())

@@ -157,6 +157,14 @@ pub struct ConfigFlags {
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     #[serde(with = "value::duration")]
     pub snapshot_ttl: Option<Duration>,
+    /// Warn when a change slot retains more WAL bytes than this [default: 1073741824]
+    #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    #[serde(with = "value::count")]
+    pub slot_lag_warn_bytes: Option<usize>,
+    /// How often change slots' lag is measured, e.g. 60s [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    #[serde(with = "value::duration")]
+    pub slot_check_interval: Option<Duration>,
     /// Longest a RenewFlightEndpoint may keep a split request's snapshot, e.g. 10m [default: 10m]
     #[arg(long, value_name = "DURATION", value_parser = duration)]
     #[serde(with = "value::duration")]

@@ -152,6 +152,12 @@ pub struct Config {
     /// How long the snapshot shared by a split request's endpoints is held open (an open
     /// transaction holds back vacuum). Default 60s.
     pub snapshot_ttl: Duration,
+    /// Change data capture: a slot retaining more WAL bytes than this is warned about in the log
+    /// (at each measurement). Default 1073741824 (1 GiB).
+    pub slot_lag_warn_bytes: usize,
+    /// Change data capture: how often the pgoutput slots' lag and age are measured for the
+    /// metrics and the warning. Default 60s.
+    pub slot_check_interval: Duration,
     /// The longest RenewFlightEndpoint may keep a split request's snapshot held, counted from
     /// planning (at least `snapshot_ttl`). Default 10m.
     pub snapshot_max_ttl: Duration,
@@ -466,6 +472,8 @@ impl ConfigFlags {
             partition_min_rows: self.partition_min_rows.unwrap_or(1_000_000),
             max_partitions: self.max_partitions.unwrap_or(4),
             snapshot_ttl: self.snapshot_ttl.unwrap_or(Duration::from_secs(60)),
+            slot_lag_warn_bytes: self.slot_lag_warn_bytes.unwrap_or(1 << 30),
+            slot_check_interval: self.slot_check_interval.unwrap_or(Duration::from_secs(60)),
             snapshot_max_ttl: self.snapshot_max_ttl.unwrap_or(Duration::from_secs(600)),
             advertise: self.advertise.unwrap_or_default(),
             ticket_secret: self.ticket_secret,

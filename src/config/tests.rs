@@ -368,6 +368,8 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
         ("PGFLIGHT_PARTITION_MIN_ROWS", "500"),
         ("PGFLIGHT_MAX_PARTITIONS", "3"),
         ("PGFLIGHT_SNAPSHOT_TTL", "30s"),
+        ("PGFLIGHT_SLOT_LAG_WARN_BYTES", "4096"),
+        ("PGFLIGHT_SLOT_CHECK_INTERVAL", "5s"),
         ("PGFLIGHT_SNAPSHOT_MAX_TTL", "15m"),
         ("PGFLIGHT_TICKET_SECRET", "shh"),
         ("PGFLIGHT_TICKET_TTL", "10m"),
@@ -379,6 +381,10 @@ fn every_key_can_be_set_by_a_pgflight_variable() {
     let c = load(None, &ConfigFlags::default(), &env).unwrap();
     assert_eq!((c.partition_min_rows, c.max_partitions), (500, 3));
     assert_eq!(c.snapshot_ttl, Duration::from_secs(30));
+    assert_eq!(
+        (c.slot_lag_warn_bytes, c.slot_check_interval),
+        (4096, Duration::from_secs(5))
+    );
     assert_eq!(c.snapshot_max_ttl, Duration::from_secs(900));
     assert_eq!(c.ticket_secret.as_ref().unwrap().expose_secret(), "shh");
     assert!(!format!("{c:?}").contains("shh"));

@@ -74,9 +74,9 @@ impl AuditRecord {
 pub fn command_subject(command: &Command) -> String {
     match command {
         Command::Extract(request) => match &request.mode {
-            ExtractionMode::FullTable { entity } | ExtractionMode::Incremental { entity, .. } => {
-                entity.clone()
-            }
+            ExtractionMode::FullTable { entity }
+            | ExtractionMode::Incremental { entity, .. }
+            | ExtractionMode::Changes { entity, .. } => entity.clone(),
         },
         Command::Path(path) => path.join("."),
         Command::Statement { sql, .. } => fingerprint(sql),
@@ -95,6 +95,7 @@ pub fn plan_subject(plan: &ReadPlan) -> String {
         },
         Some(PlanBody::Query(query)) => format!("{}.{}", query.schema, query.table),
         Some(PlanBody::Explain(_)) => "EXPLAIN".into(),
+        Some(PlanBody::Changes(changes)) => format!("{}.{}", changes.schema, changes.table),
         None => String::new(),
     }
 }

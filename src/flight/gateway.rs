@@ -1,8 +1,8 @@
 //! The `FlightService` pgflight serves. arrow-flight's blanket implementation for a
 //! `FlightSqlService` decodes every command descriptor as a protobuf `Any`, which would refuse
 //! the seed connector's JSON; this thin layer answers extraction descriptors (JSON commands,
-//! path descriptors), ListFlights and the session-option actions itself and hands everything
-//! else to Flight SQL.
+//! path descriptors), ListFlights, the session-option actions and `DropChangeSlot` itself and
+//! hands everything else to Flight SQL.
 
 use std::sync::Arc;
 
@@ -26,6 +26,7 @@ use crate::flight::refusal::Refusal;
 use crate::flight::session;
 use crate::flight::session_cookie::{self, session_of};
 use crate::flight::status::{arrow_status, refusal_status, streams_status};
+use crate::plan::changes::DROP_CHANGE_SLOT;
 use crate::plan::command::Command;
 
 type Sql = PgFlightSqlService;
@@ -231,6 +232,15 @@ impl FlightService for PgFlightService {
             }
             return Ok(response);
         }
+        if action.r#type == DROP_CHANGE_SLOT {
+            let answer = sql.drop_change_slot(&action.body).await?;
+            let result = arrow_flight::Result {
+                body: answer.into(),
+            };
+            return Ok(Response::new(Box::pin(futures::stream::once(async {
+                Ok(result)
+            }))));
+        }
         sql.do_action(request).await
     }
 
@@ -239,7 +249,16 @@ impl FlightService for PgFlightService {
         mut request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
         let sql = self.service(&mut request).await?;
-        sql.list_actions(request).await
+        let drop_slot = arrow_flight::ActionType {
+            r#type: DROP_CHANGE_SLOT.into(),
+            description: "Drops a change data capture slot and its publication (when pgflight's \
+                          role owns it); body: JSON {\"slot\": \"<slot>\"}"
+                .into(),
+        };
+        let response = sql.list_actions(request).await?;
+        Ok(response.map(|actions| -> Self::ListActionsStream {
+            Box::pin(actions.chain(futures::stream::once(async { Ok(drop_slot) })))
+        }))
     }
 
     async fn do_exchange(

@@ -127,6 +127,14 @@ impl PgFlightSqlService {
         planner.plan(&command).await.map_err(|e| plan_status(&e))
     }
 
+    /// The `DropChangeSlot` action: drops a change slot and its publication; the JSON answer.
+    pub async fn drop_change_slot(&self, body: &[u8]) -> Result<String, Status> {
+        self.planner
+            .drop_change_slot(body)
+            .await
+            .map_err(|e| plan_status(&e))
+    }
+
     /// The planner for a client with `session`.
     fn session_planner(&self, session: &SessionState) -> Planner {
         self.planner.with_session(&session.read_session())

@@ -33,9 +33,12 @@ pub fn pg_status(err: &PgError) -> Status {
         PgError::ReadOnly { .. } | PgError::UnsafeRole { .. } => Code::PermissionDenied,
         PgError::Sql(db) => sqlstate_code(db.code()),
         PgError::Decode(CopyError::Value { .. }) => Code::OutOfRange,
-        PgError::SnapshotExpired => Code::FailedPrecondition,
+        PgError::SnapshotExpired | PgError::ChangesUnavailable(_) => Code::FailedPrecondition,
         PgError::InvalidRead(_) => Code::InvalidArgument,
-        PgError::Decode(_) | PgError::Client { .. } | PgError::Setup(_) => Code::Internal,
+        PgError::Decode(_)
+        | PgError::ChangeStream(_)
+        | PgError::Client { .. }
+        | PgError::Setup(_) => Code::Internal,
     };
     Status::new(code, truncate(err.to_string()))
 }
@@ -133,7 +136,9 @@ fn sqlstate_code(state: &SqlState) -> Code {
     match code {
         "42501" => Code::PermissionDenied,
         "42P01" | "3F000" | "42883" => Code::NotFound,
-        "40001" | "40P01" => Code::Aborted,
+        // Serialization failure, deadlock, an object in use (a replication slot another request
+        // is reading), a lock not available: try again.
+        "40001" | "40P01" | "55006" | "55P03" => Code::Aborted,
         "25006" => Code::PermissionDenied,
         "57014" => Code::Cancelled,
         _ => match &code[..2.min(code.len())] {
@@ -141,6 +146,8 @@ fn sqlstate_code(state: &SqlState) -> Code {
             "28" => Code::Unauthenticated,
             "42" | "22" | "0A" => Code::InvalidArgument,
             "53" => Code::ResourceExhausted,
+            // Object not in prerequisite state (wal_level, an invalidated replication slot).
+            "55" => Code::FailedPrecondition,
             "57" => Code::Unavailable,
             _ => Code::Internal,
         },
@@ -190,6 +197,11 @@ mod tests {
         assert_eq!(
             sqlstate_code(&SqlState::CONNECTION_FAILURE),
             Code::Unavailable
+        );
+        assert_eq!(sqlstate_code(&SqlState::OBJECT_IN_USE), Code::Aborted);
+        assert_eq!(
+            sqlstate_code(&SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE),
+            Code::FailedPrecondition
         );
     }
 

@@ -117,6 +117,14 @@ pub enum PgError {
          snapshot_ttl passed); call GetFlightInfo again"
     )]
     SnapshotExpired,
+    /// A change stream (pgoutput messages) pgflight cannot read, or that no longer matches the
+    /// planned columns.
+    #[error("change stream: {0}")]
+    ChangeStream(String),
+    /// Change data capture cannot run here as it stands: what is missing (wal_level, the
+    /// REPLICATION attribute, the slot, the publication, PostgreSQL 14) and how to fix it.
+    #[error("{0}")]
+    ChangesUnavailable(String),
     /// The configuration cannot produce a connection (bad certificate file, …).
     #[error("{0}")]
     Setup(String),

@@ -48,7 +48,7 @@ pub fn describe() {
 }
 
 /// Every value of the `kind` label of [`ERRORS_TOTAL`].
-pub const ERROR_KINDS: [&str; 17] = [
+pub const ERROR_KINDS: [&str; 19] = [
     "refused",
     "connect_timeout",
     "auth",
@@ -66,6 +66,8 @@ pub const ERROR_KINDS: [&str; 17] = [
     "snapshot_expired",
     "setup",
     "unsafe_role",
+    "change_stream",
+    "changes_unavailable",
 ];
 
 /// The `kind` label of [`ERRORS_TOTAL`] (one of [`ERROR_KINDS`]): the seed connector's classes
@@ -90,6 +92,8 @@ pub fn error_kind(err: &PgError) -> &'static str {
         PgError::Setup(_) => "setup",
         PgError::InvalidRead(_) => "client",
         PgError::UnsafeRole { .. } => "unsafe_role",
+        PgError::ChangeStream(_) => "change_stream",
+        PgError::ChangesUnavailable(_) => "changes_unavailable",
     }
 }
 

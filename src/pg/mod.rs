@@ -3,6 +3,8 @@
 
 pub mod cancel;
 pub mod catalog;
+pub mod change_rows;
+pub mod changes;
 pub mod connect;
 pub mod copy;
 pub mod describe;
@@ -12,6 +14,7 @@ pub mod keys;
 pub mod listing;
 pub mod metrics;
 pub mod partition;
+pub mod pgoutput;
 pub mod placeholders;
 pub mod probe;
 pub mod read;
@@ -19,6 +22,8 @@ pub mod render;
 pub mod roles;
 pub mod server_facts;
 pub mod settings;
+pub mod slot;
+pub mod slot_watch;
 pub mod snapshot;
 pub mod source;
 pub mod sql;

@@ -27,6 +27,8 @@ pub struct ServerReport {
     pub writable: Vec<String>,
     /// The role's attributes and predefined-role memberships.
     pub powers: RolePowers,
+    /// `wal_level` (`logical` is what change data capture needs).
+    pub wal_level: String,
 }
 
 /// Gathers the report for `schema` through one pooled session.
@@ -40,7 +42,8 @@ pub async fn server_report(pool: &PgPool, schema: &str) -> Result<ServerReport, 
                        FROM pg_stat_ssl WHERE pid = pg_backend_pid()),
                     current_user::text,
                     (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
-                    current_setting('default_transaction_read_only') = 'on'",
+                    current_setting('default_transaction_read_only') = 'on',
+                    current_setting('wal_level')",
             &[],
         )
         .await
@@ -73,6 +76,7 @@ pub async fn server_report(pool: &PgPool, schema: &str) -> Result<ServerReport, 
         unreadable: Vec::new(),
         writable: Vec::new(),
         powers,
+        wal_level: row.get(6),
     };
     for relation in relations {
         let name: String = relation.get(0);

@@ -64,6 +64,38 @@ pub struct ScanRead {
     pub limit: Option<u64>,
 }
 
+/// The changes of one relation a logical slot holds, up to a bound fixed at planning.
+#[derive(Clone, PartialEq, Message)]
+pub struct ChangesRead {
+    /// The slot (its publication has the same name).
+    #[prost(string, tag = "1")]
+    pub slot: String,
+    /// The relation's schema (exact).
+    #[prost(string, tag = "2")]
+    pub schema: String,
+    /// The relation's name (exact).
+    #[prost(string, tag = "3")]
+    pub table: String,
+    /// The relation's columns, in output order (the change columns follow).
+    #[prost(message, repeated, tag = "4")]
+    pub columns: Vec<ReadColumn>,
+    /// The upper bound: transactions whose commit record starts before this LSN.
+    #[prost(uint64, tag = "5")]
+    pub upto: u64,
+}
+
+impl ChangesRead {
+    /// How each column of the result is read (the relation's, then the change columns).
+    pub fn column_plans(&self, options: &TypeOptions) -> Vec<ColumnPlan> {
+        crate::pg::change_rows::change_column_plans(
+            &self.schema,
+            &self.table,
+            &self.columns,
+            options,
+        )
+    }
+}
+
 /// Client SQL that PostgreSQL runs verbatim (placeholders numbered `$n`), once per bound row.
 #[derive(Clone, PartialEq, Message)]
 pub struct StatementRead {

@@ -1,11 +1,12 @@
 //! Every read request, decoded once into one [`Command`]: the seed's JSON request, a path
 //! descriptor, a SQL statement (plain or prepared, with bound values), the
-//! `pgflight_incremental(…)` table function and pgflight's `EXPLAIN`. The Flight layer decodes
+//! `pgflight_incremental(…)` and `pgflight_changes(…)` table functions and pgflight's `EXPLAIN`. The Flight layer decodes
 //! the wire forms into a command; [`crate::plan::planner::Planner`] plans it.
 
 use crate::pg::placeholders::rewrite_placeholders;
 use crate::pg::read::StatementRead;
 use crate::plan::PlanError;
+use crate::plan::changes_call::changes_call;
 use crate::plan::incremental_call::incremental_call;
 use crate::plan::request::{ExtractionRequest, parse_request};
 
@@ -51,6 +52,9 @@ impl Command {
             )?)));
         }
         if let Some(request) = incremental_call(&sql)? {
+            return Ok(Command::Extract(request));
+        }
+        if let Some(request) = changes_call(&sql)? {
             return Ok(Command::Extract(request));
         }
         Ok(Command::Statement {

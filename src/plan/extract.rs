@@ -47,6 +47,10 @@ pub async fn plan_request(
             let requested = request.partitions.unwrap_or(1);
             split(pool, plan, partitions, Some(requested), method).await
         }
+        // A change stream is no scan: the planner sends it to plan::changes.
+        ExtractionMode::Changes { .. } => Err(PlanError::InvalidRequest(
+            "a changes request has no scan to plan".into(),
+        )),
     }
 }
 

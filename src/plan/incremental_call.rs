@@ -67,7 +67,7 @@ pub fn incremental_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanErro
 }
 
 /// `text` without a leading `word` (case-insensitive, followed by a non-identifier character).
-fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+pub(crate) fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
     let head = text.get(..word.len())?;
     let rest = &text[word.len()..];
     let boundary = word == "*"
@@ -79,7 +79,7 @@ fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
 }
 
 /// A `'…'` literal (`''` is a quote) or `NULL`, and what follows it.
-fn literal(text: &str) -> Option<(Option<String>, &str)> {
+pub(crate) fn literal(text: &str) -> Option<(Option<String>, &str)> {
     if let Some(rest) = strip_word(text, "null") {
         return Some((None, rest));
     }
@@ -112,7 +112,7 @@ mod tests {
                 cursor_field,
                 cursor,
             } => Some((entity, cursor_field, cursor)),
-            ExtractionMode::FullTable { .. } => None,
+            _ => None,
         }
     }
 

@@ -2,6 +2,8 @@
 //! `flight`. A [`command::Command`] becomes, through [`planner::Planner`], one
 //! [`read_plan::ReadPlan`] per endpoint: the sealed ticket that DoGet executes.
 
+pub mod changes;
+pub mod changes_call;
 pub mod command;
 pub mod context;
 pub mod cursor;

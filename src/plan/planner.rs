@@ -9,11 +9,13 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
+use crate::pg::pgoutput::format_lsn;
 use crate::pg::read::StatementRead;
 use crate::pg::settings::{STATEMENT_TIMEOUT, Setting};
 use crate::pg::types::arrow_schema;
-use crate::pg::{catalog, describe, source};
+use crate::pg::{catalog, changes, describe, source};
 use crate::plan::PlanError;
+use crate::plan::changes::{ChangesPlan, ChangesRequest, plan_changes};
 use crate::plan::command::Command;
 use crate::plan::context::{QueryStream, ReadContext, ReadSession};
 use crate::plan::cursor::with_cursor_metadata;
@@ -22,7 +24,7 @@ use crate::plan::guard::GuardError;
 use crate::plan::query;
 use crate::plan::read_plan::{ReadPlan, plan_body::Body};
 use crate::plan::relations;
-use crate::plan::request::ExtractionMode;
+use crate::plan::request::{ExtractionMode, ExtractionRequest};
 use crate::plan::scan_plan::ExtractPlan;
 use crate::plan::single;
 
@@ -92,6 +94,19 @@ impl Planner {
     async fn plan_command(&self, command: &Command) -> Result<Planned, PlanError> {
         let ctx = &self.ctx;
         match command {
+            Command::Extract(request) if changes_request(request).is_some() => {
+                let plan = self.changes(request, true).await?;
+                Ok(Planned {
+                    schema: with_cursor_metadata(
+                        arrow_schema(&plan.read.column_plans(&ctx.options)),
+                        Some(&plan.cursor_metadata),
+                    ),
+                    endpoints: vec![ReadPlan::changes(plan.read, &plan.cursor_metadata)],
+                    estimated_rows: None,
+                    ordered: true,
+                    app_metadata: Some(plan.cursor_metadata),
+                })
+            }
             Command::Extract(request) => Ok(extraction(
                 plan_request(
                     &ctx.pool,
@@ -165,6 +180,31 @@ impl Planner {
         }
     }
 
+    /// Plans a changes request; with `apply`, confirming its cursor on the slot and creating
+    /// the slot when asked (GetFlightInfo), without only describing it (EXPLAIN).
+    async fn changes(
+        &self,
+        request: &ExtractionRequest,
+        apply: bool,
+    ) -> Result<ChangesPlan, PlanError> {
+        let Some(mut changes) = changes_request(request) else {
+            return Err(PlanError::InvalidRequest("not a changes request".into()));
+        };
+        changes.apply = apply;
+        plan_changes(
+            &self.ctx.pool,
+            changes,
+            &self.ctx.default_schema,
+            &self.ctx.options,
+        )
+        .await
+    }
+
+    /// Drops a change slot and its publication (the `DropChangeSlot` action's JSON body).
+    pub async fn drop_change_slot(&self, body: &[u8]) -> Result<String, PlanError> {
+        crate::plan::changes::drop_change_slot(&self.ctx.pool, body).await
+    }
+
     /// Plans a client's SQL statement, after the statement guard (clients sharing one role)
     /// let it through: the one way client SQL reaches PostgreSQL (statements, prepared
     /// statements, EXPLAIN's inner statement).
@@ -234,6 +274,24 @@ impl Planner {
                 Ok(self.statement(&statement.sql).await?.explain_lines(ctx))
             }
             Command::Explain(inner) => Box::pin(self.explain(inner)).await,
+            Command::Extract(request) if changes_request(request).is_some() => {
+                let plan = self.changes(request, false).await?;
+                Ok(vec![
+                    format!(
+                        "path: changes (slot and publication {:?} of {})",
+                        plan.read.slot,
+                        crate::pg::sql::qualified_name(&plan.read.schema, &plan.read.table)
+                    ),
+                    format!(
+                        "upper bound: {} (now; the request fixes its own, after confirming its \
+                         cursor on the slot and creating the slot when asked: EXPLAIN changes \
+                         nothing)",
+                        format_lsn(plan.read.upto)
+                    ),
+                    format!("next cursor: {}", plan.cursor_metadata),
+                    format!("sql sent: {}", crate::pg::changes::PEEK),
+                ])
+            }
             Command::Extract(request) => {
                 let mut unsplit = request.clone();
                 unsplit.partitions = Some(1);
@@ -250,7 +308,7 @@ impl Planner {
                         "path: incremental (the cursor window of {} on {cursor_field})",
                         crate::pg::sql::qualified_name(&plan.scan.schema, &plan.scan.table)
                     ),
-                    ExtractionMode::FullTable { .. } => format!(
+                    ExtractionMode::FullTable { .. } | ExtractionMode::Changes { .. } => format!(
                         "path: full table ({})",
                         crate::pg::sql::qualified_name(&plan.scan.schema, &plan.scan.table)
                     ),
@@ -335,6 +393,15 @@ impl Planner {
                 let schema = planned.schema();
                 Ok((schema.clone(), with_schema(schema, planned.execute()?)))
             }
+            Some(Body::Changes(read)) => {
+                let schema = with_cursor_metadata(
+                    arrow_schema(&read.column_plans(&ctx.options)),
+                    cursor.as_deref(),
+                );
+                let stream = changes::run(ctx.pool.clone(), read, ctx.options, ctx.batch_size)?
+                    .map_err(PlanError::Pg);
+                Ok((schema.clone(), with_schema(schema, Box::pin(stream))))
+            }
             Some(Body::Explain(explain)) => {
                 let schema = explain_schema();
                 let batch = RecordBatch::try_new(
@@ -376,6 +443,25 @@ fn with_schema(schema: SchemaRef, stream: QueryStream) -> QueryStream {
             batch.columns().to_vec(),
         )?)
     }))
+}
+
+/// The parts of a changes request, if `request` is one.
+fn changes_request(request: &ExtractionRequest) -> Option<ChangesRequest<'_>> {
+    match &request.mode {
+        ExtractionMode::Changes {
+            entity,
+            slot,
+            cursor,
+            create,
+        } => Some(ChangesRequest {
+            entity,
+            slot,
+            cursor: cursor.as_deref(),
+            create: *create,
+            apply: true,
+        }),
+        _ => None,
+    }
 }
 
 /// The planned answer of an extraction.

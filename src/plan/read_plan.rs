@@ -18,9 +18,10 @@ pub struct ReadPlan {
     #[prost(uint32, tag = "1")]
     pub version: u32,
     /// The read.
-    #[prost(oneof = "plan_body::Body", tags = "2, 3, 4")]
+    #[prost(oneof = "plan_body::Body", tags = "2, 3, 4, 6")]
     pub body: Option<plan_body::Body>,
-    /// The next cursor's JSON (incremental requests), put in the stream's schema metadata.
+    /// The next cursor's JSON (incremental and changes requests), put in the stream's schema
+    /// metadata.
     #[prost(string, tag = "5")]
     pub cursor_metadata: String,
     /// The query every endpoint of one FlightInfo shares ("" for none): what a cancel names.
@@ -49,6 +50,9 @@ pub mod plan_body {
         /// pgflight's EXPLAIN: the lines, decided at planning.
         #[prost(message, tag = "4")]
         Explain(super::ExplainLines),
+        /// A logical slot's changes of one relation.
+        #[prost(message, tag = "6")]
+        Changes(crate::pg::read::ChangesRead),
     }
 }
 
@@ -112,6 +116,11 @@ impl ReadPlan {
     /// A read PostgreSQL answers alone.
     pub fn read(read: Read, cursor_metadata: Option<&str>) -> ReadPlan {
         ReadPlan::of(plan_body::Body::Read(read), cursor_metadata)
+    }
+
+    /// A logical slot's changes, with the next cursor.
+    pub fn changes(read: crate::pg::read::ChangesRead, cursor_metadata: &str) -> ReadPlan {
+        ReadPlan::of(plan_body::Body::Changes(read), Some(cursor_metadata))
     }
 
     /// A statement DataFusion evaluates over one relation.

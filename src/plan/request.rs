@@ -52,9 +52,23 @@ pub enum ExtractionMode {
         #[serde(default)]
         cursor: Option<String>,
     },
+    /// Every committed insert, update, delete and truncate of `entity` since `cursor`, from the
+    /// logical replication slot `slot` (issue 17).
+    Changes {
+        /// `name`, `schema.name` or quoted names (a table).
+        entity: String,
+        /// The logical replication slot (its publication has the same name).
+        slot: String,
+        /// The previous run's cursor (an LSN); absent or null: from the slot's confirmed position.
+        #[serde(default)]
+        cursor: Option<String>,
+        /// Create the publication and the slot when missing.
+        #[serde(default)]
+        create: bool,
+    },
 }
 
-const REQUEST_FORMS: &str = r#"{"mode":{"fullTable":{"entity":"<table>"}}} or {"mode":{"incremental":{"entity":"<table>","cursorField":"<column>","cursor":"<value>"}}}"#;
+const REQUEST_FORMS: &str = r#"{"mode":{"fullTable":{"entity":"<table>"}}} or {"mode":{"incremental":{"entity":"<table>","cursorField":"<column>","cursor":"<value>"}}} or {"mode":{"changes":{"entity":"<table>","slot":"<slot>","cursor":"<lsn>","create":false}}}"#;
 
 /// Parses the JSON bytes of a command descriptor.
 pub fn parse_request(bytes: &[u8]) -> Result<ExtractionRequest, PlanError> {
@@ -97,6 +111,24 @@ mod tests {
             first.mode,
             ExtractionMode::Incremental { cursor: None, .. }
         ));
+        let changes = parse_request(
+            br#"{"mode":{"changes":{"entity":"users","slot":"etl_users","cursor":null}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            changes.mode,
+            ExtractionMode::Changes {
+                entity: "users".into(),
+                slot: "etl_users".into(),
+                cursor: None,
+                create: false
+            }
+        );
+        assert!(
+            parse_request(br#"{"mode":{"changes":{"entity":"u","slot":"s","create":true}}}"#)
+                .is_ok()
+        );
+        assert!(parse_request(br#"{"mode":{"changes":{"entity":"u"}}}"#).is_err());
     }
 
     #[test]

@@ -220,6 +220,8 @@ def pg_cluster() -> Iterator[Cluster]:
                 "synchronous_commit = off\n"
                 "full_page_writes = off\n"
                 "shared_buffers = 64MB\n"
+                # change data capture (README "Change data capture", test_changes.py)
+                "wal_level = logical\n"
             )
         (data / "pg_hba.conf").write_text("host all all 127.0.0.0/8 scram-sha-256\n")
         if user is not None:

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import REPO
+from conftest import READER, REPO
 from sparkenv import spark_environment, stop_active_session
 
 SNIPPETS = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), flags=re.S)
@@ -24,16 +24,27 @@ def test_readme_snippet_runs(database, start_server, index):
         "CREATE TABLE users (id bigint PRIMARY KEY, name text)",
         "INSERT INTO users SELECT g, 'user ' || g FROM generate_series(1, 3) g",
     )
+    changes = '"changes"' in SNIPPETS[index]
+    if changes:
+        # What README "Change data capture" asks of an administrator.
+        database.execute(
+            f"ALTER ROLE {READER} REPLICATION",
+            "CREATE PUBLICATION etl_users FOR TABLE users",
+        )
     server = start_server()
     code = SNIPPETS[index].replace("grpc://localhost:8080", server.grpc_uri)
     out = io.StringIO()
     uses_spark = "pgflight_spark" in code  # the Spark data source's snippet (Scaling out)
-    with contextlib.ExitStack() as stack:
-        if uses_spark:
-            stack.enter_context(spark_environment())
-            stack.callback(stop_active_session)
-        with contextlib.redirect_stdout(out):
-            exec(compile(code, f"README.md python snippet {index}", "exec"), {})
+    try:
+        with contextlib.ExitStack() as stack:
+            if uses_spark:
+                stack.enter_context(spark_environment())
+                stack.callback(stop_active_session)
+            with contextlib.redirect_stdout(out):
+                exec(compile(code, f"README.md python snippet {index}", "exec"), {})
+    finally:
+        if changes:
+            database.execute(f"ALTER ROLE {READER} NOREPLICATION")
     text = out.getvalue()
     # Each snippet shows either the server's identity or the sample table's 3 rows last.
     assert "PostgreSQL" in text or text.split()[-1] == "3", text

@@ -1,5 +1,6 @@
 //! Integration tests against a throwaway PostgreSQL started by the harness.
 
+mod changes;
 mod connect;
 mod discovery;
 mod extract;

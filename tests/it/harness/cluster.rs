@@ -218,6 +218,26 @@ impl Cluster {
         cluster
     }
 
+    /// A cluster of a test's own with `wal_level = logical` (change data capture), the reader
+    /// role given REPLICATION, and `synchronous_commit = on`: a change read includes only
+    /// flushed (durable) transactions, so a test that reads right after a commit needs it.
+    pub async fn start_logical() -> Cluster {
+        let cluster = Cluster::start().await;
+        let conf = cluster.dir.join("data").join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str("\nwal_level = logical\nmax_replication_slots = 20\nmax_wal_senders = 20\nsynchronous_commit = on\n");
+        std::fs::write(&conf, text).unwrap();
+        cluster.stop();
+        cluster.start_again();
+        cluster
+            .admin("postgres")
+            .await
+            .batch_execute(&format!("ALTER ROLE {READER} REPLICATION"))
+            .await
+            .unwrap();
+        cluster
+    }
+
     /// Stops PostgreSQL (fast shutdown: sessions are terminated) and waits until it is down
     /// (its `postmaster.pid` removed). Only for a cluster of the test's own
     /// ([`Cluster::start`]), never the shared one.

@@ -21,6 +21,14 @@ pub async fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(Cluster::start).await
 }
 
+static LOGICAL_CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
+
+/// A cluster with `wal_level = logical` shared by the change data capture tests of this
+/// binary, started on first use.
+pub async fn logical_cluster() -> &'static Cluster {
+    LOGICAL_CLUSTER.get_or_init(Cluster::start_logical).await
+}
+
 /// A pgflight server running in-process.
 pub struct TestServer {
     /// Where it listens.
