@@ -17,5 +17,6 @@ mod security;
 mod serve;
 mod sessions;
 mod sql;
+mod traces;
 mod types;
 mod user_roles;
