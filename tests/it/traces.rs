@@ -255,6 +255,43 @@ async fn a_traced_flight_call_continues_the_client_trace_down_to_postgresql() {
         "{text}"
     );
 
+    // SQL with work left for DataFusion (an offset): its scan's COPY is a child of DoGet too.
+    let info = sql
+        .execute(
+            "SELECT id FROM traced ORDER BY id OFFSET 10".to_string(),
+            None,
+        )
+        .await
+        .unwrap();
+    let mut rows = 0;
+    for endpoint in &info.endpoint {
+        let batches: Vec<_> = sql
+            .do_get(endpoint.ticket.clone().unwrap())
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
+    }
+    assert_eq!(rows, 90);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let spans: Vec<Span> = receiver.0.lock().unwrap().clone();
+        let found = children(&spans, "flight DoGet", CLIENT_SPAN)
+            .into_iter()
+            .filter(|s| attribute(s, "pgflight.rows").as_deref() == Some("90"))
+            .any(|get| !children(&spans, "postgres COPY", &hex(&get.span_id)).is_empty());
+        if found {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no COPY span under the DataFusion query's DoGet"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
     // A table extraction: the relation names the COPY, all 100 rows.
     let mut flight = arrow_flight::FlightClient::new(server.channel().await);
     flight.add_header("traceparent", &traceparent).unwrap();
@@ -304,5 +341,13 @@ async fn a_traced_flight_call_continues_the_client_trace_down_to_postgresql() {
     assert_eq!(
         attribute(&copy, "db.response.returned_rows").as_deref(),
         Some("100")
+    );
+    // Planning asks the catalog: that statement is a child of GetFlightInfo.
+    let spans: Vec<Span> = receiver.0.lock().unwrap().clone();
+    assert!(
+        children(&spans, "flight GetFlightInfo", CLIENT_SPAN)
+            .iter()
+            .any(|info| !children(&spans, "postgres catalog", &hex(&info.span_id)).is_empty()),
+        "no catalog statement span under GetFlightInfo"
     );
 }
