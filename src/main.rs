@@ -93,7 +93,17 @@ fn hash_password(iterations: u32) -> ExitCode {
 }
 
 async fn serve(config: Config) -> ExitCode {
-    telemetry::init_logging(config.log_level, config.log_format);
+    let traces = match telemetry::init_logging(
+        config.log_level,
+        config.log_format,
+        config.otlp_endpoint.as_deref(),
+    ) {
+        Ok(traces) => traces,
+        Err(err) => {
+            eprintln!("pgflight: {err}");
+            return ExitCode::from(check::exit::CONFIG);
+        }
+    };
     if config.auth == AuthMode::None
         && config.tls_cert.is_none()
         && !config.listen.ip().is_loopback()
@@ -111,13 +121,16 @@ async fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match server::run(listener, config, shutdown_signal()).await {
+    let code = match server::run(listener, config, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "pgflight stopped");
             ExitCode::FAILURE
         }
-    }
+    };
+    // The exporter waits for the collector: off the async threads.
+    let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+    code
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

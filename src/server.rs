@@ -250,6 +250,10 @@ fn routes(pool: Arc<PgPool>, config: &Config, access: Arc<Access>) -> (axum::Rou
     let mut grpc = tonic::service::Routes::new(flight)
         .into_axum_router()
         .layer(axum::middleware::from_fn(crate::flight::metrics::count));
+    if config.otlp_endpoint.is_some() {
+        // Inside the audit layer: both read the same record of the call.
+        grpc = grpc.layer(axum::middleware::from_fn(crate::flight::trace::trace));
+    }
     if config.audit {
         grpc = grpc.layer(axum::middleware::from_fn(crate::flight::audit::audit));
     }

@@ -214,6 +214,10 @@ pub struct ConfigFlags {
     #[arg(long, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
     #[serde(with = "value::count")]
     pub max_streams_per_user: Option<usize>,
+    /// Export traces (OTLP over gRPC, plain http://) to this collector, e.g. http://127.0.0.1:4317 [default: off]
+    #[arg(long, value_name = "URL")]
+    #[serde(with = "value::otlp_endpoint")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// A list of function names (an alias, so that clap takes `--deny-functions a,b` as one value).

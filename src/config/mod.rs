@@ -195,6 +195,9 @@ pub struct Config {
     /// with `auth = "none"`) may run at once; one more is RESOURCE_EXHAUSTED at once. Default
     /// unlimited (`None`).
     pub max_streams_per_user: Option<usize>,
+    /// OpenTelemetry collector (OTLP over gRPC, `http://host:port`) that receives a span per
+    /// Flight call and per PostgreSQL statement. Default none: no traces leave the process.
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Config {
@@ -486,6 +489,7 @@ impl ConfigFlags {
             deny_functions: self.deny_functions.unwrap_or_default(),
             audit: self.audit.unwrap_or(false),
             max_streams_per_user: self.max_streams_per_user,
+            otlp_endpoint: self.otlp_endpoint,
         }
     }
 }

@@ -630,7 +630,7 @@ fn unknown_keys_are_errors_in_files_and_pgflight_variables() {
     );
     assert!(
         msg.ends_with(
-            "ticket_ttl, session_ttl, users_file, token_ttl, metrics_auth, allow_superuser, deny_functions, audit, max_streams_per_user)"
+            "ticket_ttl, session_ttl, users_file, token_ttl, metrics_auth, allow_superuser, deny_functions, audit, max_streams_per_user, otlp_endpoint)"
         ),
         "{msg}"
     );
@@ -1164,4 +1164,44 @@ fn advertise_from_file_environment_and_flags() {
     let env = [BASE_ENV, &[("PGFLIGHT_ADVERTISE", "grpc://a:1,grpc://b:1")]].concat();
     let msg = error(load(None, &ConfigFlags::default(), &env));
     assert!(msg.contains("ticket_secret is not set"), "{msg}");
+}
+
+#[test]
+fn otlp_endpoint_from_file_environment_and_flags_and_refused_unless_http() {
+    assert_eq!(
+        load_file("flight.toml", MINIMAL_TOML)
+            .unwrap()
+            .otlp_endpoint,
+        None
+    );
+    let c = load_file(
+        "flight.toml",
+        &format!("{MINIMAL_TOML}otlp_endpoint = \"http://collector:4317\"\n"),
+    )
+    .unwrap();
+    assert_eq!(c.otlp_endpoint.as_deref(), Some("http://collector:4317"));
+    let env = [
+        BASE_ENV,
+        &[("PGFLIGHT_OTLP_ENDPOINT", " http://127.0.0.1:4317 ")],
+    ]
+    .concat();
+    let c = load(None, &ConfigFlags::default(), &env).unwrap();
+    assert_eq!(c.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4317"));
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        flags: ConfigFlags,
+    }
+    let cli = Cli::parse_from(["pgflight", "--otlp-endpoint", "http://[::1]:4317"]);
+    let c = load(None, &cli.flags, &env).unwrap();
+    assert_eq!(c.otlp_endpoint.as_deref(), Some("http://[::1]:4317"));
+    for bad in ["collector:4317", "https://collector:4317", "http://"] {
+        let env = [BASE_ENV, &[("PGFLIGHT_OTLP_ENDPOINT", bad)]].concat();
+        let msg = error(load(None, &ConfigFlags::default(), &env));
+        assert!(msg.contains("otlp_endpoint"), "{msg}");
+        assert!(
+            msg.contains("an http:// URL of an OTLP/gRPC collector"),
+            "{msg}"
+        );
+    }
 }

@@ -222,6 +222,25 @@ pub(super) mod address {
     }
 }
 
+/// An OpenTelemetry collector's OTLP/gRPC address: an `http://` URL with a host (the exporter
+/// has no TLS; a collector on the same host or network forwards further).
+pub(super) mod otlp_endpoint {
+    use super::*;
+
+    pub use super::as_is as serialize;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        read(
+            d,
+            "an http:// URL of an OTLP/gRPC collector (e.g. http://127.0.0.1:4317)",
+            |_, written| {
+                let url = url::Url::parse(written.trim()).ok()?;
+                (url.scheme() == "http" && url.has_host()).then(|| written.trim().to_owned())
+            },
+        )
+    }
+}
+
 /// One of a closed set of words ([`Choice`]), ignoring ASCII case.
 pub(super) mod word {
     use super::*;

@@ -30,7 +30,7 @@ pub struct DemoArgs {
 /// Runs the demo until `shutdown` resolves; progress and the snippet go to stdout, logs to
 /// stderr.
 pub fn run(args: &DemoArgs, shutdown: impl Future<Output = ()> + Send) -> ExitCode {
-    crate::telemetry::init_logging(LogLevel::Info, LogFormat::Text);
+    let _ = crate::telemetry::init_logging(LogLevel::Info, LogFormat::Text, None);
     match demo(args, shutdown) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -68,6 +68,12 @@ impl AuditRecord {
     pub fn add_rows(&self, rows: usize) {
         self.fields().rows += rows as u64;
     }
+
+    /// The subject and the rows sent so far (for the call's trace span).
+    pub fn subject_and_rows(&self) -> (Option<String>, u64) {
+        let fields = self.fields();
+        (fields.subject.clone(), fields.rows)
+    }
 }
 
 /// The audit subject of a command: the relation named, or the SQL fingerprint.

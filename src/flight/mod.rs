@@ -24,6 +24,7 @@ pub mod statements;
 pub mod status;
 pub mod ticket;
 pub mod tls;
+pub mod trace;
 
 pub use gateway::PgFlightService;
 pub use service::PgFlightSqlService;

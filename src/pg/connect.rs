@@ -13,6 +13,7 @@ use secrecy::ExposeSecret;
 use tokio::task::JoinHandle;
 use tokio_postgres::config::SslMode as PgSslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
+use tracing::Instrument;
 
 use crate::config::{Config, SslMode};
 use crate::pg::cancel::RunningReads;
@@ -201,17 +202,31 @@ impl PgPool {
         err
     }
 
-    /// Runs one statement of `kind` (`catalog`, `metadata`, …), counting it in
-    /// `postgres_queries_total` and timing it in `postgres_query_duration_seconds`; its error is
-    /// classified and counted.
+    /// Runs one statement of `kind` (`catalog`, `metadata`, …) in a span of its own
+    /// (`postgres <kind>`, a child of the caller's), counting it in `postgres_queries_total` and
+    /// timing it in `postgres_query_duration_seconds`; its error is classified and counted.
     pub async fn observe<T>(
         &self,
         kind: &'static str,
         statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, PgError> {
+        let span = tracing::info_span!(
+            "postgres",
+            otel.name = format!("postgres {kind}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            db.system.name = "postgresql",
+            db.operation.name = kind,
+        );
         let timer = QueryTimer::start(kind);
-        let result = statement.await.map_err(|e| self.error(e));
+        let result = statement
+            .instrument(span.clone())
+            .await
+            .map_err(|e| self.error(e));
         timer.finish();
+        if result.is_err() {
+            span.record("otel.status_code", "error");
+        }
         result
     }
 

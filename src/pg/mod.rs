@@ -9,6 +9,7 @@ pub mod connect;
 pub mod copy;
 pub mod describe;
 pub mod error;
+pub mod fingerprint;
 pub mod incremental;
 pub mod keys;
 pub mod listing;
@@ -28,6 +29,7 @@ pub mod snapshot;
 pub mod source;
 pub mod sql;
 pub mod tls;
+pub mod trace_tag;
 pub mod types;
 
 pub use connect::{PgConnection, PgPool, PoolStatus};

@@ -234,7 +234,14 @@ async fn started_parts(
         .await?;
     Ok(rows
         .iter()
-        .filter_map(|row| row.get::<_, Option<String>>(0)?.parse().ok())
+        // A traced read appends ` trace=<id>` after the part (`crate::pg::trace_tag`).
+        .filter_map(|row| {
+            row.get::<_, Option<String>>(0)?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect())
 }
 

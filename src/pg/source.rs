@@ -9,6 +9,10 @@
 //! the hot path does not pay for it); the transaction rolled back and the connection returned,
 //! or discarded when it cannot be rolled back. Metrics count every COPY, its rows and its
 //! decode errors, whatever the kind of read.
+//!
+//! Each COPY runs in a span of its own (`postgres COPY`: relation, fingerprint, rows), a child
+//! of the caller's span (the Flight call's). When traces are exported, the read always runs in a
+//! transaction whose `application_name` carries the trace id ([`trace_tag`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,14 +21,17 @@ use std::time::Instant;
 use arrow::record_batch::RecordBatch;
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use crate::pg::cancel::{self, Registration};
 use crate::pg::copy::CopyDecoder;
+use crate::pg::fingerprint::fingerprint;
 use crate::pg::metrics::{QueryTimer, record_error, record_rows};
 use crate::pg::read::{Read, read_source::Source};
 use crate::pg::render::{scan_copy, settings_sql, statement_copies};
 use crate::pg::settings::Setting;
 use crate::pg::snapshot;
+use crate::pg::trace_tag;
 use crate::pg::types::{ColumnPlan, TypeOptions};
 use crate::pg::{PgConnection, PgError, PgPool};
 
@@ -70,33 +77,41 @@ pub fn run(
             .map(|sql| tag.clone() + &sql)
             .collect();
     }
+    let trace_id = crate::telemetry::traces::current_trace_id();
     let job = Job {
-        transaction: transaction(&read, settings)?,
+        transaction: transaction(&read, settings, trace_id.is_some())?,
         statements,
         columns,
         batch_size,
         label: label(&read),
+        relation: relation(&read),
+        trace_id,
     };
     let (tx, rx) = mpsc::channel(BATCHES_IN_FLIGHT);
-    tokio::spawn(async move {
-        if let Err(err) = job.run(&pool, &read, &tx).await {
-            let _ = tx.send(Err(err)).await;
+    tokio::spawn(
+        async move {
+            if let Err(err) = job.run(&pool, &read, &tx).await {
+                let _ = tx.send(Err(err)).await;
+            }
         }
-    });
+        .instrument(tracing::Span::current()),
+    );
     Ok(Box::pin(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     })))
 }
 
-/// The transaction a read runs in: the exported snapshot's, a read-only one for client SQL or
-/// a read with session settings (rolled back, so neither the settings nor a `set_config` of
-/// the statement survive it), or none for a plain scan (the session is read-only already).
-/// The settings are applied after the snapshot is imported (which must come first).
-fn transaction(read: &Read, settings: &[Setting]) -> Result<Option<String>, PgError> {
+/// The transaction a read runs in: the exported snapshot's, a read-only one for client SQL,
+/// a read with session settings or a traced read (rolled back, so neither the settings, the
+/// traced `application_name` nor a `set_config` of the statement survive it), or none for a
+/// plain scan (the session is read-only already). The settings are applied after the snapshot
+/// is imported (which must come first).
+fn transaction(read: &Read, settings: &[Setting], traced: bool) -> Result<Option<String>, PgError> {
     let begin = match read.snapshot() {
         Some(id) => Some(snapshot::import_sql(id, read.part)?),
         None => match (&read.source, settings.is_empty()) {
             (Some(Source::Statement(_)), _) | (_, false) => Some("BEGIN READ ONLY".to_string()),
+            _ if traced => Some("BEGIN READ ONLY".to_string()),
             _ => None,
         },
     };
@@ -104,6 +119,14 @@ fn transaction(read: &Read, settings: &[Setting]) -> Result<Option<String>, PgEr
         (Some(begin), Some(set)) => Some(format!("{begin}; {set}")),
         (begin, _) => begin,
     })
+}
+
+/// The relation a scan reads (`schema.table`, as named), for its span.
+fn relation(read: &Read) -> Option<String> {
+    match &read.source {
+        Some(Source::Scan(scan)) => Some(format!("{}.{}", scan.schema, scan.table)),
+        _ => None,
+    }
 }
 
 /// What the log says was read.
@@ -123,6 +146,9 @@ struct Job {
     columns: Vec<ColumnPlan>,
     batch_size: usize,
     label: String,
+    relation: Option<String>,
+    /// The trace the read belongs to, when traces are exported.
+    trace_id: Option<String>,
 }
 
 impl Job {
@@ -153,12 +179,27 @@ impl Job {
             {
                 tagged_since = Some(Instant::now());
             }
+            if let Some(trace_id) = &self.trace_id
+                && let Err(err) = client
+                    .batch_execute(&trace_tag::application_name_sql(trace_id))
+                    .await
+            {
+                end_transaction(client, true).await;
+                return Err(pool.error(err));
+            }
         }
         let mut rows = 0;
         let mut outcome = Ok(true);
         for sql in &self.statements {
             let mut decoder = CopyDecoder::new(&self.columns, self.batch_size);
-            outcome = copy(pool, &client, sql, &mut decoder, tx, registration.as_mut()).await;
+            let span = self.statement_span(sql);
+            outcome = copy(pool, &client, sql, &mut decoder, tx, registration.as_mut())
+                .instrument(span.clone())
+                .await;
+            span.record("db.response.returned_rows", decoder.rows_decoded());
+            if outcome.is_err() {
+                span.record("otel.status_code", "error");
+            }
             rows += decoder.rows_decoded();
             if !matches!(outcome, Ok(true)) || tx.is_closed() {
                 break;
@@ -193,6 +234,26 @@ impl Job {
             "read finished"
         );
         outcome.map(|_| ())
+    }
+
+    /// The span of one COPY: the relation (for a scan) and, when traces are exported, the
+    /// statement's fingerprint (never its values: the parse is paid only then).
+    fn statement_span(&self, sql: &str) -> tracing::Span {
+        let span = tracing::info_span!(
+            "postgres",
+            otel.name = "postgres COPY",
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            db.system.name = "postgresql",
+            db.operation.name = "COPY",
+            db.collection.name = self.relation.as_deref(),
+            db.query.text = tracing::field::Empty,
+            db.response.returned_rows = tracing::field::Empty,
+        );
+        if self.trace_id.is_some() {
+            span.record("db.query.text", fingerprint(sql));
+        }
+        span
     }
 }
 

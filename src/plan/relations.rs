@@ -10,6 +10,8 @@ use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, Query, TableFactor,
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
+pub use crate::pg::fingerprint::fingerprint;
+
 /// A relation as a statement names it: schema (if qualified) and name, folded as PostgreSQL
 /// folds unquoted identifiers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -93,32 +95,6 @@ impl Visitor for Names {
     }
 }
 
-/// `sql` with every literal replaced by `?` (the audit log's form of a statement: what ran,
-/// never the values); a statement the parser cannot read is only described as such.
-pub fn fingerprint(sql: &str) -> String {
-    use datafusion::sql::sqlparser::ast::{Expr, Value, visit_expressions_mut};
-    let Ok(mut statements) = Parser::parse_sql(&PostgreSqlDialect {}, sql) else {
-        return "(a statement pgflight cannot parse)".to_string();
-    };
-    let _ = visit_expressions_mut(&mut statements, |expr| {
-        match expr {
-            Expr::Value(value) if !matches!(value.value, Value::Placeholder(_)) => {
-                value.value = Value::Placeholder("?".into());
-            }
-            Expr::TypedString(_) => {
-                *expr = Expr::Value(Value::Placeholder("?".into()).into());
-            }
-            _ => {}
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    statements
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,18 +122,5 @@ mod tests {
             ]
         );
         assert_eq!(named_relations("SELEC 1"), None);
-    }
-
-    #[test]
-    fn fingerprints_drop_every_literal() {
-        let text = fingerprint(
-            "SELECT * FROM t WHERE name = 'secret' AND n > 42 AND d < DATE '2024-01-01' \
-             AND x = $1 LIMIT 5",
-        );
-        assert_eq!(
-            text,
-            "SELECT * FROM t WHERE name = ? AND n > ? AND d < ? AND x = $1 LIMIT ?"
-        );
-        assert!(fingerprint("SELEC 'secret'").contains("cannot parse"));
     }
 }

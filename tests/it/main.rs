@@ -19,5 +19,6 @@ mod security;
 mod serve;
 mod sessions;
 mod sql;
+mod traces;
 mod types;
 mod user_roles;
