@@ -273,22 +273,8 @@ pub(super) mod function_names {
         let items: Vec<String> = match &value {
             Value::Empty(..) => return Ok(None),
             Value::String(_, s) => s.split(',').map(str::to_owned).collect(),
-            Value::Array(_, items) => items
-                .iter()
-                .map(|item| match item {
-                    Value::String(_, s) => Ok(s.clone()),
-                    _ => Err(de::Error::invalid_type(
-                        Unexpected::Other("a non-string"),
-                        &EXPECTED,
-                    )),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => {
-                return Err(de::Error::invalid_type(
-                    Unexpected::Other("a single value"),
-                    &EXPECTED,
-                ));
-            }
+            Value::Array(_, items) => super::strings(items, &EXPECTED)?,
+            _ => return Err(super::not_a_list(&EXPECTED)),
         };
         parse(items)
             .map(Some)
@@ -339,22 +325,8 @@ pub(super) mod locations {
             Value::Empty(..) => return Ok(None),
             Value::String(_, s) => split(s)
                 .map_err(|bad| de::Error::invalid_value(Unexpected::Str(&bad.0), &EXPECTED))?,
-            Value::Array(_, items) => items
-                .iter()
-                .map(|item| match item {
-                    Value::String(_, s) => Ok(s.clone()),
-                    _ => Err(de::Error::invalid_type(
-                        Unexpected::Other("a non-string"),
-                        &EXPECTED,
-                    )),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => {
-                return Err(de::Error::invalid_type(
-                    Unexpected::Other("a single value"),
-                    &EXPECTED,
-                ));
-            }
+            Value::Array(_, items) => super::strings(items, &EXPECTED)?,
+            _ => return Err(super::not_a_list(&EXPECTED)),
         };
         parse(items)
             .map(Some)
@@ -417,6 +389,22 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         return Duration::try_from_secs_f64(secs).ok();
     }
     humantime::parse_duration(text).ok()
+}
+
+/// The strings of a TOML/env list (a list key's array form); any other item is `expected`'s error.
+fn strings<E: de::Error>(items: &[Value], expected: &dyn de::Expected) -> Result<Vec<String>, E> {
+    items
+        .iter()
+        .map(|item| match item {
+            Value::String(_, s) => Ok(s.clone()),
+            _ => Err(E::invalid_type(Unexpected::Other("a non-string"), expected)),
+        })
+        .collect()
+}
+
+/// The error of a list key given a single non-string value.
+fn not_a_list<E: de::Error>(expected: &dyn de::Expected) -> E {
+    E::invalid_type(Unexpected::Other("a single value"), expected)
 }
 
 #[cfg(test)]

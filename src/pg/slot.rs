@@ -34,7 +34,7 @@ pub struct SlotLag {
 
 /// Checks that a slot name is one PostgreSQL accepts (lower-case letters, digits, `_`; at most
 /// 63 bytes), so it can be named in messages and as a publication without surprises.
-pub fn check_slot_name(slot: &str) -> Result<(), String> {
+pub fn check_slot_name(slot: &str) -> Result<(), BadSlotName> {
     let valid = !slot.is_empty()
         && slot.len() <= 63
         && slot
@@ -43,11 +43,14 @@ pub fn check_slot_name(slot: &str) -> Result<(), String> {
     if valid {
         Ok(())
     } else {
-        Err(format!(
-            "slot name {slot:?} is not valid: use 1 to 63 lower-case letters, digits and underscores"
-        ))
+        Err(BadSlotName(slot.to_string()))
     }
 }
+
+/// A slot name PostgreSQL would not accept (or that would surprise as a publication's name).
+#[derive(Debug, thiserror::Error)]
+#[error("slot name {0:?} is not valid: use 1 to 63 lower-case letters, digits and underscores")]
+pub struct BadSlotName(pub String);
 
 /// Checks the server and role can capture changes; the error says what is missing and how to
 /// fix it.

@@ -60,7 +60,7 @@ pub async fn plan_changes(
         create,
         apply,
     } = request;
-    slot::check_slot_name(slot_name).map_err(PlanError::InvalidRequest)?;
+    slot::check_slot_name(slot_name).map_err(|e| PlanError::InvalidRequest(e.to_string()))?;
     let cursor = match cursor {
         None => None,
         Some(text) => Some(parse_lsn(text).ok_or_else(|| {
@@ -163,7 +163,7 @@ pub async fn drop_change_slot(pool: &PgPool, body: &[u8]) -> Result<String, Plan
             "{DROP_CHANGE_SLOT} takes a JSON body {{\"slot\": \"<slot>\"}}: {e}"
         ))
     })?;
-    slot::check_slot_name(&request.slot).map_err(PlanError::InvalidRequest)?;
+    slot::check_slot_name(&request.slot).map_err(|e| PlanError::InvalidRequest(e.to_string()))?;
     slot::check_requirements(pool).await?;
     let dropped = slot::drop(pool, &request.slot).await?;
     Ok(serde_json::json!({

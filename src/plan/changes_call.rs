@@ -10,7 +10,7 @@
 //! the cursor (by position or as `cursor => …`) and `create => 'true'`.
 
 use crate::plan::PlanError;
-use crate::plan::incremental_call::{literal, strip_word};
+use crate::plan::incremental_call::{call_of, literal, strip_word};
 use crate::plan::request::{ExtractionMode, ExtractionRequest};
 
 /// The table function's name.
@@ -19,13 +19,9 @@ pub const FUNCTION: &str = "pgflight_changes";
 /// `SELECT * FROM pgflight_changes(…)` → the request; `None` for any statement that does not
 /// call the function; an error for a call that does not have that form.
 pub fn changes_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanError> {
-    let mut rest = sql.trim_start();
-    for word in ["select", "*", "from", FUNCTION] {
-        match strip_word(rest, word) {
-            Some(after) => rest = after.trim_start(),
-            None => return Ok(None),
-        }
-    }
+    let Some(mut rest) = call_of(sql, FUNCTION) else {
+        return Ok(None);
+    };
     let usage = || {
         PlanError::InvalidRequest(format!(
             "expected SELECT * FROM {FUNCTION}('<table>', '<slot>'[, cursor => '<lsn>' | NULL]\

@@ -13,17 +13,23 @@ use crate::plan::request::{ExtractionMode, ExtractionRequest};
 /// The table function's name.
 pub const FUNCTION: &str = "pgflight_incremental";
 
+/// What follows `SELECT * FROM <function>` in `sql` (words matched case-insensitively), or
+/// `None` when `sql` does not start that way.
+pub fn call_of<'a>(sql: &'a str, function: &str) -> Option<&'a str> {
+    let mut rest = sql.trim_start();
+    for word in ["select", "*", "from", function] {
+        rest = strip_word(rest, word)?.trim_start();
+    }
+    Some(rest)
+}
+
 /// `SELECT * FROM pgflight_incremental('entity', 'field'[, 'cursor' | NULL])` → the request;
 /// `None` for any statement that does not call the function; an error for a call that does not
 /// have exactly that form.
 pub fn incremental_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanError> {
-    let mut rest = sql.trim_start();
-    for word in ["select", "*", "from", FUNCTION] {
-        match strip_word(rest, word) {
-            Some(after) => rest = after.trim_start(),
-            None => return Ok(None),
-        }
-    }
+    let Some(mut rest) = call_of(sql, FUNCTION) else {
+        return Ok(None);
+    };
     let usage = || {
         PlanError::InvalidRequest(format!(
             "expected SELECT * FROM {FUNCTION}('<table>', '<cursorField>', '<cursor>' | NULL); \
