@@ -79,8 +79,11 @@ pub struct RelationFilter {
 /// role it is a member of). Any other relation is NOT_FOUND, exactly like one that does not
 /// exist, so no request tells the two apart or returns its schema. SQL `c` is `pg_class`, `n`
 /// its `pg_namespace`.
-pub const READABLE: &str =
-    "has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')";
+///
+/// Written as a CASE over both `c` and `n`: PostgreSQL then checks it after the join, once per
+/// candidate relation, instead of calling `has_table_privilege` for every row of `pg_class`
+/// (system catalogs, indexes, sequences; about a microsecond each).
+pub const READABLE: &str = readable!();
 
 /// Relations the role may read ([`READABLE`]) and their columns, in one round trip.
 /// Partitions are left out (their parent stands for them); system schemas only when named.
@@ -345,14 +348,60 @@ fn parse_entity(entity: &str) -> Result<(Option<Ident>, Ident), EntityError> {
     Ok((schema, name))
 }
 
-/// The SELECT … FROM of a relation/column query (one row per column; `collect_relations`
-/// reads it): relations with their columns; domains resolved (nested domains too) to the base
-/// type and the first type modifier found on the way down; array element types resolved
-/// likewise (an array of a domain over `numeric(10,2)` takes the domain's modifier, as its
-/// scalar does). `$attribute_condition` is SQL text ANDed to the column join (`""` for every
-/// column); the caller appends the WHERE clause.
+/// The text of [`READABLE`], for `concat!`.
+macro_rules! readable {
+    () => {
+        "CASE WHEN has_schema_privilege(n.oid, 'USAGE') THEN has_table_privilege(c.oid, 'SELECT') \
+         ELSE false END"
+    };
+}
+pub(crate) use readable;
+
+/// The fields of a relation (SQL `c` is `pg_class`, `n` its `pg_namespace`) that
+/// `collect_relations` reads, names still of type `name` so that they sort as PostgreSQL's
+/// catalogs do (byte order).
+macro_rules! relation_fields {
+    () => {
+        r#"c.oid AS rel_oid, n.nspname, c.relname, c.relkind,
+       -- Before PostgreSQL 14, ANALYZE leaves a partitioned table's own reltuples at 0:
+       -- its estimate is then the sum of its analysed leaf partitions'.
+       CASE WHEN c.relkind = 'p' AND c.reltuples <= 0
+            THEN coalesce((SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)
+                             FROM pg_partition_tree(c.oid) pt
+                             JOIN pg_class pc ON pc.oid = pt.relid
+                            WHERE pt.isleaf), c.reltuples)::real
+            ELSE c.reltuples END AS reltuples"#
+    };
+}
+pub(crate) use relation_fields;
+
+/// A relation query without columns (`collect_relations` reads it; `attname` is NULL): the
+/// relations of `pg_class c JOIN pg_namespace n` that `$relation_where` keeps, in schema and
+/// name order.
+macro_rules! relations_select {
+    ($relation_where:expr) => {
+        concat!(
+            "SELECT ",
+            $crate::pg::catalog::relation_fields!(),
+            ", NULL::text AS attname\n  FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid\n WHERE ",
+            $relation_where,
+            "\n ORDER BY n.nspname, c.relname, c.oid"
+        )
+    };
+}
+pub(crate) use relations_select;
+
+/// A relation/column query (one row per column; `collect_relations` reads it): the relations
+/// of `pg_class c JOIN pg_namespace n` that `$relation_where` keeps, with their columns; domains
+/// resolved (nested domains too) to the base type and the first type modifier found on the
+/// way down; array element types resolved likewise (an array of a domain over
+/// `numeric(10,2)` takes the domain's modifier, as its scalar does).
+///
+/// The relations are filtered and sorted first, then their columns joined in attribute order:
+/// PostgreSQL sorts the columns relation by relation (an incremental sort) instead of sorting
+/// every column row with the rest.
 macro_rules! relation_columns_select {
-    ($attribute_condition:literal) => {
+    ($relation_where:expr) => {
         concat!(
             r#"
 WITH RECURSIVE domain_chain(domain_oid, base_oid, typmod) AS (
@@ -368,16 +417,8 @@ domain_base AS (
       FROM domain_chain d JOIN pg_type t ON t.oid = d.base_oid
      WHERE t.typtype <> 'd'
 )
-SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
-       c.relkind,
-       -- Before PostgreSQL 14, ANALYZE leaves a partitioned table's own reltuples at 0:
-       -- its estimate is then the sum of its analysed leaf partitions'.
-       CASE WHEN c.relkind = 'p' AND c.reltuples <= 0
-            THEN coalesce((SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)
-                             FROM pg_partition_tree(c.oid) pt
-                             JOIN pg_class pc ON pc.oid = pt.relid
-                            WHERE pt.isleaf), c.reltuples)::real
-            ELSE c.reltuples END AS reltuples,
+SELECT r.rel_oid, r.nspname::text AS nspname, r.relname::text AS relname, r.relkind,
+       r.reltuples,
        a.attname::text AS attname,
        format_type(a.atttypid, a.atttypmod) AS type_name,
        bt.oid AS base_oid,
@@ -393,18 +434,18 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
        dsc.description AS remarks,
        coalesce(a.attidentity <> ''
                 OR pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%', false) AS auto_increment
-  FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "#,
-            $attribute_condition,
-            r#"
+  FROM ("#,
+            $crate::pg::catalog::relations_select!($relation_where),
+            r#") r
+  LEFT JOIN pg_attribute a ON a.attrelid = r.rel_oid AND a.attnum > 0 AND NOT a.attisdropped
   LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-  LEFT JOIN pg_description dsc ON dsc.objoid = c.oid AND dsc.objsubid = a.attnum
+  LEFT JOIN pg_description dsc ON dsc.objoid = r.rel_oid AND dsc.objsubid = a.attnum
        AND dsc.classoid = 'pg_class'::regclass
   LEFT JOIN domain_base db ON db.domain_oid = a.atttypid
   LEFT JOIN pg_type bt ON bt.oid = coalesce(db.base_oid, a.atttypid)
   LEFT JOIN domain_base edb ON edb.domain_oid = bt.typelem
   LEFT JOIN pg_type et ON et.oid = coalesce(edb.base_oid, bt.typelem)
+ ORDER BY r.nspname, r.relname, r.rel_oid, a.attnum
 "#
         )
     };
@@ -412,18 +453,16 @@ SELECT c.oid AS rel_oid, n.nspname::text AS nspname, c.relname::text AS relname,
 pub(crate) use relation_columns_select;
 
 /// Relations with their columns (see [`relation_columns_select`]), by exact names.
-const RELATIONS_SQL: &str = concat!(
-    relation_columns_select!(""),
-    r#" WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f')
+const RELATIONS_SQL: &str = relation_columns_select!(concat!(
+    r#"c.relkind IN ('r', 'v', 'm', 'p', 'f')
    AND NOT c.relispartition
    AND ($1::text IS NULL AND n.nspname NOT IN ('pg_catalog', 'information_schema')
         AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp\_%'
         OR n.nspname = $1::text)
    AND ($2::text IS NULL OR c.relname = $2::text)
-   AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
- ORDER BY n.nspname, c.relname, c.oid, a.attnum
-"#
-);
+   AND "#,
+    readable!()
+));
 
 #[cfg(test)]
 mod tests {

@@ -15,7 +15,9 @@
 
 use tokio_postgres::types::ToSql;
 
-use crate::pg::catalog::{Relation, RelationKind, collect_relations, relation_columns_select};
+use crate::pg::catalog::{
+    Relation, RelationKind, collect_relations, readable, relation_columns_select, relations_select,
+};
 use crate::pg::{PgError, PgPool};
 
 /// Which relations GetTables lists.
@@ -40,17 +42,21 @@ pub const RELATION_KINDS: [RelationKind; 5] = [
     RelationKind::ForeignTable,
 ];
 
-/// Schema names the role can use that match `pattern`, in one query.
+/// Schema names the role can use that match `pattern`, in one query (a statement prepared
+/// once per connection).
 pub async fn schemas(pool: &PgPool, pattern: Option<&str>) -> Result<Vec<String>, PgError> {
     let client = pool.get().await?;
-    let rows = client
-        .query(SCHEMAS_SQL, &[&pattern])
-        .await
-        .map_err(|e| pool.error(e))?;
+    let rows = pool
+        .observe("catalog", async {
+            let statement = client.prepare_cached(SCHEMAS_SQL).await?;
+            client.query(&statement, &[&pattern]).await
+        })
+        .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-/// Relations (and, when asked, their columns) matching `pattern`, in one query.
+/// Relations (and, when asked, their columns) matching `pattern`, in one query (a statement
+/// prepared once per connection; without columns, one that reads no column catalog).
 pub async fn relations_like(
     pool: &PgPool,
     pattern: &RelationPattern,
@@ -61,17 +67,19 @@ pub async fn relations_like(
         pattern.kinds.clone()
     };
     let relkinds: Vec<String> = kinds.iter().map(|k| relkind(*k).to_string()).collect();
+    let sql = if pattern.with_columns {
+        RELATIONS_LIKE_WITH_COLUMNS_SQL
+    } else {
+        RELATIONS_LIKE_SQL
+    };
     let client = pool.get().await?;
-    let params: [&(dyn ToSql + Sync); 4] = [
-        &relkinds,
-        &pattern.schema_like,
-        &pattern.name_like,
-        &pattern.with_columns,
-    ];
-    let rows = client
-        .query(RELATIONS_LIKE_SQL, &params)
-        .await
-        .map_err(|e| pool.error(e))?;
+    let params: [&(dyn ToSql + Sync); 3] = [&relkinds, &pattern.schema_like, &pattern.name_like];
+    let rows = pool
+        .observe("catalog", async {
+            let statement = client.prepare_cached(sql).await?;
+            client.query(&statement, &params).await
+        })
+        .await?;
     Ok(collect_relations(rows))
 }
 
@@ -110,17 +118,27 @@ const SCHEMAS_SQL: &str = concat!(
     " ORDER BY n.nspname"
 );
 
-/// `$1` relkinds, `$2` schema pattern, `$3` name pattern, `$4` whether to join the columns.
-const RELATIONS_LIKE_SQL: &str = concat!(
-    relation_columns_select!("AND $4::bool"),
-    " WHERE c.relkind::text = ANY($1::text[]) AND NOT c.relispartition",
-    // The one privilege rule, crate::pg::catalog::READABLE.
-    " AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')",
-    " AND ($2::text IS NULL OR n.nspname LIKE $2::text)",
-    " AND ($3::text IS NULL OR c.relname LIKE $3::text) AND ",
-    visible_schema!("$2"),
-    " ORDER BY n.nspname, c.relname, c.oid, a.attnum"
-);
+/// Which relations GetTables lists: `$1` relkinds, `$2` schema pattern, `$3` name pattern.
+/// The privilege rule comes last (crate::pg::catalog::READABLE), checked only for the
+/// relations the patterns keep.
+macro_rules! listed_relations {
+    () => {
+        concat!(
+            "c.relkind::text = ANY($1::text[]) AND NOT c.relispartition",
+            " AND ($2::text IS NULL OR n.nspname LIKE $2::text)",
+            " AND ($3::text IS NULL OR c.relname LIKE $3::text) AND ",
+            visible_schema!("$2"),
+            " AND ",
+            readable!()
+        )
+    };
+}
+
+/// The relations GetTables lists, without their columns.
+const RELATIONS_LIKE_SQL: &str = relations_select!(listed_relations!());
+
+/// The relations GetTables lists, with their columns (`include_schema`).
+const RELATIONS_LIKE_WITH_COLUMNS_SQL: &str = relation_columns_select!(listed_relations!());
 
 #[cfg(test)]
 mod tests {
@@ -130,6 +148,7 @@ mod tests {
     fn listings_apply_the_one_privilege_rule() {
         let readable = crate::pg::catalog::READABLE;
         assert!(RELATIONS_LIKE_SQL.contains(readable));
+        assert!(RELATIONS_LIKE_WITH_COLUMNS_SQL.contains(readable));
         assert!(crate::pg::catalog::relations_sql().contains(readable));
     }
 }
