@@ -397,9 +397,16 @@ pub(crate) use relations_select;
 /// way down; array element types resolved likewise (an array of a domain over
 /// `numeric(10,2)` takes the domain's modifier, as its scalar does).
 ///
-/// The relations are filtered and sorted first, then their columns joined in attribute order:
-/// PostgreSQL sorts the columns relation by relation (an incremental sort) instead of sorting
-/// every column row with the rest.
+/// Shaped for PostgreSQL's planner, whose estimates for catalog joins are far too small (it
+/// expects a dozen columns where there are hundreds):
+/// - the relations are filtered and sorted first, then their columns joined in attribute
+///   order, so that PostgreSQL sorts the columns relation by relation (an incremental sort)
+///   instead of sorting every column row with the rest;
+/// - domains are looked up only for columns whose type (or element type) is one (the
+///   `typtype = 'd'` test gates the lateral subquery; `domain_base` is not even computed when no
+///   column needs it), and the base types by index, one per column: the `OFFSET 0` laterals
+///   keep PostgreSQL from hashing all of `pg_type` against the column rows, which also lost
+///   their order.
 macro_rules! relation_columns_select {
     ($relation_where:expr) => {
         concat!(
@@ -441,10 +448,16 @@ SELECT r.rel_oid, r.nspname::text AS nspname, r.relname::text AS relname, r.relk
   LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
   LEFT JOIN pg_description dsc ON dsc.objoid = r.rel_oid AND dsc.objsubid = a.attnum
        AND dsc.classoid = 'pg_class'::regclass
-  LEFT JOIN domain_base db ON db.domain_oid = a.atttypid
-  LEFT JOIN pg_type bt ON bt.oid = coalesce(db.base_oid, a.atttypid)
-  LEFT JOIN domain_base edb ON edb.domain_oid = bt.typelem
-  LEFT JOIN pg_type et ON et.oid = coalesce(edb.base_oid, bt.typelem)
+  LEFT JOIN pg_type at ON at.oid = a.atttypid
+  LEFT JOIN LATERAL (SELECT d.base_oid, d.typmod FROM domain_base d
+                      WHERE at.typtype = 'd' AND d.domain_oid = at.oid OFFSET 0) db ON true
+  LEFT JOIN LATERAL (SELECT t.oid, t.typtype, t.typcategory, t.typelem FROM pg_type t
+                      WHERE t.oid = coalesce(db.base_oid, a.atttypid) OFFSET 0) bt ON true
+  LEFT JOIN pg_type e ON e.oid = bt.typelem
+  LEFT JOIN LATERAL (SELECT d.base_oid, d.typmod FROM domain_base d
+                      WHERE e.typtype = 'd' AND d.domain_oid = e.oid OFFSET 0) edb ON true
+  LEFT JOIN LATERAL (SELECT t.oid, t.typtype FROM pg_type t
+                      WHERE t.oid = coalesce(edb.base_oid, bt.typelem) OFFSET 0) et ON true
  ORDER BY r.nspname, r.relname, r.rel_oid, a.attnum
 "#
         )
