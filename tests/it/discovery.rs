@@ -1,6 +1,7 @@
 //! Schema discovery through Flight SQL: GetTables with include_schema (the schema DoGet
 //! produces, one catalog statement whatever the number of tables), keys over partitioned
-//! tables, GetSqlInfo with an empty id list, GetXdbcTypeInfo, and bad input.
+//! tables, GetSqlInfo with an empty id list, GetXdbcTypeInfo, each metadata call one prepared
+//! statement whose answer does not change with PostgreSQL's plan, and bad input.
 
 use std::sync::Arc;
 
@@ -8,8 +9,8 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Schema, UInt32Type};
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{
-    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetTables,
-    CommandGetXdbcTypeInfo,
+    CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
+    CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo,
 };
 use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
 use futures::TryStreamExt;
@@ -286,6 +287,129 @@ async fn get_tables_with_schemas_costs_one_statement_whatever_the_number_of_tabl
         vec![1, 1],
         "catalog statements for 20 and 2 000 tables"
     );
+    server.stop().await;
+    cluster.stop();
+}
+
+/// A metadata call of [`metadata_calls_are_one_statement_and_answer_the_same_every_time`].
+#[derive(Debug, Clone, Copy)]
+enum MetadataCall {
+    Schemas,
+    Tables { include_schema: bool },
+    PrimaryKeys,
+    ImportedKeys,
+    ExportedKeys,
+    CrossReference,
+}
+
+async fn metadata_answer(
+    client: &mut FlightSqlServiceClient<Channel>,
+    call: MetadataCall,
+) -> RecordBatch {
+    let schema = Some("shop".to_string());
+    let info = match call {
+        MetadataCall::Schemas => client.get_db_schemas(CommandGetDbSchemas::default()).await,
+        MetadataCall::Tables { include_schema } => {
+            let command = CommandGetTables {
+                db_schema_filter_pattern: Some("sh%".into()),
+                include_schema,
+                ..CommandGetTables::default()
+            };
+            client.get_tables(command).await
+        }
+        MetadataCall::PrimaryKeys => {
+            let command = CommandGetPrimaryKeys {
+                db_schema: schema,
+                table: "parent".into(),
+                ..Default::default()
+            };
+            client.get_primary_keys(command).await
+        }
+        MetadataCall::ImportedKeys => {
+            let command = CommandGetImportedKeys {
+                db_schema: schema,
+                table: "child".into(),
+                ..Default::default()
+            };
+            client.get_imported_keys(command).await
+        }
+        MetadataCall::ExportedKeys => {
+            let command = CommandGetExportedKeys {
+                db_schema: schema,
+                table: "parent".into(),
+                ..Default::default()
+            };
+            client.get_exported_keys(command).await
+        }
+        MetadataCall::CrossReference => {
+            let command = CommandGetCrossReference {
+                pk_db_schema: schema.clone(),
+                pk_table: "other".into(),
+                fk_db_schema: schema,
+                fk_table: "child".into(),
+                ..Default::default()
+            };
+            client.get_cross_reference(command).await
+        }
+    };
+    fetch(client, &info.unwrap()).await
+}
+
+/// Each metadata call runs ONE catalog statement, prepared once per connection: asked eight
+/// times, its answer stays the same after PostgreSQL moves from custom plans of the prepared
+/// statement to its generic plan (from the sixth execution), and it costs eight statements.
+#[tokio::test]
+async fn metadata_calls_are_one_statement_and_answer_the_same_every_time() {
+    let cluster = Cluster::start_with_statement_stats().await;
+    let db = cluster.create_db("metadata").await;
+    let admin = cluster.admin(&db).await;
+    admin
+        .batch_execute(
+            "CREATE EXTENSION pg_stat_statements; CREATE SCHEMA shop;
+             CREATE DOMAIN shop.price AS numeric(10, 2);
+             CREATE TABLE shop.parent (a int, b int, PRIMARY KEY (a, b));
+             CREATE TABLE shop.other (id int PRIMARY KEY, p shop.price, ps shop.price[]);
+             CREATE TABLE shop.child (id serial PRIMARY KEY, pa int, pb int,
+                 o int REFERENCES shop.other ON DELETE CASCADE,
+                 FOREIGN KEY (pa, pb) REFERENCES shop.parent);
+             COMMENT ON COLUMN shop.child.o IS 'the other one';",
+        )
+        .await
+        .unwrap_or_else(|e| panic!("pg_stat_statements (PostgreSQL contrib) is needed: {e}"));
+    let server = TestServer::start(cluster.config(&db)).await;
+    let mut client = sql_client(&server).await;
+
+    let calls = [
+        (MetadataCall::Schemas, 2), // public and shop; the system schemas are hidden
+        (
+            MetadataCall::Tables {
+                include_schema: false,
+            },
+            3,
+        ),
+        (
+            MetadataCall::Tables {
+                include_schema: true,
+            },
+            3,
+        ),
+        (MetadataCall::PrimaryKeys, 2),
+        (MetadataCall::ImportedKeys, 3),
+        (MetadataCall::ExportedKeys, 2),
+        (MetadataCall::CrossReference, 1),
+    ];
+    for (call, rows) in calls {
+        admin
+            .batch_execute("SELECT pg_stat_statements_reset()")
+            .await
+            .unwrap();
+        let first = metadata_answer(&mut client, call).await;
+        assert_eq!(first.num_rows(), rows, "{call:?}: {first:?}");
+        for _ in 1..8 {
+            assert_eq!(metadata_answer(&mut client, call).await, first, "{call:?}");
+        }
+        assert_eq!(statements(&admin, &db).await, 8, "{call:?}");
+    }
     server.stop().await;
     cluster.stop();
 }
