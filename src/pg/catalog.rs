@@ -402,11 +402,12 @@ pub(crate) use relations_select;
 /// - the relations are filtered and sorted first, then their columns joined in attribute
 ///   order, so that PostgreSQL sorts the columns relation by relation (an incremental sort)
 ///   instead of sorting every column row with the rest;
-/// - domains are looked up only for columns whose type (or element type) is one (the
-///   `typtype = 'd'` test gates the lateral subquery; `domain_base` is not even computed when no
-///   column needs it), and the base types by index, one per column: the `OFFSET 0` laterals
-///   keep PostgreSQL from hashing all of `pg_type` against the column rows, which also lost
-///   their order.
+/// - each column costs few lookups: its type by index; the domain chain only for a domain
+///   (the `typtype = 'd'` test gates the lateral subquery; `domain_base`, which carries the base
+///   type's fields, is not even computed when no column needs it); the element type only for a
+///   type that has one; the default's expression only when `atthasdef` says there is one. The
+///   `OFFSET 0` laterals keep those gates (and keep PostgreSQL from hashing all of `pg_type`
+///   against the column rows, which also lost their order).
 macro_rules! relation_columns_select {
     ($relation_where:expr) => {
         concat!(
@@ -420,7 +421,7 @@ WITH RECURSIVE domain_chain(domain_oid, base_oid, typmod) AS (
      WHERE t.typtype = 'd'
 ),
 domain_base AS (
-    SELECT d.domain_oid, d.base_oid, d.typmod
+    SELECT d.domain_oid, d.base_oid, d.typmod, t.typtype, t.typcategory, t.typelem
       FROM domain_chain d JOIN pg_type t ON t.oid = d.base_oid
      WHERE t.typtype <> 'd'
 )
@@ -440,24 +441,31 @@ SELECT r.rel_oid, r.nspname::text AS nspname, r.relname::text AS relname, r.relk
        -- (and counted as a statement) once per column.
        dsc.description AS remarks,
        coalesce(a.attidentity <> ''
-                OR pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%', false) AS auto_increment
+                OR CASE WHEN a.atthasdef
+                        THEN (SELECT pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
+                                FROM pg_attrdef ad
+                               WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum) END,
+                false) AS auto_increment
   FROM ("#,
             $crate::pg::catalog::relations_select!($relation_where),
             r#") r
   LEFT JOIN pg_attribute a ON a.attrelid = r.rel_oid AND a.attnum > 0 AND NOT a.attisdropped
-  LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
   LEFT JOIN pg_description dsc ON dsc.objoid = r.rel_oid AND dsc.objsubid = a.attnum
        AND dsc.classoid = 'pg_class'::regclass
   LEFT JOIN pg_type at ON at.oid = a.atttypid
-  LEFT JOIN LATERAL (SELECT d.base_oid, d.typmod FROM domain_base d
+  LEFT JOIN LATERAL (SELECT d.base_oid, d.typmod, d.typtype, d.typcategory, d.typelem
+                       FROM domain_base d
                       WHERE at.typtype = 'd' AND d.domain_oid = at.oid OFFSET 0) db ON true
-  LEFT JOIN LATERAL (SELECT t.oid, t.typtype, t.typcategory, t.typelem FROM pg_type t
-                      WHERE t.oid = coalesce(db.base_oid, a.atttypid) OFFSET 0) bt ON true
-  LEFT JOIN pg_type e ON e.oid = bt.typelem
-  LEFT JOIN LATERAL (SELECT d.base_oid, d.typmod FROM domain_base d
-                      WHERE e.typtype = 'd' AND d.domain_oid = e.oid OFFSET 0) edb ON true
+  CROSS JOIN LATERAL (SELECT coalesce(db.base_oid, at.oid) AS oid,
+                             coalesce(db.typtype, at.typtype) AS typtype,
+                             coalesce(db.typcategory, at.typcategory) AS typcategory,
+                             coalesce(db.typelem, at.typelem) AS typelem) bt
   LEFT JOIN LATERAL (SELECT t.oid, t.typtype FROM pg_type t
-                      WHERE t.oid = coalesce(edb.base_oid, bt.typelem) OFFSET 0) et ON true
+                      WHERE bt.typelem <> 0 AND t.oid = bt.typelem OFFSET 0) e ON true
+  LEFT JOIN LATERAL (SELECT d.base_oid, d.typmod, d.typtype FROM domain_base d
+                      WHERE e.typtype = 'd' AND d.domain_oid = e.oid OFFSET 0) edb ON true
+  CROSS JOIN LATERAL (SELECT coalesce(edb.base_oid, e.oid) AS oid,
+                             coalesce(edb.typtype, e.typtype) AS typtype) et
  ORDER BY r.nspname, r.relname, r.rel_oid, a.attnum
 "#
         )
