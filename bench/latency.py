@@ -854,7 +854,9 @@ def _main(args) -> int:
         else:
             print("latency: no pg_stat_statements: the statements column stays empty", flush=True)
 
-    extra_env = dict(kv.split("=", 1) for kv in args.pgflight_env)
+    # As many PostgreSQL connections as the direct side opens for the 16-client row.
+    extra_env = {"PGFLIGHT_MAX_CONNECTIONS": str(CLIENTS)}
+    extra_env.update(kv.split("=", 1) for kv in args.pgflight_env)
     pgf = throughput.Pgflight(binary, pgflight_dsn, None, workdir, extra_env)
     pgf.start()
     debug = "debug" in binary.parts
