@@ -17,6 +17,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
 use crate::pg::catalog;
+use crate::pg::catalog_cache::{self, Checked};
 use crate::pg::read::{Read, ReadColumn, ScanRead};
 use crate::pg::types::TYPE_NAME_KEY;
 use crate::plan::PlanError;
@@ -161,10 +162,12 @@ impl PlannedScan {
 }
 
 /// Plans `sql` with DataFusion when it qualifies; `Ok(Err(reason))` when it passes through.
-/// The relation it reads is looked up in the catalog (the one query GetFlightInfo makes).
+/// The relation it reads comes from the catalog cache, by what the planner's one check query
+/// (`checked`, the relations the statement names) answered.
 pub async fn plan(
     ctx: &ReadContext,
     sql: &str,
+    checked: &[Checked],
 ) -> Result<(Result<PlannedScan, PassReason>, Option<catalog::Relation>), PlanError> {
     let session = session(ctx);
     let state = session.state();
@@ -196,7 +199,7 @@ pub async fn plan(
             ));
         }
     };
-    let Some(relation) = lookup(ctx, schema.as_deref(), &name).await? else {
+    let Some(relation) = lookup(ctx, checked, schema.as_deref(), &name).await? else {
         let reason = format!("relation {reference} is not known to pgflight");
         return Ok((Err(PassReason(reason)), None));
     };
@@ -330,13 +333,22 @@ async fn plan_query(
     }))
 }
 
-/// The relation PostgreSQL would read for `schema.name` (or `name` on the search path).
+/// The relation PostgreSQL would read for `schema.name` (or `name` on the search path): by
+/// the check already made when `checked` has it (no further query for a cached relation),
+/// otherwise looked up.
 async fn lookup(
     ctx: &ReadContext,
+    checked: &[Checked],
     schema: Option<&str>,
     name: &str,
 ) -> Result<Option<catalog::Relation>, PgError> {
-    catalog::lookup_relation(&ctx.pool, ctx.search_path(), schema, name).await
+    match checked
+        .iter()
+        .find(|c| c.schema.as_deref() == schema && c.name == name)
+    {
+        Some(checked) => catalog_cache::relation_of(&ctx.pool, checked).await,
+        None => catalog::lookup_relation(&ctx.pool, ctx.search_path(), schema, name).await,
+    }
 }
 
 /// Only projection of columns, filters, sort on non-text columns, limit, aliases and the scan.
