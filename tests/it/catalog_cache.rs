@@ -17,6 +17,9 @@ use crate::harness::{
     Cluster, READER, TestServer, cluster, flight_client, full_table, sql_client, statements_run,
 };
 
+/// The schema GetFlightInfo announced and the batches DoGet returned, or the refusal.
+type Answer = Result<(SchemaRef, Vec<RecordBatch>), tonic::Status>;
+
 /// A server over a fresh database holding `sql`, with an admin client to change it.
 struct Case {
     admin: tokio_postgres::Client,
@@ -42,7 +45,7 @@ impl Case {
     }
 
     /// The schema GetFlightInfo announced and the batches DoGet returned, for SQL.
-    async fn query(&mut self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>), tonic::Status> {
+    async fn query(&mut self, sql: &str) -> Answer {
         let info = self
             .sql
             .execute(sql.to_string(), None)
@@ -53,10 +56,7 @@ impl Case {
     }
 
     /// The same for an extraction descriptor.
-    async fn extract(
-        &mut self,
-        descriptor: FlightDescriptor,
-    ) -> Result<(SchemaRef, Vec<RecordBatch>), tonic::Status> {
+    async fn extract(&mut self, descriptor: FlightDescriptor) -> Answer {
         let info = self
             .flight
             .get_flight_info(descriptor)
@@ -82,7 +82,7 @@ impl Case {
     /// Every way of reading `t` (planned SQL, JSON and path extraction, incremental), each
     /// answering its schema's field names and types, and the rows' first two columns as text.
     async fn every_read(&mut self, table: &str) -> Vec<(String, Vec<(String, DataType)>)> {
-        let reads: Vec<(&str, Result<(SchemaRef, Vec<RecordBatch>), tonic::Status>)> = vec![
+        let reads: Vec<(&str, Answer)> = vec![
             ("sql *", self.query(&format!("SELECT * FROM {table}")).await),
             (
                 "sql where",
