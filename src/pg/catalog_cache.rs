@@ -120,16 +120,6 @@ impl CatalogCache {
         CatalogCache::default()
     }
 
-    /// How many relations are cached.
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Entry>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -368,7 +358,7 @@ mod tests {
         for oid in 0..(MAX_ENTRIES as u32 + 10) {
             cache.put("m".into(), relation(oid));
         }
-        assert_eq!(cache.len(), MAX_ENTRIES);
+        assert_eq!(cache.lock().len(), MAX_ENTRIES);
     }
 
     #[test]
