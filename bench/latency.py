@@ -150,6 +150,8 @@ class Row:
     direct: list[float] = field(default_factory=list)
     flight_cpu_ms: float | None = None  # pgflight CPU per operation
     pg_cpu_ms: float | None = None  # pgflight's PostgreSQL backends, per operation
+    client_cpu_ms: float | None = None  # this process (the client drivers), per pgflight operation
+    direct_client_cpu_ms: float | None = None  # the same, per direct operation
     statements: dict[str, float] = field(default_factory=dict)  # per operation, by kind
     note: str = ""
 
@@ -173,6 +175,7 @@ def time_row(row: Row, n: int, flight_op, direct_op, server: ServerSide) -> Row:
             direct_op()
     cpu_flight = 0.0
     cpu_pg: float | None = 0.0
+    cpu_client = {"flight": 0.0, "direct": 0.0}
     server.reset_statements()
     for i in range(n):
         ops = [("flight", flight_op), ("direct", direct_op)]
@@ -183,17 +186,23 @@ def time_row(row: Row, n: int, flight_op, direct_op, server: ServerSide) -> Row:
                 continue
             if side == "flight":
                 f0, p0 = server.cpu()
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 op()
                 row.flight.append(time.perf_counter() - t0)
+                cpu_client[side] += time.process_time() - c0
                 f1, p1 = server.cpu()
                 cpu_flight += f1 - f0
                 cpu_pg = None if (p0 is None or cpu_pg is None) else cpu_pg + p1 - p0
             else:
+                c0 = time.process_time()
                 t0 = time.perf_counter()
                 op()
                 row.direct.append(time.perf_counter() - t0)
+                cpu_client[side] += time.process_time() - c0
     row.flight_cpu_ms = cpu_flight / n * 1e3
+    row.client_cpu_ms = cpu_client["flight"] / n * 1e3
+    row.direct_client_cpu_ms = cpu_client["direct"] / n * 1e3 if direct_op else None
     row.pg_cpu_ms = None if cpu_pg is None else cpu_pg / n * 1e3
     row.statements = {k: v / n for k, v in server.statements().items()}
     return row
@@ -225,10 +234,10 @@ def execute_unprepared(cur, sql: str) -> int:
     return pa.RecordBatchReader._import_from_c(handle.address).read_all().num_rows
 
 
-class Clients:
-    def __init__(self, flight_uri: str, dsn: str, schema: str):
-        import adbc_driver_flightsql.dbapi as adbc_flight
-        import adbc_driver_postgresql.dbapi as adbc_pg
+class RawFlight:
+    """pyarrow.flight (Arrow C++) with hand-built Flight SQL commands."""
+
+    def __init__(self, flight_uri: str, schema: str):
         import pyarrow.flight as flight
 
         sys.path.insert(0, str(REPO / "tests" / "clients"))
@@ -237,14 +246,11 @@ class Clients:
         self.fsql = flightsql
         self.flight = flight
         self.schema = schema
-        self.fconn = adbc_flight.connect(flight_uri, autocommit=True)
-        self.pconn = adbc_pg.connect(dsn, autocommit=True)
         self.raw = flight.FlightClient(flight_uri)
 
     def close(self) -> None:
-        for c in (self.fconn, self.pconn, self.raw):
-            with contextlib.suppress(Exception):
-                c.close()
+        with contextlib.suppress(Exception):
+            self.raw.close()
 
     def direct_backend_pid(self) -> int:
         with self.pconn.cursor() as cur:
@@ -269,24 +275,117 @@ class Clients:
         ld = self.fsql.length_delimited
         return self.command(name, ld(2, self.schema.encode()) + ld(3, table.encode()))
 
+    def prepare(self, sql: str) -> "RawPrepared":
+        return RawPrepared(self, sql)
+
     def fetch_all(self, descriptor) -> int:
         info = self.raw.get_flight_info(descriptor)
         return sum(self.raw.do_get(e.ticket).read_all().num_rows for e in info.endpoints)
 
 
+class Clients(RawFlight):
+    """Both sides' drivers: ADBC Flight SQL and raw pyarrow.flight to pgflight, ADBC PostgreSQL direct."""
+
+    def __init__(self, flight_uri: str, dsn: str, schema: str):
+        import adbc_driver_flightsql.dbapi as adbc_flight
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        super().__init__(flight_uri, schema)
+        self.fconn = adbc_flight.connect(flight_uri, autocommit=True)
+        self.pconn = adbc_pg.connect(dsn, autocommit=True)
+
+    def close(self) -> None:
+        for c in (self.fconn, self.pconn):
+            with contextlib.suppress(Exception):
+                c.close()
+        super().close()
+
+
+def fields(message: bytes) -> dict[int, bytes]:
+    """The length-delimited fields of a protobuf message (enough for the few results read here)."""
+    out, i = {}, 0
+    while i < len(message):
+        key, i = read_varint(message, i)
+        kind = key & 7
+        if kind == 2:
+            n, i = read_varint(message, i)
+            out[key >> 3] = message[i:i + n]
+            i += n
+        elif kind == 0:
+            _, i = read_varint(message, i)
+        else:
+            raise ValueError(f"wire type {kind} not expected")
+    return out
+
+
+def read_varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return value, i
+
+
+class RawPrepared:
+    """A Flight SQL prepared statement driven by pyarrow.flight (Arrow C++), the way a lean client
+    executes it: CreatePreparedStatement once; per execution DoPut of the parameters (taking the
+    handle the server answers), GetFlightInfo and DoGet."""
+
+    def __init__(self, c: RawFlight, sql: str):
+        import pyarrow as pa
+
+        self.c, self.pa = c, pa
+        ld = c.fsql.length_delimited
+        action = c.flight.Action("CreatePreparedStatement",
+                                 c.fsql.any_message("ActionCreatePreparedStatementRequest", ld(1, sql.encode())))
+        result = fields(fields(next(iter(c.raw.do_action(action))).body.to_pybytes())[2])
+        self.handle = result[1]
+        self.params = pa.ipc.read_schema(pa.py_buffer(result[3]))
+
+    def descriptor(self, handle: bytes):
+        return self.c.command("CommandPreparedStatementQuery", self.c.fsql.length_delimited(1, handle))
+
+    def execute(self, value) -> int:
+        pa = self.pa
+        batch = pa.record_batch([pa.array([value], self.params.field(0).type)], schema=self.params)
+        writer, reader = self.c.raw.do_put(self.descriptor(self.handle), self.params)
+        writer.write_batch(batch)
+        writer.done_writing()
+        answer = reader.read()
+        writer.close()
+        handle = fields(answer.to_pybytes()).get(1, self.handle) if answer is not None else self.handle
+        return self.c.fetch_all(self.descriptor(handle))
+
+
+def point_query(cur, sql: str, rng: random.Random) -> None:
+    """One point query on an ADBC cursor or a raw prepared statement."""
+    if isinstance(cur, RawPrepared):
+        if cur.execute(rng.randint(1, ROWS)) != 1:
+            raise RuntimeError("expected one row")
+        return
+    cur.execute(sql, (rng.randint(1, ROWS),))
+    fetch_one(cur)
+
+
 def concurrency_worker(conn, side: str, uri: str, sql: str, seed: int) -> None:
     """One client process: connect, prepare, then on command run point queries until a deadline."""
-    if side == "flight":
-        import adbc_driver_flightsql.dbapi as adbc
-    else:
-        import adbc_driver_postgresql.dbapi as adbc
     rng = random.Random(seed)
     try:
-        db = adbc.connect(uri, autocommit=True)
-        cur = db.cursor()
+        if side == "flight_raw":
+            db = RawFlight(uri, "")
+            cur = RawPrepared(db, sql)
+        else:
+            if side == "flight":
+                import adbc_driver_flightsql.dbapi as adbc
+            else:
+                import adbc_driver_postgresql.dbapi as adbc
+            db = adbc.connect(uri, autocommit=True)
+            cur = db.cursor()
         for _ in range(3):
-            cur.execute(sql, (rng.randint(1, ROWS),))
-            fetch_one(cur)
+            point_query(cur, sql, rng)
         conn.send(("ready", None))
         start_at, until = conn.recv()
         time.sleep(max(0.0, start_at - time.time()))
@@ -294,12 +393,12 @@ def concurrency_worker(conn, side: str, uri: str, sql: str, seed: int) -> None:
         c0 = os.times()
         while time.time() < until:
             t0 = time.perf_counter()
-            cur.execute(sql, (rng.randint(1, ROWS),))
-            fetch_one(cur)
+            point_query(cur, sql, rng)
             if time.time() <= until:  # only queries that end inside the window count
                 lat.append(time.perf_counter() - t0)
         c1 = os.times()
-        cur.close()
+        if side != "flight_raw":
+            cur.close()
         db.close()
         conn.send(("done", (lat, c1.user + c1.system - c0.user - c0.system)))
     except Exception as err:  # reported by the parent
@@ -357,7 +456,7 @@ def run_concurrent(side: str, uri: str, sql: str, clients: int, seconds: float,
 # ------------------------------------------------------------------------------------------
 
 
-ROW_NAMES = ("prepared", "literal", "select1", "objects", "info", "doget", "incremental", "browse",
+ROW_NAMES = ("prepared", "prepared_raw", "literal", "select1", "objects", "info", "doget", "incremental", "browse",
              "objects_all", "executions", "concurrent")
 
 
@@ -389,6 +488,22 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
 
             row = Row("SELECT id, name, amount FROM lat WHERE id = ? (prepared)",
                       "ADBC: one cursor, prepared once, then bind + execute + fetch per sample")
+            rows.append(time_row(row, n, f, d, server)); log(row)
+
+        if "prepared_raw" in wanted:
+            raw = c.prepare(point_sql(schema, "?"))
+            psql = point_sql(schema, "$1")
+
+            def f():
+                if raw.execute(rng.randint(1, ROWS)) != 1:
+                    raise RuntimeError("prepared_raw: not one row")
+
+            def d():
+                pcur.execute(psql, (rng.randint(1, ROWS),))
+                fetch_one(pcur)
+
+            row = Row("the same prepared, raw pyarrow.flight (Arrow C++ client)",
+                      "pyarrow.flight: DoPut of the parameter, GetFlightInfo, DoGet per sample")
             rows.append(time_row(row, n, f, d, server)); log(row)
 
         if "literal" in wanted:
@@ -536,13 +651,15 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
     if "concurrent" in wanted:
         secs = sizes["seconds"]
         res = {}
-        for side, uri, sql in (("flight", flight_uri, point_sql(schema, "?")), ("direct", dsn, point_sql(schema, "$1"))):
+        for side, uri, sql in (("flight", flight_uri, point_sql(schema, "?")),
+                               ("flight_raw", flight_uri, point_sql(schema, "?")),
+                               ("direct", dsn, point_sql(schema, "$1"))):
             print(f"  {CLIENTS} client processes, {side}, {secs:.0f}s ...", end=" ", flush=True)
             qps, lat, client_cores, (pgflight_cores, busy_cores) = run_concurrent(
                 side, uri, sql, CLIENTS, secs, lambda: [server.cpu()[0], throughput.system_busy()])
             res[side] = {"qps": qps, "p50_ms": pct(lat, 50) * 1e3, "p95_ms": pct(lat, 95) * 1e3, "queries": len(lat),
                          "client_cores": client_cores, "machine_busy_cores": busy_cores}
-            if side == "flight":
+            if side != "direct":
                 res[side]["pgflight_cores"] = pgflight_cores
             print(f"{qps:,.0f} queries/s", flush=True)
         extra["concurrent"] = {"clients": CLIENTS, "seconds": secs, **res}
@@ -558,7 +675,8 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
     lines = ["", f"latency, milliseconds ({n} samples a row unless said; ratio = pgflight / direct,"
                  " > 1 means pgflight is slower)"]
     hdr = (f"  {'what':<62} {'pgflight p50':>12} {'p95':>8} {'direct p50':>10} {'p95':>8} {'ratio p50':>9}"
-           f" {'p95':>6} {'pgflight cpu':>12} {'pg cpu':>7}  pgflight's statements to PostgreSQL / op")
+           f" {'p95':>6} {'pgflight cpu':>12} {'pg cpu':>7} {'client cpu':>10} {'direct client':>13}"
+           f"  pgflight's statements to PostgreSQL / op")
     lines.append(hdr)
     summary: dict = {"rows": []}
     for r in rows:
@@ -571,11 +689,15 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
             d = f"{'':>10} {'':>8} {'':>9} {'':>6}"
         st = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r.statements.items())) or "-"
         pg = "-" if r.pg_cpu_ms is None else f"{r.pg_cpu_ms:5.2f}ms"
-        lines.append(f"  {r.name:<62} {fp50:12.2f} {fp95:8.2f} {d} {r.flight_cpu_ms:10.2f}ms {pg:>7}  {st}")
+        cc = "-" if r.client_cpu_ms is None else f"{r.client_cpu_ms:5.2f}ms"
+        dc = "-" if r.direct_client_cpu_ms is None else f"{r.direct_client_cpu_ms:5.2f}ms"
+        lines.append(f"  {r.name:<62} {fp50:12.2f} {fp95:8.2f} {d} {r.flight_cpu_ms:10.2f}ms {pg:>7} {cc:>10} {dc:>13}  {st}")
         summary["rows"].append({"name": r.name, "what": r.what, "samples": len(r.flight),
                                 "pgflight_p50_ms": fp50, "pgflight_p95_ms": fp95,
                                 "direct_p50_ms": dp50, "direct_p95_ms": dp95,
                                 "pgflight_cpu_ms_per_op": r.flight_cpu_ms, "postgres_cpu_ms_per_op": r.pg_cpu_ms,
+                                "client_cpu_ms_per_op": r.client_cpu_ms,
+                                "direct_client_cpu_ms_per_op": r.direct_client_cpu_ms,
                                 "statements_per_op": r.statements})
     if "executions" in extra:
         e = extra["executions"]
@@ -585,10 +707,11 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
                      f" ratio {e['flight_total_s'] / e['direct_total_s']:.1f}x")
     if "concurrent" in extra:
         cc = extra["concurrent"]
-        f, d = cc["flight"], cc["direct"]
+        f, r, d = cc["flight"], cc["flight_raw"], cc["direct"]
         lines.append(f"  {cc['clients']} client processes, prepared point queries for {cc['seconds']:.0f} s each side:"
-                     f" pgflight/direct = {f['qps'] / d['qps']:.2f}x queries per second")
-        for label, x in (("pgflight", f), ("direct", d)):
+                     f" pgflight/direct = {f['qps'] / d['qps']:.2f}x queries per second with ADBC Flight SQL,"
+                     f" {r['qps'] / d['qps']:.2f}x with pyarrow.flight")
+        for label, x in (("ADBC", f), ("pyarrow", r), ("direct", d)):
             server_cpu = f", pgflight {x['pgflight_cores']:.2f}" if "pgflight_cores" in x else ""
             lines.append(f"    {label:<8} {x['qps']:8,.0f} queries/s  p50 {x['p50_ms']:7.1f} ms  p95 {x['p95_ms']:7.1f} ms"
                          f"  cpu cores: clients {x['client_cores']:.2f}{server_cpu}, whole machine"
@@ -599,7 +722,8 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
             lines.append(f"    {calls:6d}  {q}")
     lines.append("  pgflight cpu = CPU of the pgflight process per operation; pg cpu = CPU of PostgreSQL minus"
                  " the direct driver's backend, per pgflight operation (10 ms clock ticks, summed over the"
-                 " samples); statements = pg_stat_statements calls by pgflight's role per operation, by"
+                 " samples); client cpu = CPU of this benchmark process (the client driver and Python) per"
+                 " operation, pgflight's side and direct's side; statements = pg_stat_statements calls by pgflight's role per operation, by"
                  " first word (Parse/Describe-only round trips are not calls).")
     summary.update(extra)
     return "\n".join(lines), summary
@@ -730,7 +854,9 @@ def _main(args) -> int:
         else:
             print("latency: no pg_stat_statements: the statements column stays empty", flush=True)
 
-    extra_env = dict(kv.split("=", 1) for kv in args.pgflight_env)
+    # As many PostgreSQL connections as the direct side opens for the 16-client row.
+    extra_env = {"PGFLIGHT_MAX_CONNECTIONS": str(CLIENTS)}
+    extra_env.update(kv.split("=", 1) for kv in args.pgflight_env)
     pgf = throughput.Pgflight(binary, pgflight_dsn, None, workdir, extra_env)
     pgf.start()
     debug = "debug" in binary.parts

@@ -4,6 +4,7 @@
 
 use tokio_postgres::types::ToSql;
 
+use crate::pg::catalog_cache;
 use crate::pg::types::PgColumn;
 use crate::pg::{PgError, PgPool};
 
@@ -151,52 +152,32 @@ pub async fn resolve_entity(
         (Some(schema), name) => (schema, name),
         (None, name) => (Ident::quoted(default_schema), name),
     };
+    let mut candidates = Vec::new();
     for schema_name in schema.candidates() {
         for relation_name in name.candidates() {
-            let filter = RelationFilter {
-                schema: Some(schema_name.clone()),
-                name: Some(relation_name.clone()),
-            };
-            if let Some(relation) = relations(pool, &filter).await?.into_iter().next() {
-                return Ok(Some(relation));
-            }
+            candidates.push((schema_name.clone(), relation_name));
         }
     }
-    Ok(None)
+    Ok(catalog_cache::resolve_exact(pool, &candidates).await?)
 }
 
 /// The relation PostgreSQL itself would read for `schema.name`, or for `name` along
 /// `search_path` (the client session's; `None`: the role's own), names exact, as a SQL parser
-/// has already folded them.
+/// has already folded them; `None` unless the role may read it ([`READABLE`]). Through the
+/// catalog cache: one check query, and the full catalog query only for a relation new or
+/// changed since it was cached.
 pub async fn lookup_relation(
     pool: &PgPool,
     search_path: Option<&str>,
     schema: Option<&str>,
     name: &str,
 ) -> Result<Option<Relation>, PgError> {
-    let qualified = match schema {
-        Some(schema) => crate::pg::sql::qualified_name(schema, name),
-        None => crate::pg::sql::quote_ident(name),
-    };
-    let found = {
-        let client = pool.get_on_path(search_path).await?;
-        let found = client
-            .query_opt(
-                "SELECT n.nspname::text, c.relname::text FROM pg_class c \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)",
-                &[&qualified],
-            )
-            .await
-            .map_err(|e| pool.error(e))?;
-        client.finish().await;
-        found
-    };
-    let Some(row) = found else { return Ok(None) };
-    let filter = RelationFilter {
-        schema: Some(row.get(0)),
-        name: Some(row.get(1)),
-    };
-    Ok(relations(pool, &filter).await?.into_iter().next())
+    let names = [(schema.map(str::to_string), name.to_string())];
+    let checked = catalog_cache::check_names(pool, search_path, &names).await?;
+    match checked.first() {
+        Some(checked) => catalog_cache::relation_of(pool, checked).await,
+        None => Ok(None),
+    }
 }
 
 /// The catalog query of [`relations`], for tests that check it applies [`READABLE`].
@@ -204,47 +185,6 @@ pub async fn lookup_relation(
 pub(crate) fn relations_sql() -> &'static str {
     RELATIONS_SQL
 }
-
-/// Of the relations a SQL statement names (`(schema, name)`, names as PostgreSQL folded them;
-/// no schema: `search_path`, or the role's own), those that exist but that the role may not read, as
-/// `schema.name` text: no USAGE on the named schema, or neither SELECT on the relation nor on
-/// any of its columns (a statement may read the columns it was granted). Names that resolve to
-/// nothing are left to PostgreSQL, which says so in its own words.
-pub async fn unreadable(
-    pool: &PgPool,
-    search_path: Option<&str>,
-    names: &[(Option<String>, String)],
-) -> Result<Vec<String>, PgError> {
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let schemas: Vec<Option<String>> = names.iter().map(|(s, _)| s.clone()).collect();
-    let relations: Vec<String> = names.iter().map(|(_, r)| r.clone()).collect();
-    let client = pool.get_on_path(search_path).await?;
-    let rows = pool
-        .observe(
-            "catalog",
-            client.query(UNREADABLE_SQL, &[&schemas, &relations]),
-        )
-        .await?;
-    client.finish().await;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
-}
-
-const UNREADABLE_SQL: &str = "
-SELECT coalesce(q.s || '.', '') || q.r
-  FROM unnest($1::text[], $2::text[]) AS q(s, r)
-  CROSS JOIN LATERAL (SELECT to_regnamespace(quote_ident(q.s)) AS nsp) n
- WHERE CASE
-         WHEN q.s IS NOT NULL AND n.nsp IS NULL THEN false
-         WHEN q.s IS NOT NULL AND NOT has_schema_privilege(n.nsp, 'USAGE') THEN true
-         ELSE (SELECT NOT has_table_privilege(o, 'SELECT')
-                      AND NOT has_any_column_privilege(o, 'SELECT')
-                 FROM (SELECT to_regclass(CASE WHEN q.s IS NULL THEN quote_ident(q.r)
-                                          ELSE quote_ident(q.s) || '.' || quote_ident(q.r)
-                                          END) AS o) x
-                WHERE o IS NOT NULL)
-       END";
 
 /// Why an entity could not be resolved.
 #[derive(Debug, thiserror::Error)]
@@ -357,32 +297,48 @@ macro_rules! readable {
 }
 pub(crate) use readable;
 
+/// PostgreSQL's row estimate of relation `c` as SQL (a `real`, -1 when never analysed). Before
+/// PostgreSQL 14, ANALYZE leaves a partitioned table's own reltuples at 0: its estimate is then
+/// the sum of its analysed leaf partitions'.
+macro_rules! reltuples_estimate {
+    () => {
+        r#"CASE WHEN c.relkind = 'p' AND c.reltuples <= 0
+            THEN coalesce((SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)
+                             FROM pg_partition_tree(c.oid) pt
+                             JOIN pg_class pc ON pc.oid = pt.relid
+                            WHERE pt.isleaf), c.reltuples)::real
+            ELSE c.reltuples END"#
+    };
+}
+pub(crate) use reltuples_estimate;
+
 /// The fields of a relation (SQL `c` is `pg_class`, `n` its `pg_namespace`) that
 /// `collect_relations` reads, names still of type `name` so that they sort as PostgreSQL's
 /// catalogs do (byte order).
 macro_rules! relation_fields {
     () => {
-        r#"c.oid AS rel_oid, n.nspname, c.relname, c.relkind,
-       -- Before PostgreSQL 14, ANALYZE leaves a partitioned table's own reltuples at 0:
-       -- its estimate is then the sum of its analysed leaf partitions'.
-       CASE WHEN c.relkind = 'p' AND c.reltuples <= 0
-            THEN coalesce((SELECT sum(pc.reltuples) FILTER (WHERE pc.reltuples >= 0)
-                             FROM pg_partition_tree(c.oid) pt
-                             JOIN pg_class pc ON pc.oid = pt.relid
-                            WHERE pt.isleaf), c.reltuples)::real
-            ELSE c.reltuples END AS reltuples"#
+        concat!(
+            "c.oid AS rel_oid, n.nspname, c.relname, c.relkind, ",
+            $crate::pg::catalog::reltuples_estimate!(),
+            " AS reltuples"
+        )
     };
 }
 pub(crate) use relation_fields;
 
 /// A relation query without columns (`collect_relations` reads it; `attname` is NULL): the
 /// relations of `pg_class c JOIN pg_namespace n` that `$relation_where` keeps, in schema and
-/// name order.
+/// name order. `$extra_columns` (optional) is SQL text appended to the select list (starting
+/// with a comma; `c` and `n` in scope).
 macro_rules! relations_select {
     ($relation_where:expr) => {
+        $crate::pg::catalog::relations_select!($relation_where, "")
+    };
+    ($relation_where:expr, $extra_columns:expr) => {
         concat!(
             "SELECT ",
             $crate::pg::catalog::relation_fields!(),
+            $extra_columns,
             ", NULL::text AS attname\n  FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid\n WHERE ",
             $relation_where,
             "\n ORDER BY n.nspname, c.relname, c.oid"
@@ -395,7 +351,10 @@ pub(crate) use relations_select;
 /// of `pg_class c JOIN pg_namespace n` that `$relation_where` keeps, with their columns; domains
 /// resolved (nested domains too) to the base type and the first type modifier found on the
 /// way down; array element types resolved likewise (an array of a domain over
-/// `numeric(10,2)` takes the domain's modifier, as its scalar does).
+/// `numeric(10,2)` takes the domain's modifier, as its scalar does). Optional:
+/// `$relation_columns`, SQL text appended to the relations' select list (`c` and `n` in scope),
+/// and `$extra_columns`, appended to the outer one (`r` the relation, `a` the column), each
+/// starting with a comma.
 ///
 /// Shaped for PostgreSQL's planner, whose estimates for catalog joins are far too small (it
 /// expects a dozen columns where there are hundreds):
@@ -410,6 +369,9 @@ pub(crate) use relations_select;
 ///   against the column rows, which also lost their order).
 macro_rules! relation_columns_select {
     ($relation_where:expr) => {
+        $crate::pg::catalog::relation_columns_select!($relation_where, "", "")
+    };
+    ($relation_where:expr, $relation_columns:expr, $extra_columns:expr) => {
         concat!(
             r#"
 WITH RECURSIVE domain_chain(domain_oid, base_oid, typmod) AS (
@@ -445,9 +407,11 @@ SELECT r.rel_oid, r.nspname::text AS nspname, r.relname::text AS relname, r.relk
                         THEN (SELECT pg_get_expr(ad.adbin, ad.adrelid) LIKE 'nextval(%'
                                 FROM pg_attrdef ad
                                WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum) END,
-                false) AS auto_increment
+                false) AS auto_increment"#,
+            $extra_columns,
+            r#"
   FROM ("#,
-            $crate::pg::catalog::relations_select!($relation_where),
+            $crate::pg::catalog::relations_select!($relation_where, $relation_columns),
             r#") r
   LEFT JOIN pg_attribute a ON a.attrelid = r.rel_oid AND a.attnum > 0 AND NOT a.attisdropped
   LEFT JOIN pg_description dsc ON dsc.objoid = r.rel_oid AND dsc.objsubid = a.attnum

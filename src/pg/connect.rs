@@ -17,6 +17,7 @@ use tracing::Instrument;
 
 use crate::config::{Config, SslMode};
 use crate::pg::cancel::RunningReads;
+use crate::pg::catalog_cache::CatalogCache;
 use crate::pg::error::{ConnectTarget, PgError};
 use crate::pg::metrics::{self, QueryTimer};
 use crate::pg::roles;
@@ -36,6 +37,7 @@ pub struct PgPool {
     reaper: JoinHandle<()>,
     snapshots: SnapshotHolder,
     reads: RunningReads,
+    catalog_cache: CatalogCache,
 }
 
 impl PgPool {
@@ -132,6 +134,7 @@ impl PgPool {
             reaper,
             snapshots: SnapshotHolder::new(),
             reads: RunningReads::default(),
+            catalog_cache: CatalogCache::new(),
         })
     }
 
@@ -280,6 +283,11 @@ impl PgPool {
     /// Snapshots exported for split requests, held for their endpoints.
     pub fn snapshots(&self) -> &SnapshotHolder {
         &self.snapshots
+    }
+
+    /// The relations this pool's role has planned reads of ([`crate::pg::catalog_cache`]).
+    pub fn catalog_cache(&self) -> &CatalogCache {
+        &self.catalog_cache
     }
 
     /// The pool's size (`max_connections`).

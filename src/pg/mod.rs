@@ -3,6 +3,7 @@
 
 pub mod cancel;
 pub mod catalog;
+pub mod catalog_cache;
 pub mod change_rows;
 pub mod changes;
 pub mod connect;

@@ -9,11 +9,12 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
+use crate::pg::catalog_cache::{self, Checked};
 use crate::pg::pgoutput::format_lsn;
 use crate::pg::read::StatementRead;
 use crate::pg::settings::{STATEMENT_TIMEOUT, Setting};
 use crate::pg::types::arrow_schema;
-use crate::pg::{catalog, changes, describe, source};
+use crate::pg::{changes, describe, source};
 use crate::plan::PlanError;
 use crate::plan::changes::{ChangesPlan, ChangesRequest, plan_changes};
 use crate::plan::command::Command;
@@ -229,26 +230,29 @@ impl Planner {
                 Err(denied) => return Err(denied.into()),
             }
         }
-        self.check_readable(sql).await?;
-        query::plan(&self.ctx, sql).await
+        let checked = self.check_readable(sql).await?;
+        query::plan(&self.ctx, sql, &checked).await
     }
 
     /// pgflight's one privilege rule for SQL: a relation the statement names that the role may
     /// not read is NOT_FOUND, as it is for extraction, ListFlights and GetTables — before
     /// PostgreSQL describes the result (which does not check privileges). A statement the
     /// parser cannot read (possible with `auth = "postgres"` only) is left to PostgreSQL.
-    async fn check_readable(&self, sql: &str) -> Result<(), PlanError> {
+    /// The same one check query answers what the catalog cache needs to plan the statement
+    /// ([`catalog_cache`]): the relations it names, checked.
+    async fn check_readable(&self, sql: &str) -> Result<Vec<Checked>, PlanError> {
         let Some(named) = relations::named_relations(sql) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let names: Vec<(Option<String>, String)> =
             named.into_iter().map(|r| (r.schema, r.name)).collect();
-        let unreadable =
-            catalog::unreadable(&self.ctx.pool, self.ctx.search_path(), &names).await?;
-        match unreadable.first() {
-            None => Ok(()),
+        let checked =
+            catalog_cache::check_names(&self.ctx.pool, self.ctx.search_path(), &names).await?;
+        match checked.iter().find(|c| c.unreadable) {
+            None => Ok(checked),
             Some(name) => Err(PlanError::NotFound(format!(
-                "relation {name:?} not found (or not readable by this role)"
+                "relation {:?} not found (or not readable by this role)",
+                name.named()
             ))),
         }
     }

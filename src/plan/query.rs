@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
 
+use crate::pg::catalog_cache::Checked;
 use crate::pg::describe::{self, ParamType};
 use crate::pg::partition::SplitMethod;
 use crate::pg::placeholders::has_parameters;
@@ -231,12 +232,16 @@ pub fn bound_statement(
 
 /// Plans `sql` (placeholders numbered): decides its path and learns its exact result and
 /// parameter schemas, without running it.
-pub async fn plan(ctx: &ReadContext, sql: &str) -> Result<StatementPlan, PlanError> {
+pub async fn plan(
+    ctx: &ReadContext,
+    sql: &str,
+    checked: &[Checked],
+) -> Result<StatementPlan, PlanError> {
     if has_parameters(sql) {
         let reason = PassReason("it has parameters (planned statements have none)".into());
         return pass_through(ctx, sql, reason).await;
     }
-    let reason = match single::plan(ctx, sql).await? {
+    let reason = match single::plan(ctx, sql, checked).await? {
         (Ok(planned), relation) => {
             return Ok(StatementPlan {
                 schema: planned.schema(),

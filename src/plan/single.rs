@@ -2,13 +2,17 @@
 //! that sends a statement here). Planning either succeeds, or says in words why the statement
 //! passes through to PostgreSQL instead.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use arrow::datatypes::{DataType, SchemaRef};
-use datafusion::catalog::MemorySchemaProvider;
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider,
+};
 use datafusion::common::{DFSchema, TableReference};
 use datafusion::config::Dialect;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionState;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::logical_expr::expr::{Alias, InList, Like, ScalarFunction};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
@@ -17,6 +21,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
 use crate::pg::catalog;
+use crate::pg::catalog_cache::{self, Checked};
 use crate::pg::read::{Read, ReadColumn, ScanRead};
 use crate::pg::types::TYPE_NAME_KEY;
 use crate::plan::PlanError;
@@ -161,10 +166,12 @@ impl PlannedScan {
 }
 
 /// Plans `sql` with DataFusion when it qualifies; `Ok(Err(reason))` when it passes through.
-/// The relation it reads is looked up in the catalog (the one query GetFlightInfo makes).
+/// The relation it reads comes from the catalog cache, by what the planner's one check query
+/// (`checked`, the relations the statement names) answered.
 pub async fn plan(
     ctx: &ReadContext,
     sql: &str,
+    checked: &[Checked],
 ) -> Result<(Result<PlannedScan, PassReason>, Option<catalog::Relation>), PlanError> {
     let session = session(ctx);
     let state = session.state();
@@ -196,7 +203,7 @@ pub async fn plan(
             ));
         }
     };
-    let Some(relation) = lookup(ctx, schema.as_deref(), &name).await? else {
+    let Some(relation) = lookup(ctx, checked, schema.as_deref(), &name).await? else {
         let reason = format!("relation {reference} is not known to pgflight");
         return Ok((Err(PassReason(reason)), None));
     };
@@ -234,12 +241,33 @@ pub async fn replan(
     }
 }
 
-fn session(ctx: &ReadContext) -> SessionContext {
+/// DataFusion's session state as every plan starts from it: configuration, function registry,
+/// optimizer rules. Built once (building it is a large part of planning a small statement).
+static BASE_STATE: LazyLock<SessionState> = LazyLock::new(|| {
     let config = SessionConfig::new()
         .with_target_partitions(1)
-        .with_batch_size(ctx.batch_size)
         .with_information_schema(false);
-    SessionContext::new_with_config(config)
+    SessionContext::new_with_config(config).state()
+});
+
+/// A session for one plan: the shared [`BASE_STATE`] (cloned: its registries are shared
+/// `Arc`s), with the read's batch size and a catalog of its own, empty, so that concurrent
+/// plans never see each other's relations.
+fn session(ctx: &ReadContext) -> SessionContext {
+    let mut state = BASE_STATE.clone();
+    *state.config_mut() = state.config().clone().with_batch_size(ctx.batch_size);
+    let catalog = MemoryCatalogProvider::new();
+    let default = &state.config().options().catalog;
+    let (catalog_name, schema_name) = (
+        default.default_catalog.clone(),
+        default.default_schema.clone(),
+    );
+    let _ = catalog.register_schema(&schema_name, Arc::new(MemorySchemaProvider::new()));
+    let catalogs = MemoryCatalogProviderList::new();
+    catalogs.register_catalog(catalog_name, Arc::new(catalog));
+    state.register_catalog_list(Arc::new(catalogs));
+    state.mark_start_execution();
+    SessionContext::new_with_state(state)
 }
 
 /// Plans `query.sql` over `query`'s relation and columns (restricted to `range`).
@@ -330,13 +358,22 @@ async fn plan_query(
     }))
 }
 
-/// The relation PostgreSQL would read for `schema.name` (or `name` on the search path).
+/// The relation PostgreSQL would read for `schema.name` (or `name` on the search path): by
+/// the check already made when `checked` has it (no further query for a cached relation),
+/// otherwise looked up.
 async fn lookup(
     ctx: &ReadContext,
+    checked: &[Checked],
     schema: Option<&str>,
     name: &str,
 ) -> Result<Option<catalog::Relation>, PgError> {
-    catalog::lookup_relation(&ctx.pool, ctx.search_path(), schema, name).await
+    match checked
+        .iter()
+        .find(|c| c.schema.as_deref() == schema && c.name == name)
+    {
+        Some(checked) => catalog_cache::relation_of(&ctx.pool, checked).await,
+        None => catalog::lookup_relation(&ctx.pool, ctx.search_path(), schema, name).await,
+    }
 }
 
 /// Only projection of columns, filters, sort on non-text columns, limit, aliases and the scan.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_env, free_port, pgflight_bin, _http_get
+from conftest import REPO, clean_env, free_port, pgflight_bin, _http_get
 
 BEGIN = "# ---- pgflight demo: Python snippet ----"
 END = "# ---- end of snippet ----"
@@ -102,3 +102,12 @@ def test_demo_serves_the_sample_and_cleans_up(tmp_path: Path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_readme_first_command_is_the_debug_build_this_suite_runs():
+    """README's first command builds the debug binary (minutes cold, not half an hour), the one
+    scripts/test.sh builds and the test above runs: the demo is tested as a newcomer runs it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Try it: `pgflight demo`"):]
+    first = re.search(r"```sh\n(.*?)\n", section).group(1)
+    assert first.split("#")[0].split() == ["cargo", "run", "--", "demo"], first

@@ -1,5 +1,6 @@
 //! Integration tests against a throwaway PostgreSQL started by the harness.
 
+mod catalog_cache;
 mod changes;
 mod connect;
 mod discovery;
