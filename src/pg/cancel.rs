@@ -34,6 +34,26 @@ pub fn query_tag(id: &str) -> String {
     format!("/* pgflight query {id} */ ")
 }
 
+/// The hex digits of a query id that tag a statement read's `application_name` (PostgreSQL
+/// keeps 63 bytes of it, and a trace id may follow; 48 random bits tell running queries apart).
+const TAGGED_ID_LEN: usize = 12;
+
+/// A statement read's `application_name` tag for query `id`: `pgflight q=<first 12 digits>`.
+/// Its statement text stays the client's own, so PostgreSQL reuses the plan of a statement
+/// prepared on the connection.
+pub fn application_tag(id: &str) -> String {
+    let digits = id.get(..TAGGED_ID_LEN).unwrap_or(id);
+    format!("pgflight q={}", digits.to_ascii_lowercase())
+}
+
+/// The statement that tags the read's transaction with query `id` ([`application_tag`]).
+pub fn application_name_sql(id: &str) -> String {
+    format!(
+        "SET LOCAL application_name = {}",
+        crate::pg::sql::quote_literal(&application_tag(id))
+    )
+}
+
 struct Running {
     serial: u64,
     token: CancelToken,
@@ -170,8 +190,9 @@ pub async fn cancel(pool: &PgPool, id: &str, remember: Duration) -> Result<Cance
             "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
              WHERE datname = current_database() AND usename = current_user \
                AND pid <> pg_backend_pid() AND state = 'active' \
-               AND left(query, length($1)) = $1",
-            &[&query_tag(id)],
+               AND (left(query, length($1)) = $1 \
+                    OR split_part(application_name, ' ', 2) = split_part($2, ' ', 2))",
+            &[&query_tag(id), &application_tag(id)],
         )
         .await
         .map_err(|e| pool.error(e))?;

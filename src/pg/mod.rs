@@ -7,6 +7,7 @@ pub mod change_rows;
 pub mod changes;
 pub mod connect;
 pub mod copy;
+pub mod data_rows;
 pub mod describe;
 pub mod error;
 pub mod fingerprint;

@@ -76,28 +76,49 @@ pub fn statement_copies(
         .collect()
 }
 
+/// The query a pass-through statement runs through the extended protocol: its own text, its
+/// `$n` parameters kept (bound as values, so PostgreSQL reuses its plan), its result cast as
+/// for COPY ([`statement_copy`]; [`typed_statement_copy`] for a described statement).
+pub fn statement_query(statement: &StatementRead, columns: &[ColumnPlan]) -> String {
+    match statement.typed && is_plain_query(&statement.sql) {
+        true => typed_statement_select(&statement.sql, &statement.columns, columns),
+        false => statement_select(&statement.sql, columns),
+    }
+}
+
 /// The COPY statement that reads `sql`'s result. When every column is decoded natively the
 /// query is sent verbatim; otherwise it is wrapped so that the columns PostgreSQL must render
 /// as text are cast (`SELECT c1, c2::text FROM (<sql>) AS q(c1, c2)`; positional aliases, so
 /// duplicate or odd column names do not matter). Line breaks around `sql` keep a trailing
 /// `--` comment from swallowing the rest.
 pub fn statement_copy(sql: &str, columns: &[ColumnPlan]) -> String {
+    copy(&statement_select(sql, columns))
+}
+
+/// `sql`, wrapped when some columns must be cast to text (see [`statement_copy`]).
+fn statement_select(sql: &str, columns: &[ColumnPlan]) -> String {
     if columns.iter().any(ColumnPlan::is_text_cast) {
         let select: Vec<String> = columns.iter().map(ColumnPlan::select_expr).collect();
         let aliases: Vec<String> = columns.iter().map(|c| quote_ident(c.name())).collect();
-        copy(&format!(
+        format!(
             "SELECT {} FROM (\n{sql}\n) AS q({})",
             select.join(", "),
             aliases.join(", ")
-        ))
+        )
     } else {
-        copy(&format!("\n{sql}\n"))
+        format!("\n{sql}\n")
     }
 }
 
 /// The COPY statement that reads `sql`'s result cast to the types it was described with
 /// (`SELECT CAST(c1 AS integer), CAST(c2 AS inet)::text FROM (<sql>) AS q(c1, c2)`).
 fn typed_statement_copy(sql: &str, described: &[ReadColumn], columns: &[ColumnPlan]) -> String {
+    copy(&typed_statement_select(sql, described, columns))
+}
+
+/// `sql` with its result cast to the types it was described with (see
+/// [`typed_statement_copy`]).
+fn typed_statement_select(sql: &str, described: &[ReadColumn], columns: &[ColumnPlan]) -> String {
     let select: Vec<String> = described
         .iter()
         .zip(columns)
@@ -107,11 +128,11 @@ fn typed_statement_copy(sql: &str, described: &[ReadColumn], columns: &[ColumnPl
         })
         .collect();
     let aliases: Vec<String> = described.iter().map(|c| quote_ident(&c.name)).collect();
-    copy(&format!(
+    format!(
         "SELECT {} FROM (\n{sql}\n) AS q({})",
         select.join(", "),
         aliases.join(", ")
-    ))
+    )
 }
 
 /// Whether `sql` starts with `SELECT`, `VALUES` or `TABLE` (after blanks, comments and
