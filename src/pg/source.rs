@@ -14,7 +14,6 @@
 //! of the caller's span (the Flight call's). When traces are exported, the read always runs in a
 //! transaction whose `application_name` carries the trace id ([`trace_tag`]).
 
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -22,8 +21,8 @@ use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
 use futures::{FutureExt, Stream, StreamExt};
-use tokio_postgres::types::ToSql;
 use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
 use tracing::Instrument;
 
 use crate::pg::cancel::{self, Registration};
@@ -275,9 +274,14 @@ impl Job {
                 let mut decoder = CopyDecoder::new(&self.columns, self.batch_size);
                 let span = self.statement_span("COPY", sql);
                 let start = reading.begin_then(reading.client.copy_out(sql.as_str()));
-                let mut outcome = pump(reading, registration, "copy", start, &mut decoder, |d, c| {
-                    d.push(&c)
-                })
+                let mut outcome = pump(
+                    reading,
+                    registration,
+                    "copy",
+                    start,
+                    &mut decoder,
+                    |d, c| d.push(&c),
+                )
                 .instrument(span.clone())
                 .await;
                 if matches!(outcome, Ok(true)) {
@@ -304,9 +308,14 @@ impl Job {
                             .right_future(),
                     };
                     let registration = registration.as_deref_mut();
-                    outcome = pump(reading, registration, "execute", start, &mut decoder, |d, r| {
-                        data_rows::push_row(d, &r)
-                    })
+                    outcome = pump(
+                        reading,
+                        registration,
+                        "execute",
+                        start,
+                        &mut decoder,
+                        |d, r| data_rows::push_row(d, &r),
+                    )
                     .instrument(span.clone())
                     .await;
                     if !matches!(outcome, Ok(true)) || reading.tx.is_closed() {
@@ -458,7 +467,6 @@ async fn flush(decoder: &mut CopyDecoder, tx: &BatchSender) -> Result<bool, PgEr
     }
     Ok(true)
 }
-
 
 /// The error of a read its query's cancel stopped, counted in `postgres_errors_total`
 /// (kind `cancelled`) as PostgreSQL's own cancellations are.

@@ -19,6 +19,7 @@ mod security;
 mod serve;
 mod sessions;
 mod sql;
+mod statement_reads;
 mod traces;
 mod types;
 mod user_roles;
