@@ -8,12 +8,36 @@
 use std::error::Error;
 
 use bytes::BytesMut;
-use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Format, FromSql, IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Row, Statement};
 
-use crate::pg::PgError;
 use crate::pg::copy::{CopyDecoder, CopyError};
 use crate::pg::read::{ParamValue, StatementRead};
+use crate::pg::{PgConnection, PgError};
+
+/// Statements kept prepared per connection; past it the connection's cache starts over, so
+/// client SQL with literals in it cannot grow it (nor its PostgreSQL backend) without bound.
+const MAX_PREPARED: usize = 128;
+
+/// `sql` prepared on `client`, once per connection (PostgreSQL then reuses its plan).
+pub async fn prepare(client: &PgConnection, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+    if client.statement_cache.size() >= MAX_PREPARED {
+        client.statement_cache.clear();
+    }
+    client.prepare_cached(sql).await
+}
+
+/// Whether `err` says that `sql`, prepared earlier on the connection, now has another result
+/// type (a relation changed since): then it is forgotten, so that the read can run again.
+pub fn forget_if_stale(client: &PgConnection, sql: &str, err: &PgError) -> bool {
+    let stale = matches!(err, PgError::Sql(db)
+        if db.code() == &SqlState::FEATURE_NOT_SUPPORTED && db.message().contains("cached plan"));
+    if stale {
+        client.statement_cache.remove(sql, &[]);
+    }
+    stale
+}
 
 /// The parameter rows `statement` runs with: one per bound row, or one empty row when it has no
 /// parameters; refused when values are missing or do not match its parameters.

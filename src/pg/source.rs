@@ -246,6 +246,16 @@ impl Job {
             };
             let (outcome, rows) = self.read_on(&reading, registration.as_mut()).await;
             let tagged_since = reading.tagged_since.get().copied();
+            if let (Err(err), Work::Statement { sql, .. }, 0, false) =
+                (&outcome, &self.work, rows, retried)
+                && data_rows::forget_if_stale(&client, sql, err)
+            {
+                drop(registration);
+                end_transaction(client, self.transaction.is_some()).await;
+                retried = true;
+                tracing::debug!("a statement prepared earlier changed; preparing it again");
+                continue;
+            }
             if !matches!(outcome, Ok(true)) {
                 // The reader left mid-read, the query was cancelled, or decoding failed: stop
                 // PostgreSQL sending the rest.
@@ -298,7 +308,7 @@ impl Job {
                 for params in executions {
                     let client = reading.client;
                     let execute = async move {
-                        let statement = client.prepare_cached(sql).await?;
+                        let statement = data_rows::prepare(client, sql).await?;
                         let params = params.iter().map(|p| p as &dyn ToSql);
                         client.query_raw(&statement, params).await
                     };

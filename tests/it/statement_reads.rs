@@ -301,3 +301,45 @@ async fn reads_survive_terminated_backends() {
     }
     server.stop().await;
 }
+
+/// A statement prepared on a connection whose relation changes (a column added, another
+/// retyped) is prepared again: the next read answers with the new columns.
+#[tokio::test]
+async fn a_changed_relation_is_read_with_its_new_columns() {
+    let cluster = cluster().await;
+    let (db, admin) = cluster
+        .fixture(
+            "stmtalter",
+            "CREATE TABLE t (id integer PRIMARY KEY, n integer);
+             INSERT INTO t VALUES (1, 10), (2, 20);",
+        )
+        .await;
+    let mut config = cluster.config(&db);
+    config.max_connections = 1;
+    let server = TestServer::start(config).await;
+    let mut client = sql_client(&server).await;
+    let sql = "SELECT a.* FROM t a JOIN t b USING (id) ORDER BY a.id";
+    let info = client.execute(sql.into(), None).await.unwrap();
+    let batches = fetch(&mut client, &info).await;
+    assert_eq!(batches[0].num_columns(), 2);
+    admin
+        .batch_execute(
+            "ALTER TABLE t ADD COLUMN note text DEFAULT 'x';
+             ALTER TABLE t ALTER COLUMN n TYPE bigint;",
+        )
+        .await
+        .unwrap();
+    let info = client.execute(sql.into(), None).await.unwrap();
+    let batches = fetch(&mut client, &info).await;
+    assert_eq!(batches[0].num_columns(), 3);
+    assert_eq!(
+        batches[0]
+            .column(1)
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec(),
+        vec![10, 20]
+    );
+    assert_eq!(batches[0].column(2).as_string::<i32>().value(0), "x");
+    server.stop().await;
+}
