@@ -1,13 +1,13 @@
 //! Cancelling a query's reads by its query id (Flight's CancelFlightInfo).
 //!
 //! Every endpoint of one FlightInfo carries the same random query id. A read with one registers
-//! here while it runs (its connection's cancel token, and a stop signal for the COPY loop) and
-//! tags its statements with it (`/* pgflight query <id> */`, first in the text, so it shows in
-//! `pg_stat_activity.query`). A cancel then reaches reads on this instance through
-//! PostgreSQL's cancel protocol (no pool connection needed) and stops their COPY loops, and
-//! reads of other pgflight instances through PostgreSQL: `pg_cancel_backend` on the backends of
-//! the same role whose statement carries the tag. The id is remembered as cancelled, so a
-//! later read of it on this instance is refused.
+//! here while it runs (its connection's cancel token, and a stop signal for its read loop) and
+//! tags its backend with it (`q=<id>` in its transaction's `application_name`,
+//! [`crate::pg::backend_tag`]). A cancel then reaches reads on this instance through
+//! PostgreSQL's cancel protocol (no pool connection needed) and stops their loops, and reads of
+//! other pgflight instances through PostgreSQL: `pg_cancel_backend` on the active backends of
+//! the same role tagged with the query. The id is remembered as cancelled, so a later read of
+//! it on this instance is refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_postgres::CancelToken;
 
+use crate::pg::backend_tag;
 use crate::pg::{PgError, PgPool};
 
 /// Most query ids remembered as cancelled; the oldest are forgotten first.
@@ -24,34 +25,9 @@ const MAX_REMEMBERED: usize = 100_000;
 /// Longest query id accepted (pgflight makes 32 hex digits).
 const MAX_ID_LEN: usize = 64;
 
-/// Whether `id` has the form of a query id (hex digits only), so it can go into a comment.
+/// Whether `id` has the form of a query id (hex digits only), so it can go into a tag.
 pub fn is_query_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The comment a tagged statement starts with.
-pub fn query_tag(id: &str) -> String {
-    format!("/* pgflight query {id} */ ")
-}
-
-/// The hex digits of a query id that tag a statement read's `application_name` (PostgreSQL
-/// keeps 63 bytes of it, and a trace id may follow; 48 random bits tell running queries apart).
-const TAGGED_ID_LEN: usize = 12;
-
-/// A statement read's `application_name` tag for query `id`: `pgflight q=<first 12 digits>`.
-/// Its statement text stays the client's own, so PostgreSQL reuses the plan of a statement
-/// prepared on the connection.
-pub fn application_tag(id: &str) -> String {
-    let digits = id.get(..TAGGED_ID_LEN).unwrap_or(id);
-    format!("pgflight q={}", digits.to_ascii_lowercase())
-}
-
-/// The statement that tags the read's transaction with query `id` ([`application_tag`]).
-pub fn application_name_sql(id: &str) -> String {
-    format!(
-        "SET LOCAL application_name = {}",
-        crate::pg::sql::quote_literal(&application_tag(id))
-    )
 }
 
 struct Running {
@@ -190,9 +166,8 @@ pub async fn cancel(pool: &PgPool, id: &str, remember: Duration) -> Result<Cance
             "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
              WHERE datname = current_database() AND usename = current_user \
                AND pid <> pg_backend_pid() AND state = 'active' \
-               AND (left(query, length($1)) = $1 \
-                    OR split_part(application_name, ' ', 2) = split_part($2, ' ', 2))",
-            &[&query_tag(id), &application_tag(id)],
+               AND position(' ' || $1 || ' ' IN application_name || ' ') > 0",
+            &[&backend_tag::query_token(id)],
         )
         .await
         .map_err(|e| pool.error(e))?;
@@ -227,6 +202,5 @@ mod tests {
         for bad in ["", "*/ DROP TABLE t; /*", "abc xyz", &"a".repeat(65)] {
             assert!(!is_query_id(bad), "{bad}");
         }
-        assert_eq!(query_tag("ab12"), "/* pgflight query ab12 */ ");
     }
 }

@@ -1,18 +1,21 @@
-//! The one COPY source: runs a [`Read`] (a relation scan or a pass-through statement) as binary
-//! `COPY … TO STDOUT`, decodes the bytes into Arrow batches as they arrive and hands them on
-//! through a bounded channel, so a slow reader slows the COPY and memory stays bounded.
+//! The one read driver: runs a [`Read`] and hands its rows on as Arrow batches through a
+//! bounded channel, so a slow reader slows PostgreSQL and memory stays bounded. A relation scan
+//! is a binary `COPY … TO STDOUT` (the fastest way for many rows); client SQL goes through the
+//! extended protocol in binary ([`crate::pg::data_rows`]: prepared once per connection, its
+//! parameters bound, once per bound row), its `DataRow`s decoded by the same column decoders.
 //!
-//! Every read goes the same way: a pooled connection; the exported snapshot imported, or (for
-//! client SQL) a read-only transaction begun, so that nothing the statement does outlives it;
-//! one COPY per statement (a statement with bound parameter rows runs once per row); the
-//! statement cancelled when the reader goes away (watched only while PostgreSQL is silent, so
-//! the hot path does not pay for it); the transaction rolled back and the connection returned,
-//! or discarded when it cannot be rolled back. Metrics count every COPY, its rows and its
+//! Every read goes the same way: a pooled connection (one found closed before PostgreSQL
+//! answered is replaced once); the message that begins the read's transaction (the exported
+//! snapshot imported, or a read-only transaction, the session settings and the backend's tag,
+//! [`crate::pg::backend_tag`]) sent together with the statement, without waiting: one round
+//! trip; the statement cancelled when the reader goes away (watched only while PostgreSQL is
+//! silent, so the hot path does not pay for it); the transaction rolled back after the reader
+//! has its last batch (the connection returns to the pool once it is), or the connection
+//! discarded when it cannot be rolled back. Metrics count every statement, its rows and its
 //! decode errors, whatever the kind of read.
 //!
-//! Each COPY runs in a span of its own (`postgres COPY`: relation, fingerprint, rows), a child
-//! of the caller's span (the Flight call's). When traces are exported, the read always runs in a
-//! transaction whose `application_name` carries the trace id ([`trace_tag`]).
+//! Each statement runs in a span of its own (`postgres COPY` or `postgres EXECUTE`: relation,
+//! fingerprint, rows), a child of the caller's span (the Flight call's).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,6 +28,7 @@ use tokio::sync::mpsc;
 use tokio_postgres::types::ToSql;
 use tracing::Instrument;
 
+use crate::pg::backend_tag::BackendTag;
 use crate::pg::cancel::{self, Registration};
 use crate::pg::copy::{CopyDecoder, CopyError};
 use crate::pg::data_rows::{self, TextParam};
@@ -34,7 +38,6 @@ use crate::pg::read::{Read, read_source::Source};
 use crate::pg::render::{scan_copy, settings_sql, statement_query};
 use crate::pg::settings::Setting;
 use crate::pg::snapshot;
-use crate::pg::trace_tag;
 use crate::pg::types::{ColumnPlan, TypeOptions};
 use crate::pg::{PgConnection, PgError, PgPool};
 
@@ -65,13 +68,7 @@ pub fn run(
         }
     }
     let work = match &read.source {
-        Some(Source::Scan(scan)) => {
-            let sql = scan_copy(scan, &columns);
-            Work::Copy(match read.query_id() {
-                Some(id) => cancel::query_tag(id) + &sql,
-                None => sql,
-            })
-        }
+        Some(Source::Scan(scan)) => Work::Copy(scan_copy(scan, &columns)),
         Some(Source::Statement(statement)) => Work::Statement {
             sql: statement_query(statement, &columns),
             executions: data_rows::executions(statement)?,
@@ -105,30 +102,34 @@ pub fn run(
 }
 
 /// The transaction a read runs in, as the one message that begins it: the exported snapshot's,
-/// a read-only one for client SQL, a read with session settings or a traced read (rolled back,
-/// so neither the settings, the tagged `application_name` nor a `set_config` of the statement
-/// survive it), or none for a plain scan (the session is read-only already). The settings are
-/// applied after the snapshot is imported (which must come first); a statement's query id and
-/// the trace id then tag `application_name`.
+/// or a read-only one for client SQL, a read with session settings or a tagged read (rolled
+/// back, so neither the settings, the tag nor a `set_config` of the statement survive it); none
+/// for a plain scan (the session is read-only already). The settings are applied after the
+/// snapshot is imported (which must come first), then the backend is tagged
+/// ([`BackendTag`]: the snapshot and part, the query, the trace).
 fn transaction(
     read: &Read,
     settings: &[Setting],
     trace_id: Option<&str>,
 ) -> Result<Option<String>, PgError> {
+    let tag = BackendTag {
+        snapshot: read.snapshot().map(|id| (id, read.part)),
+        query: read.query_id(),
+        trace: trace_id,
+    };
     let statement = matches!(read.source, Some(Source::Statement(_)));
     let begin = match read.snapshot() {
-        Some(id) => snapshot::import_sql(id, read.part)?,
-        None if statement || !settings.is_empty() || trace_id.is_some() => {
+        Some(id) => snapshot::import_sql(id)?,
+        None if statement || !settings.is_empty() || !tag.is_empty() => {
             "BEGIN READ ONLY".to_string()
         }
         None => return Ok(None),
     };
     let mut parts = vec![begin];
     parts.extend(settings_sql(settings));
-    if statement && let Some(id) = read.query_id() {
-        parts.push(cancel::application_name_sql(id));
+    if !tag.is_empty() {
+        parts.push(tag.set_sql());
     }
-    parts.extend(trace_id.map(trace_tag::application_name_sql));
     Ok(Some(parts.join("; ")))
 }
 
