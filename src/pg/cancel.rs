@@ -22,6 +22,12 @@ use crate::pg::{PgError, PgPool};
 /// Most query ids remembered as cancelled; the oldest are forgotten first.
 const MAX_REMEMBERED: usize = 100_000;
 
+/// How many times, at most, the backends of other instances are signalled.
+const CANCEL_ROUNDS: usize = 10;
+
+/// The pause before the backends still running the query are signalled again.
+const CANCEL_AGAIN_AFTER: Duration = Duration::from_millis(50);
+
 /// Longest query id accepted (pgflight makes 32 hex digits).
 const MAX_ID_LEN: usize = 64;
 
@@ -161,17 +167,29 @@ pub async fn cancel(pool: &PgPool, id: &str, remember: Duration) -> Result<Cance
     }
     let client = pool.get().await?;
     // Only statements of this role can be cancelled by it (and only they are visible).
-    let row = client
-        .query_one(
-            "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
-             WHERE datname = current_database() AND usename = current_user \
-               AND pid <> pg_backend_pid() AND state = 'active' \
-               AND position(' ' || $1 || ' ' IN application_name || ' ') > 0",
-            &[&backend_tag::query_token(id)],
-        )
-        .await
-        .map_err(|e| pool.error(e))?;
-    let elsewhere: i64 = row.get(0);
+    // PostgreSQL drops a cancel that reaches a backend between two protocol messages (a
+    // pipelined statement just starting): the backends still running it are signalled again.
+    let mut elsewhere = 0;
+    for attempt in 0..CANCEL_ROUNDS {
+        if attempt > 0 {
+            tokio::time::sleep(CANCEL_AGAIN_AFTER).await;
+        }
+        let row = client
+            .query_one(
+                "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND usename = current_user \
+                   AND pid <> pg_backend_pid() AND state = 'active' \
+                   AND position(' ' || $1 || ' ' IN application_name || ' ') > 0",
+                &[&backend_tag::query_token(id)],
+            )
+            .await
+            .map_err(|e| pool.error(e))?;
+        let signalled: i64 = row.get(0);
+        if signalled == 0 {
+            break;
+        }
+        elsewhere = elsewhere.max(signalled);
+    }
     tracing::info!(query = id, here, elsewhere, "query cancelled");
     Ok(Cancelled {
         here,
