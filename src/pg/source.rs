@@ -20,7 +20,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 use futures::{FutureExt, Stream, StreamExt};
@@ -40,6 +40,9 @@ use crate::pg::settings::Setting;
 use crate::pg::snapshot;
 use crate::pg::types::{ColumnPlan, TypeOptions};
 use crate::pg::{PgConnection, PgError, PgPool};
+
+/// How long a cancelled statement may still run before its cancel is sent again.
+const CANCEL_AGAIN_AFTER: Duration = Duration::from_millis(100);
 
 /// Batches decoded ahead of the reader: the bound on server memory per stream.
 const BATCHES_IN_FLIGHT: usize = 2;
@@ -199,11 +202,12 @@ impl Job {
                 return;
             }
         };
+        let completed = matches!(outcome, Ok(true));
         tracing::info!(
             read = %self.label,
             rows,
             elapsed_ms = started.elapsed().as_millis() as u64,
-            completed = matches!(outcome, Ok(true)),
+            completed,
             "read finished"
         );
         if let Err(err) = outcome {
@@ -216,6 +220,13 @@ impl Job {
             // it.
             Some(linger) if !linger.is_zero() => tokio::time::sleep(linger).await,
             _ => {}
+        }
+        if !completed {
+            // The statement was cancelled (in `attempt`); PostgreSQL drops a cancel that
+            // reaches the backend between two protocol messages, so it is sent again until
+            // PostgreSQL answers.
+            stop_then_end(pool, client, began).await;
+            return;
         }
         end_transaction(client, began).await;
     }
@@ -491,6 +502,27 @@ fn stopped_by_cancel() -> PgError {
 /// that cannot roll back is closed instead of returning to the pool.
 async fn end_transaction(client: PgConnection, began: bool) {
     if began && let Err(err) = client.batch_execute("ROLLBACK").await {
+        tracing::warn!(error = %err, "could not end a read's transaction; closing its connection");
+        drop(deadpool_postgres::Object::take(client));
+    }
+}
+
+/// Ends the read's transaction (or, without one, waits for PostgreSQL's answer to an empty
+/// query) while cancelling the statement still running before it again every
+/// [`CANCEL_AGAIN_AFTER`]; the connection returns to the pool only once PostgreSQL answered.
+async fn stop_then_end(pool: &PgPool, client: PgConnection, began: bool) {
+    let token = client.cancel_token();
+    let result = {
+        let ended = client.batch_execute(if began { "ROLLBACK" } else { "" });
+        tokio::pin!(ended);
+        loop {
+            tokio::select! {
+                result = &mut ended => break result,
+                () = tokio::time::sleep(CANCEL_AGAIN_AFTER) => pool.cancel(token.clone()).await,
+            }
+        }
+    };
+    if let Err(err) = result {
         tracing::warn!(error = %err, "could not end a read's transaction; closing its connection");
         drop(deadpool_postgres::Object::take(client));
     }
