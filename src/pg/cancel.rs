@@ -1,13 +1,13 @@
 //! Cancelling a query's reads by its query id (Flight's CancelFlightInfo).
 //!
 //! Every endpoint of one FlightInfo carries the same random query id. A read with one registers
-//! here while it runs (its connection's cancel token, and a stop signal for the COPY loop) and
-//! tags its statements with it (`/* pgflight query <id> */`, first in the text, so it shows in
-//! `pg_stat_activity.query`). A cancel then reaches reads on this instance through
-//! PostgreSQL's cancel protocol (no pool connection needed) and stops their COPY loops, and
-//! reads of other pgflight instances through PostgreSQL: `pg_cancel_backend` on the backends of
-//! the same role whose statement carries the tag. The id is remembered as cancelled, so a
-//! later read of it on this instance is refused.
+//! here while it runs (its connection's cancel token, and a stop signal for its read loop) and
+//! tags its backend with it (`q=<id>` in its transaction's `application_name`,
+//! [`crate::pg::backend_tag`]). A cancel then reaches reads on this instance through
+//! PostgreSQL's cancel protocol (no pool connection needed) and stops their loops, and reads of
+//! other pgflight instances through PostgreSQL: `pg_cancel_backend` on the active backends of
+//! the same role tagged with the query. The id is remembered as cancelled, so a later read of
+//! it on this instance is refused.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,22 +16,24 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_postgres::CancelToken;
 
+use crate::pg::backend_tag;
 use crate::pg::{PgError, PgPool};
 
 /// Most query ids remembered as cancelled; the oldest are forgotten first.
 const MAX_REMEMBERED: usize = 100_000;
 
+/// How many times, at most, the backends of other instances are signalled.
+const CANCEL_ROUNDS: usize = 10;
+
+/// The pause before the backends still running the query are signalled again.
+const CANCEL_AGAIN_AFTER: Duration = Duration::from_millis(50);
+
 /// Longest query id accepted (pgflight makes 32 hex digits).
 const MAX_ID_LEN: usize = 64;
 
-/// Whether `id` has the form of a query id (hex digits only), so it can go into a comment.
+/// Whether `id` has the form of a query id (hex digits only), so it can go into a tag.
 pub fn is_query_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The comment a tagged statement starts with.
-pub fn query_tag(id: &str) -> String {
-    format!("/* pgflight query {id} */ ")
 }
 
 struct Running {
@@ -165,17 +167,29 @@ pub async fn cancel(pool: &PgPool, id: &str, remember: Duration) -> Result<Cance
     }
     let client = pool.get().await?;
     // Only statements of this role can be cancelled by it (and only they are visible).
-    let row = client
-        .query_one(
-            "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
-             WHERE datname = current_database() AND usename = current_user \
-               AND pid <> pg_backend_pid() AND state = 'active' \
-               AND left(query, length($1)) = $1",
-            &[&query_tag(id)],
-        )
-        .await
-        .map_err(|e| pool.error(e))?;
-    let elsewhere: i64 = row.get(0);
+    // PostgreSQL drops a cancel that reaches a backend between two protocol messages (a
+    // pipelined statement just starting): the backends still running it are signalled again.
+    let mut elsewhere = 0;
+    for attempt in 0..CANCEL_ROUNDS {
+        if attempt > 0 {
+            tokio::time::sleep(CANCEL_AGAIN_AFTER).await;
+        }
+        let row = client
+            .query_one(
+                "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND usename = current_user \
+                   AND pid <> pg_backend_pid() AND state = 'active' \
+                   AND position(' ' || $1 || ' ' IN application_name || ' ') > 0",
+                &[&backend_tag::query_token(id)],
+            )
+            .await
+            .map_err(|e| pool.error(e))?;
+        let signalled: i64 = row.get(0);
+        if signalled == 0 {
+            break;
+        }
+        elsewhere = elsewhere.max(signalled);
+    }
     tracing::info!(query = id, here, elsewhere, "query cancelled");
     Ok(Cancelled {
         here,
@@ -206,6 +220,5 @@ mod tests {
         for bad in ["", "*/ DROP TABLE t; /*", "abc xyz", &"a".repeat(65)] {
             assert!(!is_query_id(bad), "{bad}");
         }
-        assert_eq!(query_tag("ab12"), "/* pgflight query ab12 */ ");
     }
 }

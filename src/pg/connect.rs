@@ -72,9 +72,10 @@ impl PgPool {
     ) -> Result<Self, PgError> {
         let pg_config = session_config(config);
         let manager_config = ManagerConfig {
-            // An empty query on checkout: a connection broken by a server restart is found
-            // and replaced before it is handed out.
-            recycling_method: RecyclingMethod::Verified,
+            // No round trip on checkout: a connection whose socket closed (a server restart,
+            // a terminated backend) is known closed and replaced; a read that still meets one
+            // before PostgreSQL answered retries on a new one ([`crate::pg::source`]).
+            recycling_method: RecyclingMethod::Fast,
         };
         let tls_connect = tls::client_config(config)?.map(MakeRustlsConnect::new);
         let manager = match &tls_connect {

@@ -235,6 +235,48 @@ impl CopyDecoder {
         }
     }
 
+    /// A decoder fed row by row ([`push_row`](Self::push_row)) instead of a COPY stream: the
+    /// fields of an extended-protocol `DataRow` in binary have the encoding of a COPY BINARY
+    /// field, so the same column decoders read them. [`end_rows`](Self::end_rows) marks the end.
+    pub fn for_rows(plans: &[ColumnPlan], batch_size: usize) -> Self {
+        let mut decoder = Self::new(plans, batch_size);
+        decoder.stage = Stage::Rows;
+        decoder
+    }
+
+    /// Appends one row of binary field values (`None` for NULL), one per column; a full batch
+    /// becomes ready for [`next_batch`](Self::next_batch).
+    pub fn push_row<'a>(
+        &mut self,
+        values: impl ExactSizeIterator<Item = Option<&'a [u8]>>,
+    ) -> Result<(), CopyError> {
+        match self.stage {
+            Stage::Rows => {}
+            Stage::Failed => return Err(CopyError::Unusable("an earlier row failed")),
+            _ => return Err(CopyError::Unusable("a row pushed outside the rows")),
+        }
+        if values.len() != self.columns.len() {
+            self.stage = Stage::Failed;
+            return Err(CopyError::FieldCount {
+                row: self.rows_total + 1,
+                found: i16::try_from(values.len()).unwrap_or(i16::MAX),
+                expected: self.columns.len(),
+            });
+        }
+        let result = self.append_row(values);
+        if result.is_err() {
+            self.stage = Stage::Failed;
+        }
+        result
+    }
+
+    /// The last row was pushed: [`finish`](Self::finish) then returns the partial batch.
+    pub fn end_rows(&mut self) {
+        if self.stage == Stage::Rows && self.carry.is_empty() {
+            self.stage = Stage::Trailer;
+        }
+    }
+
     /// The schema of every batch (also for an empty result).
     pub fn schema(&self) -> SchemaRef {
         self.schema.clone()
@@ -410,12 +452,23 @@ impl CopyDecoder {
 
     /// Appends one framed row (`spans` describe its fields) to the builders.
     fn decode_row(&mut self, row: &[u8]) -> Result<(), CopyError> {
-        for (index, (column, span)) in self.columns.iter_mut().zip(&self.spans).enumerate() {
-            let value = match span.len {
-                None => None,
-                // The framer checked every span lies inside the row.
-                Some(len) => row.get(span.start..span.start + len),
-            };
+        let spans = std::mem::take(&mut self.spans);
+        let values = spans.iter().map(|span| match span.len {
+            None => None,
+            // The framer checked every span lies inside the row.
+            Some(len) => row.get(span.start..span.start + len),
+        });
+        let result = self.append_row(values);
+        self.spans = spans;
+        result
+    }
+
+    /// Appends one row of field values (one per column) to the builders.
+    fn append_row<'a>(
+        &mut self,
+        values: impl Iterator<Item = Option<&'a [u8]>>,
+    ) -> Result<(), CopyError> {
+        for (index, (column, value)) in self.columns.iter_mut().zip(values).enumerate() {
             if let Err(problem) = column.append(value) {
                 return Err(CopyError::Value {
                     column: self.schema.field(index).name().clone(),

@@ -1,6 +1,7 @@
 //! PostgreSQL access: connections, catalog, type mapping, binary COPY decoding.
 //! Knows nothing of Flight or DataFusion.
 
+pub mod backend_tag;
 pub mod cancel;
 pub mod catalog;
 pub mod catalog_cache;
@@ -8,6 +9,7 @@ pub mod change_rows;
 pub mod changes;
 pub mod connect;
 pub mod copy;
+pub mod data_rows;
 pub mod describe;
 pub mod error;
 pub mod fingerprint;
@@ -30,7 +32,7 @@ pub mod snapshot;
 pub mod source;
 pub mod sql;
 pub mod tls;
-pub mod trace_tag;
+
 pub mod types;
 
 pub use connect::{PgConnection, PgPool, PoolStatus};

@@ -1,6 +1,5 @@
-//! Statement placeholders: `?` rewritten to PostgreSQL's `$n`, and `$n` replaced by rendered
-//! values (a `COPY (query)` takes no parameters, so [`crate::pg::render`] puts bound values in
-//! as typed literals).
+//! Statement placeholders: `?` rewritten to PostgreSQL's `$n`, and whether a statement has any
+//! (its values are bound through the extended protocol, [`crate::pg::data_rows`]).
 //!
 //! Both work on a small lexer that knows where SQL text is *not* code: string literals
 //! (`'…'`, `E'…'` with backslash escapes, `$tag$…$tag$`), quoted identifiers (`"…"`), and
@@ -8,8 +7,6 @@
 //!
 //! When a statement already uses `$n` placeholders, `?` is PostgreSQL's own operator (jsonb
 //! `?`, `?|`, `?&`) and is not rewritten.
-
-use crate::pg::PgError;
 
 /// A placeholder found in SQL text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,30 +156,6 @@ pub fn rewrite_placeholders(sql: &str) -> String {
     out
 }
 
-/// Replaces every `$n` with `literals[n-1]`. A placeholder without a value is an error.
-pub fn substitute(sql: &str, literals: &[String]) -> Result<String, PgError> {
-    let mut out = String::with_capacity(sql.len());
-    let mut last = 0;
-    for placeholder in placeholders(sql) {
-        if let Placeholder::Dollar { start, end, n } = placeholder {
-            let literal = n
-                .checked_sub(1)
-                .and_then(|i| literals.get(i))
-                .ok_or_else(|| {
-                    PgError::InvalidRead(format!(
-                        "no value bound for parameter ${n}; the statement has {} parameter(s)",
-                        literals.len()
-                    ))
-                })?;
-            out.push_str(&sql[last..start]);
-            out.push_str(literal);
-            last = end;
-        }
-    }
-    out.push_str(&sql[last..]);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,13 +183,5 @@ mod tests {
     fn parameters_are_found_outside_literals_only() {
         assert!(has_parameters("SELECT * FROM t WHERE id = $1"));
         assert!(!has_parameters("SELECT '$1', \"$2\" -- $3"));
-    }
-
-    #[test]
-    fn substitution_replaces_only_real_placeholders() {
-        let sql = "SELECT $1, '$1', a$1, \"$2\", $2 -- $1";
-        let out = substitute(sql, &["X".into(), "Y".into()]).unwrap();
-        assert_eq!(out, "SELECT X, '$1', a$1, \"$2\", Y -- $1");
-        assert!(substitute("SELECT $3", &["X".into()]).is_err());
     }
 }

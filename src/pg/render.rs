@@ -1,10 +1,9 @@
 //! The one place a read becomes SQL text: identifiers quoted, literals typed
-//! (`'2024-01-01 00:00:00+00'::timestamptz`), bound values cast to the type PostgreSQL inferred
-//! (`CAST('…' AS integer)`), every statement a binary `COPY … TO STDOUT`.
+//! (`'2024-01-01 00:00:00+00'::timestamptz`); a scan a binary `COPY … TO STDOUT`, client SQL
+//! its own text with its `$n` parameters (values are bound, [`crate::pg::data_rows`]) and its
+//! result cast where its decoders need it.
 
-use crate::pg::PgError;
 use crate::pg::incremental::xmin_window_sql;
-use crate::pg::placeholders::substitute;
 use crate::pg::read::{
     CompareOp, Filter, Literal, LiteralType, ReadColumn, ScanRead, StatementRead, filter::Condition,
 };
@@ -35,69 +34,39 @@ pub fn scan_copy(scan: &ScanRead, columns: &[ColumnPlan]) -> String {
     copy(&scan_select(scan, columns))
 }
 
-/// The `COPY` statements a pass-through statement sends: one per bound row of values (one
-/// when it has no parameters).
-pub fn statement_copies(
-    statement: &StatementRead,
-    columns: &[ColumnPlan],
-) -> Result<Vec<String>, PgError> {
-    let copy = |sql: &str| match statement.typed && is_plain_query(sql) {
-        true => typed_statement_copy(sql, &statement.columns, columns),
-        false => statement_copy(sql, columns),
-    };
-    if statement.param_types.is_empty() {
-        return Ok(vec![copy(&statement.sql)]);
+/// The query a pass-through statement runs through the extended protocol: its own text, its
+/// `$n` parameters kept (bound as values, so PostgreSQL reuses its plan), its result cast
+/// ([`statement_select`]; to the described types for a described statement, so that a relation
+/// changed since cannot change them).
+pub fn statement_query(statement: &StatementRead, columns: &[ColumnPlan]) -> String {
+    match statement.typed && is_plain_query(&statement.sql) {
+        true => typed_statement_select(&statement.sql, &statement.columns, columns),
+        false => statement_select(&statement.sql, columns),
     }
-    if statement.executions.is_empty() {
-        return Err(PgError::InvalidRead(format!(
-            "the statement has {} parameter(s); bind values (DoPut) before executing it",
-            statement.param_types.len()
-        )));
-    }
-    statement
-        .executions
-        .iter()
-        .map(|row| {
-            if row.values.len() != statement.param_types.len() {
-                return Err(PgError::InvalidRead(format!(
-                    "{} parameter value(s) bound; the statement has {} parameter(s)",
-                    row.values.len(),
-                    statement.param_types.len()
-                )));
-            }
-            let literals: Vec<String> = row
-                .values
-                .iter()
-                .zip(&statement.param_types)
-                .map(|(value, sql_type)| cast(value.text.as_deref(), sql_type))
-                .collect();
-            Ok(copy(&substitute(&statement.sql, &literals)?))
-        })
-        .collect()
 }
 
-/// The COPY statement that reads `sql`'s result. When every column is decoded natively the
+/// The query that reads `sql`'s result. When every column is decoded natively the
 /// query is sent verbatim; otherwise it is wrapped so that the columns PostgreSQL must render
 /// as text are cast (`SELECT c1, c2::text FROM (<sql>) AS q(c1, c2)`; positional aliases, so
 /// duplicate or odd column names do not matter). Line breaks around `sql` keep a trailing
 /// `--` comment from swallowing the rest.
-pub fn statement_copy(sql: &str, columns: &[ColumnPlan]) -> String {
+pub fn statement_select(sql: &str, columns: &[ColumnPlan]) -> String {
     if columns.iter().any(ColumnPlan::is_text_cast) {
         let select: Vec<String> = columns.iter().map(ColumnPlan::select_expr).collect();
         let aliases: Vec<String> = columns.iter().map(|c| quote_ident(c.name())).collect();
-        copy(&format!(
+        format!(
             "SELECT {} FROM (\n{sql}\n) AS q({})",
             select.join(", "),
             aliases.join(", ")
-        ))
+        )
     } else {
-        copy(&format!("\n{sql}\n"))
+        format!("\n{sql}\n")
     }
 }
 
-/// The COPY statement that reads `sql`'s result cast to the types it was described with
+/// `sql` with its result cast to the types it was described with
 /// (`SELECT CAST(c1 AS integer), CAST(c2 AS inet)::text FROM (<sql>) AS q(c1, c2)`).
-fn typed_statement_copy(sql: &str, described: &[ReadColumn], columns: &[ColumnPlan]) -> String {
+fn typed_statement_select(sql: &str, described: &[ReadColumn], columns: &[ColumnPlan]) -> String {
     let select: Vec<String> = described
         .iter()
         .zip(columns)
@@ -107,11 +76,11 @@ fn typed_statement_copy(sql: &str, described: &[ReadColumn], columns: &[ColumnPl
         })
         .collect();
     let aliases: Vec<String> = described.iter().map(|c| quote_ident(&c.name)).collect();
-    copy(&format!(
+    format!(
         "SELECT {} FROM (\n{sql}\n) AS q({})",
         select.join(", "),
         aliases.join(", ")
-    ))
+    )
 }
 
 /// Whether `sql` starts with `SELECT`, `VALUES` or `TABLE` (after blanks, comments and
@@ -136,15 +105,6 @@ fn is_plain_query(sql: &str) -> bool {
         .collect::<String>()
         .to_ascii_lowercase();
     matches!(word.as_str(), "select" | "values" | "table")
-}
-
-/// `CAST('<text>' AS <sql_type>)`, or `CAST(NULL AS <sql_type>)`; `sql_type` is PostgreSQL's
-/// own `format_type` text, learned when the statement was prepared.
-fn cast(text: Option<&str>, sql_type: &str) -> String {
-    match text {
-        Some(text) => format!("CAST({} AS {sql_type})", quote_literal(text)),
-        None => format!("CAST(NULL AS {sql_type})"),
-    }
 }
 
 /// The `SELECT set_config(…, true), …` that applies `settings` in the current transaction, or
@@ -372,45 +332,28 @@ mod tests {
     }
 
     #[test]
-    fn statements_get_one_copy_per_bound_row() {
+    fn statements_keep_their_parameters_and_typed_ones_are_cast() {
         let statement = StatementRead {
             sql: "SELECT $1 -- c".into(),
             columns: vec![int_column("c1")],
             param_types: vec!["integer".into()],
-            executions: vec![
-                ParamRow {
-                    values: vec![ParamValue {
-                        text: Some("it's".into()),
-                    }],
-                },
-                ParamRow {
-                    values: vec![ParamValue { text: None }],
-                },
-            ],
+            executions: vec![ParamRow {
+                values: vec![ParamValue {
+                    text: Some("it's".into()),
+                }],
+            }],
             typed: false,
         };
         let columns = statement.column_plans(&TypeOptions::default());
-        assert_eq!(
-            statement_copies(&statement, &columns).unwrap(),
-            vec![
-                "COPY (\nSELECT CAST('it''s' AS integer) -- c\n) TO STDOUT (FORMAT binary)",
-                "COPY (\nSELECT CAST(NULL AS integer) -- c\n) TO STDOUT (FORMAT binary)",
-            ]
-        );
+        assert_eq!(statement_query(&statement, &columns), "\nSELECT $1 -- c\n");
         let typed = StatementRead {
             typed: true,
             ..statement.clone()
         };
         assert_eq!(
-            statement_copies(&typed, &columns).unwrap()[1],
-            "COPY (SELECT CAST(\"c1\" AS integer) FROM (\nSELECT CAST(NULL AS integer) -- c\n) \
-             AS q(\"c1\")) TO STDOUT (FORMAT binary)"
+            statement_query(&typed, &columns),
+            "SELECT CAST(\"c1\" AS integer) FROM (\nSELECT $1 -- c\n) AS q(\"c1\")"
         );
-        let unbound = StatementRead {
-            executions: vec![],
-            ..statement
-        };
-        assert!(statement_copies(&unbound, &columns).is_err());
     }
 
     #[test]
@@ -430,10 +373,8 @@ mod tests {
         };
         let columns = statement.column_plans(&TypeOptions::default());
         assert_eq!(
-            statement_copies(&statement, &columns).unwrap(),
-            vec![
-                "COPY (SELECT \"c1\", \"c2\"::text FROM (\nSELECT 1, '::1'::inet\n) AS q(\"c1\", \"c2\")) TO STDOUT (FORMAT binary)"
-            ]
+            statement_query(&statement, &columns),
+            "SELECT \"c1\", \"c2\"::text FROM (\nSELECT 1, '::1'::inet\n) AS q(\"c1\", \"c2\")"
         );
     }
 

@@ -11,8 +11,8 @@
 //! `snapshot_max_ttl` after it was exported.
 //!
 //! How the holder learns that an endpoint started, on any instance: PostgreSQL carries the
-//! signal. An endpoint's transaction tags its backend (`SET LOCAL application_name =
-//! 'pgflight snapshot <id> part <n>'`, undone by its ROLLBACK), and the holder looks for
+//! signal. An endpoint's transaction tags its backend (`s=<id>/<n>` in its `application_name`,
+//! undone by its ROLLBACK, [`crate::pg::backend_tag`]), and the holder looks for
 //! those tags in `pg_stat_activity` every [`POLL_PERIOD`], on the held connection itself (no
 //! extra connection; `application_name` is visible to every role). An endpoint read on the
 //! holding instance also says so in memory at once; one read elsewhere that ends before
@@ -32,6 +32,7 @@ use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use crate::pg::backend_tag;
 use crate::pg::{PgConnection, PgError};
 
 /// How often a holder looks in `pg_stat_activity` for the endpoints that started.
@@ -177,7 +178,7 @@ fn lock(
 /// Holds snapshot `id`'s transaction until every endpoint started or it expires (a renewal
 /// moves its expiry and wakes this), then ends it.
 async fn keep(held: HeldMap, id: String, connection: PgConnection, wake: Arc<Notify>) {
-    let prefix = format!("{} part ", holder_tag(&id));
+    let token = backend_tag::snapshot_token(&id);
     let mut look = tokio::time::interval(POLL_PERIOD);
     look.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let released_because = loop {
@@ -190,7 +191,7 @@ async fn keep(held: HeldMap, id: String, connection: PgConnection, wake: Arc<Not
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break "snapshot_ttl passed",
             () = wake.notified() => {}
-            _ = look.tick() => match started_parts(&connection, &prefix).await {
+            _ = look.tick() => match started_parts(&connection, &token).await {
                 Ok(parts) => {
                     if let Some(progress) = lock(&held).get_mut(&id) {
                         progress.started.extend(parts);
@@ -216,10 +217,10 @@ fn every_endpoint_started(held: &Mutex<HashMap<String, Progress>>, id: &str) -> 
         .is_none_or(|p| (0..p.endpoints).all(|part| p.started.contains(&(part as u32))))
 }
 
-/// The parts of the endpoints whose backends carry `prefix` now (on any instance).
+/// The parts of the endpoints whose backends carry `token` now (on any instance).
 async fn started_parts(
     connection: &PgConnection,
-    prefix: &str,
+    token: &str,
 ) -> Result<Vec<u32>, tokio_postgres::Error> {
     // pg_stat_activity is read once per transaction unless its copy is cleared.
     connection
@@ -227,21 +228,14 @@ async fn started_parts(
         .await?;
     let rows = connection
         .query(
-            "SELECT substr(application_name, length($1) + 1) FROM pg_stat_activity
-              WHERE left(application_name, length($1)) = $1",
-            &[&prefix],
+            "SELECT application_name FROM pg_stat_activity
+              WHERE position(' ' || $1 IN application_name) > 0",
+            &[&token],
         )
         .await?;
     Ok(rows
         .iter()
-        // A traced read appends ` trace=<id>` after the part (`crate::pg::trace_tag`).
-        .filter_map(|row| {
-            row.get::<_, Option<String>>(0)?
-                .split(' ')
-                .next()?
-                .parse()
-                .ok()
-        })
+        .filter_map(|row| backend_tag::snapshot_part(row.get::<_, Option<&str>>(0)?, token))
         .collect())
 }
 
@@ -256,16 +250,14 @@ pub fn is_snapshot_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
 }
 
-/// The statements endpoint `part` runs before reading: the exported snapshot imported, and
-/// its backend tagged so that the holder sees it started (the tag ends with the transaction).
-pub fn import_sql(id: &str, part: u32) -> Result<String, PgError> {
+/// The statements an endpoint runs before reading: the exported snapshot imported (its
+/// backend is then tagged so that the holder sees it started, [`crate::pg::backend_tag`]).
+pub fn import_sql(id: &str) -> Result<String, PgError> {
     if !is_snapshot_id(id) {
         return Err(PgError::SnapshotExpired);
     }
-    let tag = holder_tag(id);
     Ok(format!(
-        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{id}'; \
-         SET LOCAL application_name = '{tag} part {part}'"
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '{id}'"
     ))
 }
 
@@ -298,13 +290,13 @@ mod tests {
     fn only_snapshot_shaped_ids_reach_sql() {
         assert!(is_snapshot_id("00000003-0000001B-1"));
         assert!(
-            import_sql("00000003-0000001B-1", 2)
+            import_sql("00000003-0000001B-1")
                 .unwrap()
-                .ends_with("'00000003-0000001B-1'; SET LOCAL application_name = 'pgflight snapshot 00000003-0000001B-1 part 2'")
+                .ends_with("; SET TRANSACTION SNAPSHOT '00000003-0000001B-1'")
         );
         for bad in ["", "1'; DROP TABLE t; --", "abc xyz", &"A".repeat(65)] {
             assert!(!is_snapshot_id(bad), "{bad}");
-            assert!(import_sql(bad, 0).is_err());
+            assert!(import_sql(bad).is_err());
         }
     }
 }

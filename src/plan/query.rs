@@ -43,7 +43,7 @@ use crate::pg::describe::{self, ParamType};
 use crate::pg::partition::SplitMethod;
 use crate::pg::placeholders::has_parameters;
 use crate::pg::read::{ParamRow, ParamValue, Read, ReadColumn, StatementRead, read_source::Source};
-use crate::pg::render::statement_copy;
+use crate::pg::render::statement_select;
 use crate::pg::types::arrow_schema;
 use crate::plan::PlanError;
 use crate::plan::context::ReadContext;
@@ -115,7 +115,7 @@ impl StatementPlan {
                      transaction)"
                         .to_string(),
                     format!("reason: {reason}"),
-                    format!("sql sent: {}", statement_copy(&self.sql, &plans)),
+                    format!("sql sent: {}", statement_select(&self.sql, &plans).trim()),
                 ]
             }
             Route::Planned(planned, _) => planned.explain_lines(),

@@ -47,7 +47,7 @@ def cancel_query(client: flight.FlightClient, info: flight.FlightInfo) -> bytes:
 
 def running(database, marker: str) -> int:
     """pgflight backends running a statement that mentions `marker` (endpoints of a split read
-    are tagged `pgflight snapshot <id> part <n>`)."""
+    are tagged `pgflight s=<id>/<n> q=<query>`)."""
     [(count,)] = database.query(
         "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'pgflight%' "
         f"AND state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%{marker}%'"

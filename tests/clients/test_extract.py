@@ -136,7 +136,7 @@ def test_client_that_stops_reading_leaves_no_running_query(database, start_serve
     first = reader.read_chunk()
     assert first.data.num_rows == 1000
     active = (
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgflight'"
+        "SELECT count(*) FROM pg_stat_activity WHERE (application_name = 'pgflight' OR application_name LIKE 'pgflight %')"
         " AND state = 'active' AND datname = current_database()"
     )
     assert database.query(active)[0][0] == 1

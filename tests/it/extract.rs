@@ -321,7 +321,7 @@ async fn a_client_that_stops_reading_cancels_the_query() {
     assert_eq!(first.num_rows(), 1000);
 
     let running = "SELECT count(*) FROM pg_stat_activity
-                    WHERE application_name = 'pgflight' AND state = 'active'
+                    WHERE (application_name = 'pgflight' OR application_name LIKE 'pgflight %') AND state = 'active'
                       AND datname = current_database()";
     let active: i64 = admin.query_one(running, &[]).await.unwrap().get(0);
     assert_eq!(

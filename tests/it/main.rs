@@ -20,6 +20,7 @@ mod security;
 mod serve;
 mod sessions;
 mod sql;
+mod statement_reads;
 mod traces;
 mod types;
 mod user_roles;

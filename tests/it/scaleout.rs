@@ -103,7 +103,7 @@ async fn read_on_first_locations(
     let tagged: i64 = admin
         .query_one(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
-                AND application_name LIKE 'pgflight snapshot % part %'",
+                AND application_name LIKE 'pgflight s=%'",
             &[],
         )
         .await

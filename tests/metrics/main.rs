@@ -161,7 +161,8 @@ async fn counters_move_with_scans_failures_and_refusals() {
         1.0
     );
 
-    // A pass-through statement: its COPY and its rows count like a scan's.
+    // A pass-through statement: its execution (extended protocol, kind "execute") and its rows
+    // count like a scan's COPY.
     let mut sql = sql_client(&server).await;
     let info = sql
         .execute(
@@ -188,7 +189,7 @@ async fn counters_move_with_scans_failures_and_refusals() {
         1234.0
     );
     assert_eq!(
-        after.delta(&before, r#"postgres_queries_total{kind="copy"}"#),
+        after.delta(&before, r#"postgres_queries_total{kind="execute"}"#),
         1.0
     );
 
