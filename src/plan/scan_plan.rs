@@ -4,7 +4,8 @@
 use arrow::datatypes::SchemaRef;
 
 use crate::pg::PgPool;
-use crate::pg::catalog::{self, Relation, RelationFilter};
+use crate::pg::catalog::{self, Relation};
+use crate::pg::catalog_cache;
 use crate::pg::partition::Split;
 use crate::pg::read::{Read, ReadColumn, ScanRead};
 use crate::pg::types::{TypeOptions, arrow_schema};
@@ -104,20 +105,15 @@ pub async fn resolve(
         })
 }
 
-/// The relation `schema.table` (exact names), or NOT_FOUND.
+/// The relation `schema.table` (exact names), or NOT_FOUND: through the catalog cache (one
+/// check query; the columns are read only for a relation new or changed since cached).
 pub async fn exact_relation(
     pool: &PgPool,
     schema: &str,
     table: &str,
 ) -> Result<Relation, PlanError> {
-    let filter = RelationFilter {
-        schema: Some(schema.to_string()),
-        name: Some(table.to_string()),
-    };
-    catalog::relations(pool, &filter)
+    catalog_cache::resolve_exact(pool, &[(schema.to_string(), table.to_string())])
         .await?
-        .into_iter()
-        .next()
         .ok_or_else(|| {
             PlanError::NotFound(format!(
                 "relation {schema:?}.{table:?} not found (or not readable by this role)"

@@ -352,16 +352,18 @@ async fn a_repeat_plan_sends_one_catalog_query() {
     let mut flight = flight_client(&server).await;
     let point = "SELECT id, v, name FROM t WHERE id = 2";
     client.execute(point.into(), None).await.unwrap();
+    let path = || FlightDescriptor::new_path(vec!["public".into(), "t".into()]);
     flight.get_flight_info(full_table("t")).await.unwrap();
-    for (what, repeat) in [("planned SQL", true), ("extraction", false)] {
+    flight.get_flight_info(path()).await.unwrap();
+    for what in ["planned SQL", "extraction", "path descriptor"] {
         admin
             .batch_execute("SELECT pg_stat_statements_reset()")
             .await
             .unwrap();
-        if repeat {
-            client.execute(point.into(), None).await.unwrap();
-        } else {
-            flight.get_flight_info(full_table("t")).await.unwrap();
+        match what {
+            "planned SQL" => drop(client.execute(point.into(), None).await.unwrap()),
+            "extraction" => drop(flight.get_flight_info(full_table("t")).await.unwrap()),
+            _ => drop(flight.get_flight_info(path()).await.unwrap()),
         }
         let run = statements_run(&admin, &db).await;
         let calls: i64 = run.iter().map(|(_, calls)| calls).sum();
