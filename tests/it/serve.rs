@@ -6,7 +6,7 @@ use arrow_flight::sql::SqlInfo;
 use futures::TryStreamExt;
 use pgflight::config::Config;
 
-use crate::harness::{TestServer, cluster, http_get, sql_client};
+use crate::harness::{TestServer, cluster, free_addr, http_get, sql_client};
 
 #[tokio::test]
 async fn one_port_serves_health_readiness_and_flight_sql() {
@@ -144,12 +144,7 @@ async fn check_command_reports_version_tls_and_readable_tables() {
 #[tokio::test]
 async fn metrics_listen_gives_the_http_endpoints_a_port_of_their_own() {
     let cluster = cluster().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let metrics_addr = free_addr();
     let mut config = cluster.config("postgres");
     config.metrics_listen = Some(metrics_addr);
     let server = TestServer::start(config).await;

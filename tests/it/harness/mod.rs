@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod reads;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +14,9 @@ use tokio::sync::{OnceCell, oneshot};
 use tokio::task::JoinHandle;
 
 pub use cluster::{Cluster, READER, ROLE_PASSWORD, SUPERUSER_PASSWORD};
+pub use reads::{
+    cursor_read, do_get_status, fetch_all, fetch_all_ids, grpc_status, ids_of, read_all,
+};
 
 static CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 
@@ -27,6 +31,14 @@ static LOGICAL_CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 /// binary, started on first use.
 pub async fn logical_cluster() -> &'static Cluster {
     LOGICAL_CLUSTER.get_or_init(Cluster::start_logical).await
+}
+
+/// A loopback address whose port was free a moment ago (for a process that binds it itself).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// A pgflight server running in-process.
@@ -145,41 +157,6 @@ pub async fn logged_in(
         .add_header("authorization", &format!("Bearer {token}"))
         .unwrap();
     Ok(client)
-}
-
-/// Fetches every endpoint of `info` at once, each on its own connection; the first column's
-/// values (an int8 id) of every row read.
-pub async fn fetch_all_ids(server: &TestServer, info: &arrow_flight::FlightInfo) -> Vec<i64> {
-    use arrow::array::AsArray;
-    use futures::TryStreamExt;
-    let mut tasks = Vec::new();
-    for endpoint in &info.endpoint {
-        let ticket = endpoint.ticket.clone().unwrap();
-        let mut client = flight_client(server).await;
-        tasks.push(tokio::spawn(async move {
-            let batches: Vec<arrow::array::RecordBatch> = client
-                .do_get(ticket)
-                .await
-                .unwrap()
-                .try_collect()
-                .await
-                .unwrap();
-            batches
-                .iter()
-                .flat_map(|b| {
-                    b.column(0)
-                        .as_primitive::<arrow::datatypes::Int64Type>()
-                        .values()
-                        .to_vec()
-                })
-                .collect::<Vec<i64>>()
-        }));
-    }
-    let mut ids = Vec::new();
-    for task in tasks {
-        ids.extend(task.await.unwrap());
-    }
-    ids
 }
 
 /// The seed connector's full-table request for `entity`, as a command descriptor.
