@@ -3,10 +3,9 @@
 
 use arrow::array::{Array, AsArray};
 use arrow_flight::sql::SqlInfo;
-use futures::TryStreamExt;
 use pgflight::config::Config;
 
-use crate::harness::{TestServer, cluster, free_addr, http_get, sql_client};
+use crate::harness::{TestServer, cluster, free_addr, http_get, read_all, sql_client};
 
 #[tokio::test]
 async fn one_port_serves_health_readiness_and_flight_sql() {
@@ -28,14 +27,7 @@ async fn one_port_serves_health_readiness_and_flight_sql() {
         ])
         .await
         .unwrap();
-    let ticket = info.endpoint[0].ticket.clone().unwrap();
-    let batches: Vec<_> = client
-        .do_get(ticket)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = read_all(&mut client, &info).await;
     let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     assert_eq!(batch.num_rows(), 3);
     let names = batch

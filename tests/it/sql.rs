@@ -7,7 +7,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
+use crate::harness::{TestServer, cluster, sql_client};
 
 const FIXTURE: &str = "
 CREATE TABLE f (id integer PRIMARY KEY, b boolean, i2 smallint, i4 integer, i8 bigint,
@@ -104,12 +104,7 @@ async fn filters_return_exactly_the_rows_postgres_returns() {
     let admin = cluster.admin(&db).await;
     admin.batch_execute(FIXTURE).await.unwrap();
     let server = TestServer::start(cluster.config(&db)).await;
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = FlightSqlServiceClient::new(channel);
+    let mut client = sql_client(&server).await;
     let mut pushed = 0;
     let mut planned = 0;
     for filter in FILTERS {
@@ -155,12 +150,7 @@ async fn explain_shows_pushed_filter_and_sql_sent() {
     let admin = cluster.admin(&db).await;
     admin.batch_execute(FIXTURE).await.unwrap();
     let server = TestServer::start(cluster.config(&db)).await;
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = FlightSqlServiceClient::new(channel);
+    let mut client = sql_client(&server).await;
     let batches = run(
         &mut client,
         "EXPLAIN SELECT id, t FROM f WHERE tz >= '2024-01-01T00:00:00+02:00' AND t LIKE 'a%' LIMIT 5",

@@ -91,26 +91,25 @@ impl TestServer {
     }
 }
 
-/// A Flight client on a fresh connection to `server`.
-pub async fn flight_client(server: &TestServer) -> arrow_flight::FlightClient {
-    let channel = tonic::transport::Channel::from_shared(server.url())
+/// A fresh gRPC connection to `server`.
+pub async fn channel(server: &TestServer) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(server.url())
         .unwrap()
         .connect()
         .await
-        .unwrap();
-    arrow_flight::FlightClient::new(channel)
+        .unwrap()
+}
+
+/// A Flight client on a fresh connection to `server`.
+pub async fn flight_client(server: &TestServer) -> arrow_flight::FlightClient {
+    arrow_flight::FlightClient::new(channel(server).await)
 }
 
 /// A Flight SQL client on a fresh connection to `server`.
 pub async fn sql_client(
     server: &TestServer,
 ) -> arrow_flight::sql::client::FlightSqlServiceClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    arrow_flight::sql::client::FlightSqlServiceClient::new(channel)
+    arrow_flight::sql::client::FlightSqlServiceClient::new(channel(server).await)
 }
 
 /// The statements run on `db` since the last `pg_stat_statements_reset()`, with their call
@@ -139,11 +138,7 @@ pub async fn logged_in(
     user: &str,
     password: &str,
 ) -> Result<arrow_flight::FlightClient, String> {
-    let channel = tonic::transport::Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(server).await;
     let mut sql = arrow_flight::sql::client::FlightSqlServiceClient::new(channel.clone());
     sql.handshake(user, password)
         .await
