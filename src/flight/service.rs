@@ -34,7 +34,7 @@ use tokio::sync::OnceCell;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
-use crate::flight::audit::{AuditRecord, command_subject};
+use crate::flight::audit::AuditRecord;
 use crate::flight::auth::{Identity, identity_of};
 use crate::flight::discovery;
 use crate::flight::locations::Advertised;
@@ -361,12 +361,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let command =
-            statements::prepared_command(&self.sealer(&request), &query.prepared_statement_handle)?;
-        if let Some(record) = AuditRecord::of(&request) {
-            record.set_subject(command_subject(&command));
-        }
-        self.command_info(command, request).await
+        self.prepared_info(query, request).await
     }
 
     async fn do_action_create_prepared_statement(

@@ -1,18 +1,21 @@
-//! Reads: planning extraction descriptors, ListFlights and SQL statements into FlightInfo (one
-//! sealed ticket per endpoint), and DoGet streaming a ticket's batches.
+//! Reads: planning extraction descriptors, ListFlights, SQL statements and prepared statements'
+//! executions into FlightInfo (one sealed ticket per endpoint), and DoGet streaming a ticket's
+//! batches.
 
 use arrow::datatypes::Schema;
 use arrow_flight::encode::FlightDataEncoderBuilder;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService;
-use arrow_flight::sql::{CommandStatementQuery, TicketStatementQuery};
+use arrow_flight::sql::{
+    CommandPreparedStatementQuery, CommandStatementQuery, TicketStatementQuery,
+};
 use arrow_flight::{FlightDescriptor, FlightEndpoint, FlightInfo, Ticket};
 use futures::TryStreamExt;
 use tonic::{Request, Response, Status};
 
 use super::PgFlightSqlService;
-use crate::flight::audit::{AuditRecord, plan_subject};
+use crate::flight::audit::{AuditRecord, command_subject, plan_subject};
 use crate::flight::auth::{Identity, identity_of};
 use crate::flight::cancel;
 use crate::flight::compression;
@@ -20,6 +23,7 @@ use crate::flight::deadline;
 use crate::flight::renew;
 use crate::flight::session_cookie::{SessionState, session_of};
 use crate::flight::signing::Sealer;
+use crate::flight::statements;
 use crate::flight::status::{arrow_status, flight_status, plan_status, refusal_status};
 use crate::flight::ticket::{open_plan, plan_ticket};
 use crate::plan::command::Command;
@@ -112,7 +116,7 @@ impl PgFlightSqlService {
 
     /// GetFlightInfo for a SQL command (a statement or a prepared statement's execution)
     /// asked by the caller of `request`.
-    pub(super) async fn command_info(
+    async fn command_info(
         &self,
         command: Command,
         request: Request<FlightDescriptor>,
@@ -134,6 +138,21 @@ impl PgFlightSqlService {
             record.set_subject(fingerprint(&query.query));
         }
         let command = Command::from_sql(&query.query, Vec::new()).map_err(|e| plan_status(&e))?;
+        self.command_info(command, request).await
+    }
+
+    /// GetFlightInfo for an execution of a prepared statement (its handle opened for the
+    /// caller it was sealed for).
+    pub(super) async fn prepared_info(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let command =
+            statements::prepared_command(&self.sealer(&request), &query.prepared_statement_handle)?;
+        if let Some(record) = AuditRecord::of(&request) {
+            record.set_subject(command_subject(&command));
+        }
         self.command_info(command, request).await
     }
 
