@@ -183,7 +183,7 @@ mod split {
 
     use crate::harness::{TestServer, cluster, sql_client};
 
-    use crate::harness::fetch_all_ids as fetch_all;
+    use crate::harness::fetch_all_ids;
 
     /// PostgreSQL's rows for `sql` (first column), in PostgreSQL's order.
     async fn postgres_rows(admin: &tokio_postgres::Client, sql: &str) -> Vec<i64> {
@@ -242,7 +242,7 @@ mod split {
             let expected = postgres_ids(&admin, sql).await;
             assert!(!expected.is_empty());
             assert_eq!(
-                sorted_unique(fetch_all(&server, &info).await),
+                sorted_unique(fetch_all_ids(&server, &info).await),
                 expected,
                 "{sql}"
             );
@@ -269,7 +269,7 @@ mod split {
             )
             .await
             .unwrap();
-        assert_eq!(sorted_unique(fetch_all(&server, &info).await), before);
+        assert_eq!(sorted_unique(fetch_all_ids(&server, &info).await), before);
 
         // ORDER BY, LIMIT and OFFSET keep one endpoint (each endpoint would apply them).
         for (sql, rows) in [
@@ -280,7 +280,7 @@ mod split {
         ] {
             let info = c.execute(sql.to_string(), None).await.unwrap();
             assert_eq!(info.endpoint.len(), 1, "{sql}");
-            let got = fetch_all(&server, &info).await;
+            let got = fetch_all_ids(&server, &info).await;
             match rows {
                 Some(n) => assert_eq!(got.len(), n, "{sql}"),
                 None => assert!(
@@ -293,7 +293,7 @@ mod split {
             .execute("SELECT id FROM big ORDER BY id DESC".into(), None)
             .await
             .unwrap();
-        let got = fetch_all(&server, &ordered).await;
+        let got = fetch_all_ids(&server, &ordered).await;
         assert!(got.windows(2).all(|w| w[0] > w[1]), "order kept");
 
         // Pass-through statements stay one endpoint.
@@ -303,7 +303,7 @@ mod split {
             .unwrap();
         assert_eq!(info.endpoint.len(), 1);
         assert_eq!(
-            sorted_unique(fetch_all(&server, &info).await),
+            sorted_unique(fetch_all_ids(&server, &info).await),
             postgres_ids(&admin, "SELECT id FROM big WHERE id::text LIKE '7%'").await
         );
 
@@ -343,7 +343,7 @@ mod split {
         let info = prepared.execute().await.unwrap();
         assert_eq!(info.endpoint.len(), 3);
         assert_eq!(
-            sorted_unique(fetch_all(&server, &info).await),
+            sorted_unique(fetch_all_ids(&server, &info).await),
             postgres_ids(&admin, sql).await
         );
         server.stop().await;
