@@ -1,16 +1,17 @@
 //! The Flight SQL service: decodes requests, asks the room that knows, encodes the answer.
-//! No SQL strings and no catalog queries live here.
+//! No SQL strings and no catalog queries live here. The handlers that take more than a call
+//! live by job in `service/`: reads (FlightInfo and DoGet of planned reads), GetSqlInfo and
+//! GetXdbcTypeInfo, and the actions beyond prepared statements.
+
+mod actions;
+mod reads;
+mod sql_info;
 
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow::datatypes::Schema;
 use arrow_flight::Action;
-use arrow_flight::encode::FlightDataEncoderBuilder;
-use arrow_flight::error::FlightError;
-use arrow_flight::flight_descriptor::DescriptorType;
 use arrow_flight::flight_service_server::FlightService;
-use arrow_flight::sql::metadata::SqlInfoData;
 use arrow_flight::sql::server::FlightSqlService;
 use arrow_flight::sql::server::PeekableFlightDataStream;
 use arrow_flight::sql::{
@@ -22,43 +23,32 @@ use arrow_flight::sql::{
     CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetSqlInfo, CommandGetTableTypes,
     CommandGetTables, CommandGetXdbcTypeInfo, CommandPreparedStatementQuery,
     CommandPreparedStatementUpdate, CommandStatementIngest, CommandStatementQuery,
-    CommandStatementSubstraitPlan, CommandStatementUpdate, DoPutPreparedStatementResult,
-    ProstMessageExt, SqlInfo, TicketStatementQuery,
+    CommandStatementSubstraitPlan, CommandStatementUpdate, DoPutPreparedStatementResult, SqlInfo,
+    TicketStatementQuery,
 };
 use arrow_flight::{
-    ActionType, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest, HandshakeResponse,
-    Ticket,
+    ActionType, FlightDescriptor, FlightInfo, HandshakeRequest, HandshakeResponse, Ticket,
 };
-use futures::{Stream, StreamExt, TryStreamExt};
-use prost::Message;
+use futures::{Stream, StreamExt};
 use tokio::sync::OnceCell;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::{ArrayFormat, AuthMode, Config, NumericNan};
-use crate::flight::audit::{AuditRecord, command_subject, plan_subject};
+use crate::flight::audit::AuditRecord;
 use crate::flight::auth::{Identity, identity_of};
-use crate::flight::cancel;
-use crate::flight::compression;
-use crate::flight::deadline;
 use crate::flight::discovery;
 use crate::flight::locations::Advertised;
-use crate::flight::metadata;
-use crate::flight::refusal::Refusal;
-use crate::flight::renew;
 use crate::flight::session::SessionChecks;
 use crate::flight::session_cookie::{SessionState, session_of};
 use crate::flight::signing::{HandleSigner, Sealer};
 use crate::flight::statements;
-use crate::flight::status::{arrow_status, flight_status, pg_status, plan_status, refusal_status};
-use crate::flight::ticket::{open_plan, plan_ticket};
 use crate::pg::PgPool;
-use crate::pg::server_facts::{ServerFacts, server_facts};
+use crate::pg::server_facts::ServerFacts;
 use crate::pg::types::TypeOptions;
-use crate::plan::command::Command;
 use crate::plan::context::ReadContext;
 use crate::plan::endpoints::PartitionOptions;
 use crate::plan::guard::StatementGuard;
-use crate::plan::planner::{Planned, Planner};
+use crate::plan::planner::Planner;
 use crate::plan::relations::fingerprint;
 
 /// pgflight's Flight SQL service over one PostgreSQL pool.
@@ -114,25 +104,14 @@ impl PgFlightSqlService {
         &self.config
     }
 
-    /// Plans an extraction descriptor: a path `[schema, table]` or the seed's JSON request.
-    async fn plan_extraction(
-        &self,
-        planner: &Planner,
-        descriptor: &FlightDescriptor,
-    ) -> Result<Planned, Status> {
-        let command = match descriptor.r#type() {
-            DescriptorType::Path => Command::Path(descriptor.path.clone()),
-            _ => Command::from_json(&descriptor.cmd).map_err(|e| plan_status(&e))?,
-        };
-        planner.plan(&command).await.map_err(|e| plan_status(&e))
-    }
-
-    /// The `DropChangeSlot` action: drops a change slot and its publication; the JSON answer.
-    pub async fn drop_change_slot(&self, body: &[u8]) -> Result<String, Status> {
-        self.planner
-            .drop_change_slot(body)
-            .await
-            .map_err(|e| plan_status(&e))
+    /// What checking session options needs.
+    pub fn session_checks(&self) -> SessionChecks<'_> {
+        SessionChecks {
+            pool: &self.pool,
+            database: &self.config.database,
+            schema: &self.config.schema,
+            statement_timeout: self.config.statement_timeout,
+        }
     }
 
     /// The planner for a client with `session`.
@@ -145,98 +124,6 @@ impl PgFlightSqlService {
         self.session_planner(&session_of(request))
     }
 
-    /// GetFlightInfo for an extraction descriptor planned in `session`, its tickets sealed
-    /// for `identity`.
-    pub async fn extraction_info(
-        &self,
-        descriptor: FlightDescriptor,
-        identity: &Identity,
-        session: &SessionState,
-    ) -> Result<FlightInfo, Status> {
-        let planner = self.session_planner(session);
-        let planned = self.plan_extraction(&planner, &descriptor).await?;
-        self.flight_info(planned, descriptor, identity)
-    }
-
-    /// GetSchema for an extraction descriptor planned in `session`.
-    pub async fn extraction_schema(
-        &self,
-        descriptor: &FlightDescriptor,
-        session: &SessionState,
-    ) -> Result<Schema, Status> {
-        let planner = self.session_planner(session);
-        let planned = self.plan_extraction(&planner, descriptor).await?;
-        Ok(planned.schema.as_ref().clone())
-    }
-
-    /// What checking session options needs.
-    pub fn session_checks(&self) -> SessionChecks<'_> {
-        SessionChecks {
-            pool: &self.pool,
-            database: &self.config.database,
-            schema: &self.config.schema,
-            statement_timeout: self.config.statement_timeout,
-        }
-    }
-
-    /// ListFlights: every relation the role can read, as a path descriptor with its schema.
-    pub async fn list_relations(&self, identity: &Identity) -> Result<Vec<FlightInfo>, Status> {
-        let listed = self.planner.list().await.map_err(|e| plan_status(&e))?;
-        listed
-            .into_iter()
-            .map(|(path, planned)| {
-                self.flight_info(planned, FlightDescriptor::new_path(path), identity)
-            })
-            .collect()
-    }
-
-    /// The FlightInfo of a planned command: exact schema, one endpoint per read plan (each
-    /// sealed for `identity`), PostgreSQL's row estimate, the next cursor for incremental reads.
-    fn flight_info(
-        &self,
-        planned: Planned,
-        descriptor: FlightDescriptor,
-        identity: &Identity,
-    ) -> Result<FlightInfo, Status> {
-        let sealer = Sealer::new(self.signer.clone(), identity.0.clone());
-        let query_id = cancel::new_query_id()?;
-        let mut info = FlightInfo::new()
-            .try_with_schema(planned.schema.as_ref())
-            .map_err(|e| arrow_status(&e))?
-            .with_descriptor(descriptor)
-            .with_total_records(planned.estimated_rows.unwrap_or(-1))
-            .with_ordered(planned.ordered);
-        if let Some(cursor) = planned.app_metadata {
-            info = info.with_app_metadata(cursor.into_bytes());
-        }
-        let count = planned.endpoints.len();
-        for (index, plan) in planned.endpoints.into_iter().enumerate() {
-            let plan = plan.in_query(&query_id);
-            let mut endpoint = FlightEndpoint::new().with_ticket(plan_ticket(&sealer, &plan));
-            // A split read's endpoints live as long as their shared snapshot is held.
-            if let Some(expires) = plan
-                .snapshot()
-                .and_then(|s| self.planner.snapshot_expiry(s))
-            {
-                endpoint = endpoint.with_expiration_time(renew::timestamp(expires));
-            }
-            info = info.with_endpoint(self.advertised.place(endpoint, index, count));
-        }
-        Ok(info)
-    }
-
-    /// GetFlightInfo for a SQL command (a statement or a prepared statement's execution).
-    async fn statement_info(
-        &self,
-        planner: &Planner,
-        command: Command,
-        descriptor: FlightDescriptor,
-        identity: &Identity,
-    ) -> Result<FlightInfo, Status> {
-        let planned = planner.plan(&command).await.map_err(|e| plan_status(&e))?;
-        self.flight_info(planned, descriptor, identity)
-    }
-
     /// Seals and opens handles for the caller of `request`.
     fn sealer<T>(&self, request: &Request<T>) -> Sealer {
         self.sealer_for(&identity_of(request))
@@ -245,21 +132,6 @@ impl PgFlightSqlService {
     /// Seals and opens handles for `identity`.
     pub fn sealer_for(&self, identity: &Identity) -> Sealer {
         Sealer::new(self.signer.clone(), identity.0.clone())
-    }
-
-    /// What GetSqlInfo says about PostgreSQL, asked once (again later if it failed).
-    async fn server_facts(&self) -> Result<&ServerFacts, Status> {
-        self.server_facts
-            .get_or_try_init(|| async { server_facts(&self.pool).await.map_err(|e| pg_status(&e)) })
-            .await
-    }
-
-    /// GetSqlInfo's data: PostgreSQL's facts when it answers, pgflight's own keys always.
-    async fn sql_info_data(&self) -> Result<SqlInfoData, Status> {
-        let facts = self.server_facts().await.ok();
-        let timeout_ms =
-            i32::try_from(self.config.statement_timeout.as_millis()).unwrap_or(i32::MAX);
-        metadata::sql_info(facts, timeout_ms).map_err(|e| flight_status(&e))
     }
 }
 
@@ -291,15 +163,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetSqlInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let data = self.sql_info_data().await?;
-        let ticket = Ticket::new(query.as_any().encode_to_vec());
-        let schema = query.into_builder(&data).schema();
-        let info = FlightInfo::new()
-            .try_with_schema(schema.as_ref())
-            .map_err(|e| arrow_status(&e))?
-            .with_endpoint(FlightEndpoint::new().with_ticket(ticket))
-            .with_descriptor(request.into_inner());
-        Ok(Response::new(info))
+        self.sql_info_info(query, request.into_inner()).await
     }
 
     async fn do_get_sql_info(
@@ -307,15 +171,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetSqlInfo,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let data = self.sql_info_data().await?;
-        let builder = query.into_builder(&data);
-        let schema = builder.schema();
-        let batch = builder.build();
-        let stream = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .build(futures::stream::once(async move { batch }))
-            .map_err(|e| flight_status(&e));
-        Ok(Response::new(Box::pin(stream)))
+        self.sql_info_stream(query).await
     }
 
     async fn do_get_statement(
@@ -323,33 +179,7 @@ impl FlightSqlService for PgFlightSqlService {
         ticket: TicketStatementQuery,
         request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let plan = open_plan(&self.sealer(&request), &ticket.statement_handle)?;
-        let compression = compression::requested(request.metadata(), &session_of(&request))
-            .map_err(|e| refusal_status(&e))?;
-        let timeout =
-            deadline::statement_timeout(request.metadata(), self.config.statement_timeout);
-        let record = AuditRecord::of(&request);
-        if let Some(record) = &record {
-            record.set_subject(plan_subject(&plan));
-        }
-        let (schema, batches) = self
-            .planner(&request)
-            .execute(plan, timeout)
-            .await
-            .map_err(|e| plan_status(&e))?;
-        let batches = batches
-            .inspect_ok(move |batch| {
-                if let Some(record) = &record {
-                    record.add_rows(batch.num_rows());
-                }
-            })
-            .map_err(|e| FlightError::Tonic(Box::new(plan_status(&e))));
-        let stream = FlightDataEncoderBuilder::new()
-            .with_options(compression::write_options(compression).map_err(|e| arrow_status(&e))?)
-            .with_schema(schema)
-            .build(batches)
-            .map_err(|e| flight_status(&e));
-        Ok(Response::new(Box::pin(stream)))
+        self.read_ticket(ticket, request).await
     }
 
     async fn get_flight_info_catalogs(
@@ -507,16 +337,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetXdbcTypeInfo,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let data = metadata::xdbc_type_info().map_err(|e| flight_status(&e))?;
-        let schema = query.into_builder(&data).schema();
-        let info = FlightInfo::new()
-            .try_with_schema(schema.as_ref())
-            .map_err(|e| arrow_status(&e))?
-            .with_endpoint(
-                FlightEndpoint::new().with_ticket(Ticket::new(query.as_any().encode_to_vec())),
-            )
-            .with_descriptor(request.into_inner());
-        Ok(Response::new(info))
+        sql_info::xdbc_type_info_info(query, request.into_inner())
     }
 
     async fn do_get_xdbc_type_info(
@@ -524,12 +345,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandGetXdbcTypeInfo,
         _request: Request<Ticket>,
     ) -> Result<Response<<Self as FlightService>::DoGetStream>, Status> {
-        let data = metadata::xdbc_type_info().map_err(|e| flight_status(&e))?;
-        let batch = query
-            .into_builder(&data)
-            .build()
-            .map_err(|e| flight_status(&e))?;
-        Ok(Response::new(discovery::stream(batch)))
+        sql_info::xdbc_type_info_stream(query)
     }
 
     async fn get_flight_info_statement(
@@ -537,16 +353,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let identity = identity_of(&request);
-        if let Some(record) = AuditRecord::of(&request) {
-            record.set_subject(fingerprint(&query.query));
-        }
-        let command = Command::from_sql(&query.query, Vec::new()).map_err(|e| plan_status(&e))?;
-        let planner = self.planner(&request);
-        let info = self
-            .statement_info(&planner, command, request.into_inner(), &identity)
-            .await?;
-        Ok(Response::new(info))
+        self.statement_info(query, request).await
     }
 
     async fn get_flight_info_prepared_statement(
@@ -554,17 +361,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let identity = identity_of(&request);
-        let command =
-            statements::prepared_command(&self.sealer(&request), &query.prepared_statement_handle)?;
-        if let Some(record) = AuditRecord::of(&request) {
-            record.set_subject(command_subject(&command));
-        }
-        let planner = self.planner(&request);
-        let info = self
-            .statement_info(&planner, command, request.into_inner(), &identity)
-            .await?;
-        Ok(Response::new(info))
+        self.prepared_info(query, request).await
     }
 
     async fn do_action_create_prepared_statement(
@@ -666,11 +463,7 @@ impl FlightSqlService for PgFlightSqlService {
         query: ActionCancelQueryRequest,
         request: Request<Action>,
     ) -> Result<ActionCancelQueryResult, Status> {
-        let info = cancel::cancel_query_info(&query.info)?;
-        let remember = self.config.ticket_ttl;
-        let sealer = self.sealer(&request);
-        let status = cancel::cancel_info(&self.planner, &sealer, &info, remember).await?;
-        Ok(cancel::cancel_result(status))
+        self.cancel_query(query, request).await
     }
 
     /// Flight's own actions that Flight SQL does not dispatch: CancelFlightInfo and
@@ -679,30 +472,12 @@ impl FlightSqlService for PgFlightSqlService {
         &self,
         request: Request<Action>,
     ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
-        let sealer = self.sealer(&request);
-        let action = request.into_inner();
-        let body = match action.r#type.as_str() {
-            cancel::CANCEL_FLIGHT_INFO => {
-                let remember = self.config.ticket_ttl;
-                cancel::cancel_flight_info(&self.planner, &sealer, &action.body, remember).await?
-            }
-            renew::RENEW_FLIGHT_ENDPOINT => {
-                renew::renew_flight_endpoint(&self.planner, &sealer, &action.body).await?
-            }
-            other => {
-                let action = other.to_string();
-                return Err(refusal_status(&Refusal::UnknownAction { action }));
-            }
-        };
-        let result = arrow_flight::Result { body: body.into() };
-        Ok(Response::new(Box::pin(futures::stream::once(async {
-            Ok(result)
-        }))))
+        self.flight_action(request).await
     }
 
     /// ListActions names Flight's own actions pgflight answers, besides Flight SQL's.
     async fn list_custom_actions(&self) -> Option<Vec<Result<ActionType, Status>>> {
-        Some(vec![Ok(cancel::action_type()), Ok(renew::action_type())])
+        Some(actions::flight_action_types())
     }
 
     async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}

@@ -6,15 +6,14 @@
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
-use arrow_flight::error::FlightError;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
-use futures::TryStreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 
 use crate::harness::{
-    Cluster, READER, TestServer, cluster, flight_client, full_table, sql_client, statements_run,
+    Cluster, READER, TestServer, cluster, flight_client, full_table, grpc_status, read_all,
+    sql_client, statements_run,
 };
 
 /// The schema GetFlightInfo announced and the batches DoGet returned, or the refusal.
@@ -51,7 +50,7 @@ impl Case {
             .execute(sql.to_string(), None)
             .await
             .map_err(|e| tonic::Status::unknown(e.to_string()))?;
-        let batches = self.fetch(&info).await;
+        let batches = read_all(&mut self.flight, &info).await;
         Ok((schema_of(&info), batches))
     }
 
@@ -61,22 +60,9 @@ impl Case {
             .flight
             .get_flight_info(descriptor)
             .await
-            .map_err(flight_status)?;
-        let batches = self.fetch(&info).await;
+            .map_err(grpc_status)?;
+        let batches = read_all(&mut self.flight, &info).await;
         Ok((schema_of(&info), batches))
-    }
-
-    async fn fetch(&mut self, info: &FlightInfo) -> Vec<RecordBatch> {
-        let mut batches = Vec::new();
-        for endpoint in &info.endpoint {
-            let stream = self
-                .flight
-                .do_get(endpoint.ticket.clone().unwrap())
-                .await
-                .unwrap();
-            batches.extend(stream.try_collect::<Vec<_>>().await.unwrap());
-        }
-        batches
     }
 
     /// Every way of reading `t` (planned SQL, JSON and path extraction, incremental), each
@@ -121,13 +107,6 @@ impl Case {
                 (how.to_string(), fields)
             })
             .collect()
-    }
-}
-
-fn flight_status(err: FlightError) -> tonic::Status {
-    match err {
-        FlightError::Tonic(status) => *status,
-        other => tonic::Status::unknown(other.to_string()),
     }
 }
 
@@ -328,7 +307,7 @@ async fn a_revoked_table_is_refused_at_once() {
         .flight
         .get_flight_info(full_table("t"))
         .await
-        .map_err(flight_status)
+        .map_err(grpc_status)
         .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     // Granted again: readable again at once.

@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
-use arrow_flight::error::FlightError;
 use arrow_flight::{Action, FlightClient, FlightDescriptor};
 use futures::TryStreamExt;
 use tonic::Code;
 
 use crate::harness::{
-    Cluster, READER, TestServer, cluster, flight_client, logical_cluster, sql_client,
+    Cluster, READER, TestServer, cluster, cursor_read, flight_client, grpc_status, logical_cluster,
+    read_all, sql_client,
 };
 
 fn request(entity: &str, slot: &str, cursor: Option<&str>, create: bool) -> FlightDescriptor {
@@ -77,34 +77,17 @@ fn refused_here(cluster: &Cluster) -> bool {
     cluster.version_num < 140_000
 }
 
-fn status(err: FlightError) -> tonic::Status {
-    match err {
-        FlightError::Tonic(status) => *status,
-        other => panic!("expected a gRPC status, got {other:?}"),
-    }
-}
-
 async fn try_run(
     client: &mut FlightClient,
     descriptor: FlightDescriptor,
 ) -> Result<Run, tonic::Status> {
-    let info = client.get_flight_info(descriptor).await.map_err(status)?;
-    let metadata: serde_json::Value = serde_json::from_slice(&info.app_metadata).unwrap();
-    let cursor = metadata["cursor"].as_str().unwrap().to_string();
-    assert_eq!(info.endpoint.len(), 1);
-    let mut stream = client
-        .do_get(info.endpoint[0].ticket.clone().unwrap())
-        .await
-        .map_err(status)?;
-    let mut batches = Vec::new();
-    while let Some(batch) = stream.try_next().await.map_err(status)? {
-        batches.push(batch);
-    }
-    let schema = stream.schema().cloned().unwrap();
-    let in_schema: serde_json::Value =
-        serde_json::from_str(&schema.metadata()["pgflight.cursor"]).unwrap();
-    assert_eq!(in_schema, metadata);
-    Ok(Run { batches, cursor })
+    let read = cursor_read(client, descriptor).await?;
+    assert_eq!(read.endpoints, 1);
+    let cursor = read.metadata["cursor"].as_str().unwrap().to_string();
+    Ok(Run {
+        batches: read.batches,
+        cursor,
+    })
 }
 
 async fn run(
@@ -418,13 +401,7 @@ async fn the_flight_sql_spelling_returns_the_same_changes() {
         .unwrap();
     let metadata: serde_json::Value = serde_json::from_slice(&info.app_metadata).unwrap();
     assert!(metadata["cursor"].is_string());
-    let batches: Vec<RecordBatch> = sql
-        .do_get(info.endpoint[0].ticket.clone().unwrap())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = read_all(&mut sql, &info).await;
     let ids: Vec<i32> = batches
         .iter()
         .flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec())
@@ -438,13 +415,7 @@ async fn the_flight_sql_spelling_returns_the_same_changes() {
         )
         .await
         .unwrap();
-    let lines: Vec<RecordBatch> = sql
-        .do_get(info.endpoint[0].ticket.clone().unwrap())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let lines = read_all(&mut sql, &info).await;
     let text: Vec<String> = lines[0]
         .column(0)
         .as_string::<i32>()
@@ -734,13 +705,7 @@ async fn torture_concurrent_writers_replayed_on_the_initial_copy_give_the_table(
         .get_flight_info(crate::harness::full_table("t"))
         .await
         .unwrap();
-    let copy: Vec<RecordBatch> = client
-        .do_get(info.endpoint[0].ticket.clone().unwrap())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let copy = read_all(&mut client, &info).await;
     let mut replica = BTreeMap::new();
     for batch in &copy {
         let ids = batch.column(0).as_primitive::<Int32Type>();
@@ -887,7 +852,7 @@ async fn another_consumers_slot_is_neither_read_nor_confirmed_nor_dropped() {
             assert_eq!(err.code(), Code::FailedPrecondition, "{}", err.message());
         }
         let body = serde_json::json!({ "slot": slot }).to_string();
-        let err = status(
+        let err = grpc_status(
             client
                 .do_action(Action::new("DropChangeSlot", body))
                 .await

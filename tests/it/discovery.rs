@@ -12,21 +12,18 @@ use arrow_flight::sql::{
     CommandGetCrossReference, CommandGetDbSchemas, CommandGetExportedKeys, CommandGetImportedKeys,
     CommandGetPrimaryKeys, CommandGetTables, CommandGetXdbcTypeInfo,
 };
-use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
+use arrow_flight::{FlightDescriptor, FlightInfo};
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 
-use crate::harness::{Cluster, TestServer, cluster, sql_client, statements_run};
+use crate::harness::{
+    Cluster, TestServer, cluster, flight_client, read_all, sql_client, statements_run,
+};
 
 /// DoGet of every endpoint, as one batch.
 async fn fetch(client: &mut FlightSqlServiceClient<Channel>, info: &FlightInfo) -> RecordBatch {
     let schema = Arc::new(info.clone().try_decode_schema().unwrap());
-    let mut batches = Vec::new();
-    for endpoint in &info.endpoint {
-        let ticket = endpoint.ticket.clone().unwrap();
-        let stream = client.do_get(ticket).await.unwrap();
-        batches.extend(stream.try_collect::<Vec<_>>().await.unwrap());
-    }
+    let batches = read_all(client, info).await;
     arrow::compute::concat_batches(&schema, &batches).unwrap()
 }
 
@@ -39,12 +36,7 @@ fn strings(batch: &RecordBatch, column: &str) -> Vec<String> {
 
 /// The schema DoGet produces for a full-table extraction of `entity`.
 async fn doget_schema(server: &TestServer, entity: &str) -> Schema {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = FlightClient::new(channel);
+    let mut client = flight_client(server).await;
     let json = serde_json::json!({"mode": {"fullTable": {"entity": entity}}});
     let info = client
         .get_flight_info(FlightDescriptor::new_cmd(json.to_string()))

@@ -5,22 +5,13 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo, Ticket};
+use arrow_flight::{FlightDescriptor, FlightInfo, Ticket};
 use futures::{StreamExt, TryStreamExt};
 use tonic::Code;
 
-use crate::harness::{TestServer, cluster, flight_client as client, full_table};
-
-async fn fetch(client: &mut FlightClient, info: &FlightInfo) -> Vec<RecordBatch> {
-    let ticket = info.endpoint[0].ticket.clone().unwrap();
-    client
-        .do_get(ticket)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap()
-}
+use crate::harness::{
+    TestServer, cluster, do_get_status, flight_client as client, full_table, grpc_status, read_all,
+};
 
 fn sum_ids(batches: &[RecordBatch]) -> i64 {
     batches
@@ -69,7 +60,7 @@ async fn json_and_path_descriptors_return_every_row() {
         let schema = info.clone().try_decode_schema().unwrap();
         let names: Vec<_> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["id", "name", "score"]);
-        let batches = fetch(&mut client, &info).await;
+        let batches = read_all(&mut client, &info).await;
         assert!(batches.iter().all(|b| b.num_rows() <= 1000));
         assert_eq!(
             batches.iter().map(|b| b.num_rows() as i64).sum::<i64>(),
@@ -81,7 +72,7 @@ async fn json_and_path_descriptors_return_every_row() {
     // Unqualified names use the configured schema (public), where users is empty.
     let info = client.get_flight_info(full_table("users")).await.unwrap();
     assert!(
-        fetch(&mut client, &info)
+        read_all(&mut client, &info)
             .await
             .iter()
             .all(|b| b.num_rows() == 0)
@@ -138,20 +129,20 @@ async fn quoted_identifiers_with_spaces_quotes_and_unicode() {
         .get_flight_info(full_table(r#""Sales Ops"."Tar""gets ünï""#))
         .await
         .unwrap();
-    let batches = fetch(&mut client, &info).await;
+    let batches = read_all(&mut client, &info).await;
     assert_eq!(sum_ids(&batches), 3);
     assert_eq!(batches[0].schema().field(1).name(), "we\"ird col");
 
     let path = FlightDescriptor::new_path(vec!["Sales Ops".into(), "Tar\"gets ünï".into()]);
     let info = client.get_flight_info(path).await.unwrap();
-    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 3);
+    assert_eq!(sum_ids(&read_all(&mut client, &info).await), 3);
 
     // An unquoted name matches its exact spelling first.
     let info = client
         .get_flight_info(full_table("MixedCase"))
         .await
         .unwrap();
-    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 7);
+    assert_eq!(sum_ids(&read_all(&mut client, &info).await), 7);
     server.stop().await;
 }
 
@@ -214,11 +205,7 @@ async fn bad_requests_get_clear_statuses_and_leave_the_server_healthy() {
     let server = TestServer::start(cluster.config(&db)).await;
     let mut client = client(&server).await;
 
-    let status = |err: arrow_flight::error::FlightError| match err {
-        arrow_flight::error::FlightError::Tonic(status) => *status,
-        other => panic!("expected a gRPC status, got {other:?}"),
-    };
-    let err = status(
+    let err = grpc_status(
         client
             .get_flight_info(full_table("nope"))
             .await
@@ -228,7 +215,7 @@ async fn bad_requests_get_clear_statuses_and_leave_the_server_healthy() {
     assert!(err.message().contains("\"nope\""), "{}", err.message());
 
     let hostile = "t; DROP TABLE t; --";
-    let err = status(
+    let err = grpc_status(
         client
             .get_flight_info(full_table(hostile))
             .await
@@ -242,7 +229,7 @@ async fn bad_requests_get_clear_statuses_and_leave_the_server_healthy() {
         r#"{"mode":{"fullTable":{"entity":""}}}"#,
         r#"{"mode":{"fullTable":{"entity":"a.b.c"}}}"#,
     ] {
-        let err = status(
+        let err = grpc_status(
             client
                 .get_flight_info(FlightDescriptor::new_cmd(bad.to_string()))
                 .await
@@ -257,7 +244,7 @@ async fn bad_requests_get_clear_statuses_and_leave_the_server_healthy() {
         assert!(err.message().contains("expected") || err.message().contains("entity"));
     }
 
-    let err = status(
+    let err = grpc_status(
         client
             .get_flight_info(FlightDescriptor::new_path(vec!["only-one".into()]))
             .await
@@ -273,17 +260,13 @@ async fn bad_requests_get_clear_statuses_and_leave_the_server_healthy() {
         }
         .as_any_ticket(),
     ] {
-        let result = client.do_get(ticket).await;
-        let err = match result {
-            Err(err) => status(err),
-            Ok(stream) => status(stream.try_collect::<Vec<_>>().await.unwrap_err()),
-        };
+        let err = do_get_status(&mut client, ticket).await;
         assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
     }
 
     // Still healthy: a good request works.
     let info = client.get_flight_info(full_table("t")).await.unwrap();
-    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 1);
+    assert_eq!(sum_ids(&read_all(&mut client, &info).await), 1);
     server.stop().await;
 }
 
@@ -348,7 +331,7 @@ async fn a_client_that_stops_reading_cancels_the_query() {
     let mut client = crate::extract::client(&server).await;
     let info = client.get_flight_info(full_table("big")).await.unwrap();
     let started = Instant::now();
-    let rows: usize = fetch(&mut client, &info)
+    let rows: usize = read_all(&mut client, &info)
         .await
         .iter()
         .map(|b| b.num_rows())
@@ -374,13 +357,13 @@ async fn a_postgres_restart_is_unavailable_then_healed() {
     let server = TestServer::start(cluster.config("postgres")).await;
     let mut client = client(&server).await;
     let info = client.get_flight_info(full_table("t")).await.unwrap();
-    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 55);
+    assert_eq!(sum_ids(&read_all(&mut client, &info).await), 55);
 
     // The pooled connection dies with the restart; the next request gets a fresh one.
     cluster.stop();
     cluster.start_again();
     let info = client.get_flight_info(full_table("t")).await.unwrap();
-    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 55);
+    assert_eq!(sum_ids(&read_all(&mut client, &info).await), 55);
 
     // While PostgreSQL is down, requests fail as UNAVAILABLE, naming the cause.
     cluster.stop();
@@ -399,6 +382,6 @@ async fn a_postgres_restart_is_unavailable_then_healed() {
     assert_eq!(code, 503);
     cluster.start_again();
     let info = client.get_flight_info(full_table("t")).await.unwrap();
-    assert_eq!(sum_ids(&fetch(&mut client, &info).await), 55);
+    assert_eq!(sum_ids(&read_all(&mut client, &info).await), 55);
     server.stop().await;
 }

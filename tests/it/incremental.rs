@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
-use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
-use futures::TryStreamExt;
+use arrow_flight::{FlightClient, FlightDescriptor};
 use pgflight::pg::PgPool;
 use pgflight::plan::endpoints::PartitionOptions;
 use pgflight::plan::extract::plan_request;
 use pgflight::plan::request::parse_request;
 use tonic::Code;
-use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster, flight_client as client};
+use crate::harness::{
+    TestServer, cluster, cursor_read, flight_client as client, read_all, sql_client,
+};
 
 fn request(entity: &str, field: &str, cursor: Option<&str>) -> FlightDescriptor {
     let json = serde_json::json!({"mode": {"incremental": {
@@ -66,27 +66,12 @@ impl Run {
 }
 
 async fn run_with(client: &mut FlightClient, descriptor: FlightDescriptor) -> Run {
-    let info: FlightInfo = client.get_flight_info(descriptor).await.unwrap();
-    let metadata: serde_json::Value = serde_json::from_slice(&info.app_metadata).unwrap();
-    let cursor = metadata["cursor"].as_str().map(str::to_string);
-    let mut batches = Vec::new();
-    for endpoint in &info.endpoint {
-        let stream = client
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap();
-        let mut stream = stream;
-        let mut got: Vec<RecordBatch> = Vec::new();
-        while let Some(batch) = stream.try_next().await.unwrap() {
-            got.push(batch);
-        }
-        let schema = stream.schema().cloned().unwrap();
-        let in_schema: serde_json::Value =
-            serde_json::from_str(&schema.metadata()["pgflight.cursor"]).unwrap();
-        assert_eq!(in_schema, metadata);
-        batches.extend(got);
+    let read = cursor_read(client, descriptor).await.unwrap();
+    let cursor = read.metadata["cursor"].as_str().map(str::to_string);
+    Run {
+        batches: read.batches,
+        cursor,
     }
-    Run { batches, cursor }
 }
 
 async fn run(client: &mut FlightClient, entity: &str, field: &str, cursor: Option<&str>) -> Run {
@@ -449,13 +434,7 @@ async fn the_window_is_an_index_scan_in_postgresql() {
 
     // Flight SQL's EXPLAIN of the table function shows the same window.
     let server = TestServer::start(config).await;
-    let mut flight = arrow_flight::sql::client::FlightSqlServiceClient::new(
-        Channel::from_shared(server.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    );
+    let mut flight = sql_client(&server).await;
     let info = flight
         .execute(
             "EXPLAIN SELECT * FROM pgflight_incremental('app.events', 'updated_at', '2024-01-02T03:30:00Z')".into(),
@@ -463,13 +442,7 @@ async fn the_window_is_an_index_scan_in_postgresql() {
         )
         .await
         .unwrap();
-    let batches: Vec<RecordBatch> = flight
-        .do_get(info.endpoint[0].ticket.clone().unwrap())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = read_all(&mut flight, &info).await;
     let lines = batches[0].column(0).as_string::<i32>();
     let lines: Vec<&str> = (0..lines.len()).map(|i| lines.value(i)).collect();
     assert!(lines[0].starts_with("path: incremental"), "{lines:?}");
@@ -710,13 +683,7 @@ async fn flight_sql_table_function_returns_the_window_and_cursor() {
         )
         .await;
     let server = TestServer::start(cluster.config(&db)).await;
-    let mut flight = arrow_flight::sql::client::FlightSqlServiceClient::new(
-        Channel::from_shared(server.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap(),
-    );
+    let mut flight = sql_client(&server).await;
     let mut cursor: Option<String> = None;
     for expected in [25, 0] {
         let arg = cursor
@@ -730,13 +697,7 @@ async fn flight_sql_table_function_returns_the_window_and_cursor() {
             .await
             .unwrap();
         let metadata: serde_json::Value = serde_json::from_slice(&info.app_metadata).unwrap();
-        let batches: Vec<RecordBatch> = flight
-            .do_get(info.endpoint[0].ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let batches = read_all(&mut flight, &info).await;
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(rows, expected);
         assert_eq!(metadata["entity"], "app.events");

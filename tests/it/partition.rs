@@ -4,14 +4,16 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::Int64Type;
+use arrow::datatypes::{Int32Type, Int64Type};
 use arrow_flight::{FlightDescriptor, FlightInfo};
 use futures::TryStreamExt;
 use pgflight::config::Config;
 use pgflight::pg::partition::Split;
 use tonic::Code;
 
-use crate::harness::{TestServer, cluster, flight_client as client};
+use crate::harness::{
+    TestServer, cluster, do_get_status, fetch_all, fetch_all_ids, flight_client as client,
+};
 
 fn split_config(config: Config) -> Config {
     let mut config = config;
@@ -25,8 +27,6 @@ fn split_config(config: Config) -> Config {
 fn request(json: serde_json::Value) -> FlightDescriptor {
     FlightDescriptor::new_cmd(json.to_string())
 }
-
-use crate::harness::fetch_all_ids as fetch_all;
 
 async fn expected(admin: &tokio_postgres::Client, table: &str) -> (i64, i64) {
     let row = admin
@@ -78,7 +78,7 @@ async fn split_tables_are_read_exactly_once() {
     assert!(!info.ordered);
     assert!(info.endpoint.iter().all(|e| e.location.is_empty()));
     assert_exact(
-        &fetch_all(&server, &info).await,
+        &fetch_all_ids(&server, &info).await,
         expected(&admin, "t").await,
     );
 
@@ -93,7 +93,7 @@ async fn split_tables_are_read_exactly_once() {
         .unwrap();
     assert_eq!(info.endpoint.len(), 4);
     assert_exact(
-        &fetch_all(&server, &info).await,
+        &fetch_all_ids(&server, &info).await,
         expected(&admin, "t").await,
     );
 
@@ -105,7 +105,7 @@ async fn split_tables_are_read_exactly_once() {
         .unwrap();
     assert!(info.endpoint.len() > 1, "a partitioned table is split");
     assert_exact(
-        &fetch_all(&server, &info).await,
+        &fetch_all_ids(&server, &info).await,
         expected(&admin, "parted").await,
     );
 
@@ -177,25 +177,20 @@ async fn key_ranges_and_requested_partition_counts() {
     server.stop().await;
 }
 
+/// Every endpoint of `info` read at once; the first column's values (an int4 id) widened.
 async fn fetch_ids_int4(server: &TestServer, info: &FlightInfo) -> Vec<i64> {
-    let mut ids = Vec::new();
-    for endpoint in &info.endpoint {
-        let mut client = client(server).await;
-        let batches: Vec<RecordBatch> = client
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        for batch in batches {
-            let column = batch
-                .column(0)
-                .as_primitive::<arrow::datatypes::Int32Type>();
-            ids.extend(column.values().iter().map(|v| *v as i64));
-        }
-    }
-    ids
+    fetch_all(server, info)
+        .await
+        .iter()
+        .flat_map(|batch| {
+            let column = batch.column(0).as_primitive::<Int32Type>();
+            column
+                .values()
+                .iter()
+                .map(|v| *v as i64)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -283,14 +278,7 @@ async fn an_expired_snapshot_asks_for_a_new_request() {
         .unwrap();
     assert!(info.endpoint.len() > 1);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let result = c.do_get(info.endpoint[0].ticket.clone().unwrap()).await;
-    let err = match result {
-        Err(err) => err,
-        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
-    };
-    let arrow_flight::error::FlightError::Tonic(status) = err else {
-        panic!("expected a gRPC status, got {err:?}");
-    };
+    let status = do_get_status(&mut c, info.endpoint[0].ticket.clone().unwrap()).await;
     assert_eq!(status.code(), Code::FailedPrecondition);
     assert!(
         status.message().contains("request expired"),

@@ -5,11 +5,10 @@
 use arrow::array::RecordBatch;
 use arrow_flight::FlightDescriptor;
 use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
-use futures::TryStreamExt;
 use prost::Message;
 use tonic::Code;
 
-use crate::harness::{TestServer, cluster, flight_client, full_table};
+use crate::harness::{TestServer, cluster, fetch_all, flight_client, full_table};
 
 fn statement(sql: &str) -> FlightDescriptor {
     let command = CommandStatementQuery {
@@ -20,19 +19,8 @@ fn statement(sql: &str) -> FlightDescriptor {
 }
 
 async fn rows_of(server: &TestServer, info: &arrow_flight::FlightInfo) -> usize {
-    let mut rows = 0;
-    for endpoint in &info.endpoint {
-        let mut client = flight_client(server).await;
-        let batches: Vec<RecordBatch> = client
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        rows += batches.iter().map(RecordBatch::num_rows).sum::<usize>();
-    }
-    rows
+    let batches = fetch_all(server, info).await;
+    batches.iter().map(RecordBatch::num_rows).sum()
 }
 
 #[tokio::test]

@@ -7,14 +7,15 @@
 //! column privileges when the statement runs).
 
 use arrow_flight::error::FlightError;
-use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::sql::{CommandGetTables, CommandStatementQuery, ProstMessageExt};
 use arrow_flight::{FlightClient, FlightDescriptor};
 use futures::TryStreamExt;
 use prost::Message;
 use tonic::Code;
 
-use crate::harness::{READER, TestServer, cluster, flight_client, full_table};
+use crate::harness::{
+    READER, TestServer, cluster, do_get_status, flight_client, full_table, read_all, sql_client,
+};
 
 fn statement(sql: &str) -> FlightDescriptor {
     FlightDescriptor::new_cmd(
@@ -109,20 +110,9 @@ async fn unreadable_relations_are_not_found_everywhere() {
         .map(|info| info.flight_descriptor.unwrap().path)
         .collect();
     assert_eq!(listed, vec![vec!["public".to_string(), "t".to_string()]]);
-    let channel = tonic::transport::Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut sql = FlightSqlServiceClient::new(channel);
+    let mut sql = sql_client(&server).await;
     let info = sql.get_tables(CommandGetTables::default()).await.unwrap();
-    let batches: Vec<arrow::array::RecordBatch> = sql
-        .do_get(info.endpoint[0].ticket.clone().unwrap())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = read_all(&mut sql, &info).await;
     let names: Vec<String> = batches
         .iter()
         .flat_map(|b| {
@@ -142,18 +132,7 @@ async fn unreadable_relations_are_not_found_everywhere() {
         .batch_execute(&format!("REVOKE SELECT ON t FROM {READER}"))
         .await
         .unwrap();
-    let err = match client
-        .do_get(info.endpoint[0].ticket.clone().unwrap())
-        .await
-    {
-        Err(err) => err,
-        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
-    };
-    match err {
-        FlightError::Tonic(status) => {
-            assert_eq!(status.code(), Code::PermissionDenied, "{status:?}")
-        }
-        other => panic!("{other:?}"),
-    }
+    let status = do_get_status(&mut client, info.endpoint[0].ticket.clone().unwrap()).await;
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
     server.stop().await;
 }

@@ -9,23 +9,7 @@ use arrow_flight::{FlightDescriptor, FlightInfo};
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 
-use crate::harness::{Cluster, TestServer, cluster, sql_client, statements_run};
-
-/// Every endpoint's batches of `info`.
-async fn fetch(
-    client: &mut FlightSqlServiceClient<Channel>,
-    info: &FlightInfo,
-) -> Vec<RecordBatch> {
-    let mut batches = Vec::new();
-    for endpoint in &info.endpoint {
-        let stream = client
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap();
-        batches.extend(stream.try_collect::<Vec<_>>().await.unwrap());
-    }
-    batches
-}
+use crate::harness::{Cluster, TestServer, cluster, read_all, sql_client, statements_run};
 
 /// GetFlightInfo of a raw Flight descriptor (extraction requests).
 async fn info_of(
@@ -150,7 +134,7 @@ async fn do_get_asks_the_catalog_nothing_that_get_flight_info_asked() {
             .batch_execute("SELECT pg_stat_statements_reset()")
             .await
             .unwrap();
-        let batches = fetch(&mut client, &info).await;
+        let batches = read_all(&mut client, &info).await;
         let read: usize = batches.iter().map(RecordBatch::num_rows).sum();
         assert_eq!(read, rows, "{what}");
         let run = statements_run(&admin, &db).await;
@@ -211,7 +195,7 @@ async fn prepared_statements_keep_their_announced_types() {
         .await
         .unwrap();
     let info = prepared.execute().await.unwrap();
-    let batches = fetch(&mut client, &info).await;
+    let batches = read_all(&mut client, &info).await;
     assert_eq!(
         batches[0].schema().field(1).data_type(),
         &arrow::datatypes::DataType::Int32
@@ -266,7 +250,7 @@ async fn statements_datafusion_adds_nothing_to_are_answered_by_postgresql_alone(
         ("SELECT id FROM d ORDER BY id DESC LIMIT 3", false),
     ] {
         let info = client.execute(explain(sql), None).await.unwrap();
-        let text: Vec<String> = fetch(&mut client, &info)
+        let text: Vec<String> = read_all(&mut client, &info)
             .await
             .iter()
             .flat_map(|b| {
@@ -288,7 +272,7 @@ async fn statements_datafusion_adds_nothing_to_are_answered_by_postgresql_alone(
         )
         .await
         .unwrap();
-    let batches = fetch(&mut client, &info).await;
+    let batches = read_all(&mut client, &info).await;
     let schema = batches[0].schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["k", "id"]);
@@ -301,7 +285,7 @@ async fn statements_datafusion_adds_nothing_to_are_answered_by_postgresql_alone(
         .unwrap();
     // 'name 100' … 'name 300' have 8 characters.
     assert_eq!(
-        int_column(&fetch(&mut client, &info).await, 0),
+        int_column(&read_all(&mut client, &info).await, 0),
         (100..=300).collect::<Vec<_>>()
     );
     server.stop().await;
@@ -344,7 +328,7 @@ async fn tickets_of_a_300_column_table_stay_small() {
     for info in [&full, &planned] {
         let ticket = info.endpoint[0].ticket.clone().unwrap();
         assert!(ticket.ticket.len() < bound, "{} bytes", ticket.ticket.len());
-        let batches = fetch(&mut client, info).await;
+        let batches = read_all(&mut client, info).await;
         assert_eq!(batches[0].num_columns(), 300);
         assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 1);
     }

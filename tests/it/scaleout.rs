@@ -19,7 +19,7 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tonic::Code;
 
-use crate::harness::{TestServer, cluster, full_table};
+use crate::harness::{TestServer, cluster, do_get_status, full_table, grpc_status};
 
 /// Listeners on `hosts` (port 0 each) and the `grpc://` location of each.
 async fn bind(hosts: &[&str]) -> (Vec<TcpListener>, Vec<String>) {
@@ -214,17 +214,13 @@ async fn a_read_planned_on_one_instance_is_read_on_the_others_in_one_snapshot() 
 
     // Released early: an endpoint read again (a retry after its instance died) is told to
     // plan again, on any instance, rather than reading another snapshot.
-    let again = connect(&info.endpoint[1].location[0].uri)
-        .await
-        .do_get(info.endpoint[1].ticket.clone().unwrap())
-        .await;
-    let err = match again {
-        Err(err) => err,
-        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
-    };
-    let (status, message) = code(err);
-    assert_eq!(status, Code::FailedPrecondition, "{message}");
-    assert!(message.contains("GetFlightInfo again"), "{message}");
+    let mut again = connect(&info.endpoint[1].location[0].uri).await;
+    let status = do_get_status(&mut again, info.endpoint[1].ticket.clone().unwrap()).await;
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    assert!(
+        status.message().contains("GetFlightInfo again"),
+        "{status:?}"
+    );
     for server in servers {
         server.stop().await;
     }
@@ -252,13 +248,6 @@ fn with_token(channel: tonic::transport::Channel, token: &str) -> FlightClient {
         .add_header("authorization", &format!("Bearer {token}"))
         .unwrap();
     client
-}
-
-fn code(err: FlightError) -> (Code, String) {
-    match err {
-        FlightError::Tonic(status) => (status.code(), status.message().to_string()),
-        other => panic!("expected a gRPC status, got {other:?}"),
-    }
 }
 
 async fn rows(
@@ -310,13 +299,13 @@ async fn tokens_and_tickets_cross_instances_with_the_same_secret_only() {
 
     // Another secret: the third refuses the token, and the ticket even with its own token.
     let mut on_c = with_token(channel(&locations[2]).await, &token_a);
-    let (status, message) = code(on_c.get_flight_info(full_table("t")).await.unwrap_err());
-    assert_eq!(status, Code::Unauthenticated, "{message}");
+    let status = grpc_status(on_c.get_flight_info(full_table("t")).await.unwrap_err());
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     let token_c = token(&locations[2], "alice", "alice-pw").await;
     let mut own_c = with_token(channel(&locations[2]).await, &token_c);
-    let (status, message) = code(rows(&mut own_c, ticket).await.unwrap_err());
-    assert_eq!(status, Code::InvalidArgument, "{message}");
-    assert!(message.contains("ticket"), "{message}");
+    let status = grpc_status(rows(&mut own_c, ticket).await.unwrap_err());
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("ticket"), "{status:?}");
     for server in servers {
         server.stop().await;
     }

@@ -11,18 +11,9 @@ use prost::Message;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster, flight_client as client};
-
-async fn do_get_status(client: &mut FlightClient, ticket: Ticket) -> tonic::Status {
-    let err = match client.do_get(ticket).await {
-        Err(err) => err,
-        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
-    };
-    match err {
-        FlightError::Tonic(status) => *status,
-        other => panic!("expected a gRPC status, got {other:?}"),
-    }
-}
+use crate::harness::{
+    TestServer, cluster, do_get_status, flight_client as client, ids_of, read_all,
+};
 
 /// The statement pgflight's single pooled backend ran last.
 async fn last_statement(admin: &tokio_postgres::Client) -> String {
@@ -134,14 +125,7 @@ async fn instances_sharing_a_ticket_secret_accept_each_others_tickets() {
     let descriptor = FlightDescriptor::new_cmd(r#"{"mode":{"fullTable":{"entity":"t"}}}"#);
     let info = client(&a).await.get_flight_info(descriptor).await.unwrap();
     let ticket = info.endpoint[0].ticket.clone().unwrap();
-    let batches: Vec<_> = client(&b)
-        .await
-        .do_get(ticket.clone())
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = read_all(&mut client(&b).await, &info).await;
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
     let status = do_get_status(&mut client(&c).await, ticket).await;
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -259,8 +243,7 @@ mod tls {
 
 mod password_auth {
     use super::*;
-    use arrow::array::{AsArray, Int64Array, RecordBatch};
-    use arrow::datatypes::Int64Type;
+    use arrow::array::{Int64Array, RecordBatch};
     use arrow_flight::encode::FlightDataEncoderBuilder;
 
     use arrow_flight::sql::{
@@ -313,13 +296,7 @@ mod password_auth {
         let (server, _dir) = start("auth", Duration::from_secs(60)).await;
         let mut alice = logged_in(&server, "alice", "alice-pw").await.unwrap();
         let info = alice.get_flight_info(descriptor()).await.unwrap();
-        let batches: Vec<_> = alice
-            .do_get(info.endpoint[0].ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
+        let batches = read_all(&mut alice, &info).await;
         assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 3);
         // The token is reused across calls.
         alice.get_flight_info(descriptor()).await.unwrap();
@@ -343,15 +320,8 @@ mod password_auth {
         let info = alice.get_flight_info(descriptor()).await.unwrap();
         let ticket = info.endpoint[0].ticket.clone().unwrap();
         let mut bob = logged_in(&server, "bob", "bob-pw").await.unwrap();
-        let err = match bob.do_get(ticket).await {
-            Err(err) => err.to_string(),
-            Ok(stream) => stream
-                .try_collect::<Vec<_>>()
-                .await
-                .unwrap_err()
-                .to_string(),
-        };
-        assert!(err.contains("another user"), "{err}");
+        let status = do_get_status(&mut bob, ticket).await;
+        assert!(status.message().contains("another user"), "{status:?}");
         server.stop().await;
     }
 
@@ -408,17 +378,7 @@ mod password_auth {
             .get_flight_info(prepared_descriptor(handle))
             .await
             .unwrap();
-        let batches: Vec<RecordBatch> = client
-            .do_get(info.endpoint[0].ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        batches
-            .iter()
-            .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
-            .collect()
+        ids_of(&read_all(client, &info).await)
     }
 
     #[tokio::test]
@@ -461,7 +421,7 @@ mod password_auth {
             .get_flight_info(prepared_descriptor(&bound))
             .await
             .unwrap();
-        let status = super::do_get_status(&mut bob, info.endpoint[0].ticket.clone().unwrap()).await;
+        let status = do_get_status(&mut bob, info.endpoint[0].ticket.clone().unwrap()).await;
         assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
         assert!(status.message().contains("another user"), "{status:?}");
         server.stop().await;

@@ -3,10 +3,9 @@
 
 use arrow::array::{Array, AsArray};
 use arrow_flight::sql::SqlInfo;
-use futures::TryStreamExt;
 use pgflight::config::Config;
 
-use crate::harness::{TestServer, cluster, http_get, sql_client};
+use crate::harness::{TestServer, cluster, free_addr, http_get, read_all, sql_client};
 
 #[tokio::test]
 async fn one_port_serves_health_readiness_and_flight_sql() {
@@ -28,14 +27,7 @@ async fn one_port_serves_health_readiness_and_flight_sql() {
         ])
         .await
         .unwrap();
-    let ticket = info.endpoint[0].ticket.clone().unwrap();
-    let batches: Vec<_> = client
-        .do_get(ticket)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = read_all(&mut client, &info).await;
     let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     assert_eq!(batch.num_rows(), 3);
     let names = batch
@@ -144,12 +136,7 @@ async fn check_command_reports_version_tls_and_readable_tables() {
 #[tokio::test]
 async fn metrics_listen_gives_the_http_endpoints_a_port_of_their_own() {
     let cluster = cluster().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let metrics_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let metrics_addr = free_addr();
     let mut config = cluster.config("postgres");
     config.metrics_listen = Some(metrics_addr);
     let server = TestServer::start(config).await;

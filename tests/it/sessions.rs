@@ -14,7 +14,7 @@ use prost::Message;
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
+use crate::harness::{TestServer, channel, cluster};
 
 /// `SessionOptionValue` with a string (the client's view of FlightSql.proto).
 #[derive(Clone, PartialEq, Message)]
@@ -45,12 +45,7 @@ const LONG_QUERY: &str =
     "SELECT count(*) FROM (SELECT generate_series(1::bigint, 1000000000000::bigint)) s";
 
 async fn raw(server: &TestServer) -> FlightServiceClient<Channel> {
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    FlightServiceClient::new(channel)
+    FlightServiceClient::new(channel(server).await)
 }
 
 fn with_headers<T>(message: T, headers: &[(&'static str, &str)]) -> tonic::Request<T> {

@@ -7,7 +7,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use futures::TryStreamExt;
 use tonic::transport::Channel;
 
-use crate::harness::{TestServer, cluster};
+use crate::harness::{TestServer, cluster, sql_client};
 
 const FIXTURE: &str = "
 CREATE TABLE f (id integer PRIMARY KEY, b boolean, i2 smallint, i4 integer, i8 bigint,
@@ -104,12 +104,7 @@ async fn filters_return_exactly_the_rows_postgres_returns() {
     let admin = cluster.admin(&db).await;
     admin.batch_execute(FIXTURE).await.unwrap();
     let server = TestServer::start(cluster.config(&db)).await;
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = FlightSqlServiceClient::new(channel);
+    let mut client = sql_client(&server).await;
     let mut pushed = 0;
     let mut planned = 0;
     for filter in FILTERS {
@@ -155,12 +150,7 @@ async fn explain_shows_pushed_filter_and_sql_sent() {
     let admin = cluster.admin(&db).await;
     admin.batch_execute(FIXTURE).await.unwrap();
     let server = TestServer::start(cluster.config(&db)).await;
-    let channel = Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = FlightSqlServiceClient::new(channel);
+    let mut client = sql_client(&server).await;
     let batches = run(
         &mut client,
         "EXPLAIN SELECT id, t FROM f WHERE tz >= '2024-01-01T00:00:00+02:00' AND t LIKE 'a%' LIMIT 5",
@@ -193,7 +183,7 @@ mod split {
 
     use crate::harness::{TestServer, cluster, sql_client};
 
-    use crate::harness::fetch_all_ids as fetch_all;
+    use crate::harness::fetch_all_ids;
 
     /// PostgreSQL's rows for `sql` (first column), in PostgreSQL's order.
     async fn postgres_rows(admin: &tokio_postgres::Client, sql: &str) -> Vec<i64> {
@@ -252,7 +242,7 @@ mod split {
             let expected = postgres_ids(&admin, sql).await;
             assert!(!expected.is_empty());
             assert_eq!(
-                sorted_unique(fetch_all(&server, &info).await),
+                sorted_unique(fetch_all_ids(&server, &info).await),
                 expected,
                 "{sql}"
             );
@@ -279,7 +269,7 @@ mod split {
             )
             .await
             .unwrap();
-        assert_eq!(sorted_unique(fetch_all(&server, &info).await), before);
+        assert_eq!(sorted_unique(fetch_all_ids(&server, &info).await), before);
 
         // ORDER BY, LIMIT and OFFSET keep one endpoint (each endpoint would apply them).
         for (sql, rows) in [
@@ -290,7 +280,7 @@ mod split {
         ] {
             let info = c.execute(sql.to_string(), None).await.unwrap();
             assert_eq!(info.endpoint.len(), 1, "{sql}");
-            let got = fetch_all(&server, &info).await;
+            let got = fetch_all_ids(&server, &info).await;
             match rows {
                 Some(n) => assert_eq!(got.len(), n, "{sql}"),
                 None => assert!(
@@ -303,7 +293,7 @@ mod split {
             .execute("SELECT id FROM big ORDER BY id DESC".into(), None)
             .await
             .unwrap();
-        let got = fetch_all(&server, &ordered).await;
+        let got = fetch_all_ids(&server, &ordered).await;
         assert!(got.windows(2).all(|w| w[0] > w[1]), "order kept");
 
         // Pass-through statements stay one endpoint.
@@ -313,7 +303,7 @@ mod split {
             .unwrap();
         assert_eq!(info.endpoint.len(), 1);
         assert_eq!(
-            sorted_unique(fetch_all(&server, &info).await),
+            sorted_unique(fetch_all_ids(&server, &info).await),
             postgres_ids(&admin, "SELECT id FROM big WHERE id::text LIKE '7%'").await
         );
 
@@ -353,7 +343,7 @@ mod split {
         let info = prepared.execute().await.unwrap();
         assert_eq!(info.endpoint.len(), 3);
         assert_eq!(
-            sorted_unique(fetch_all(&server, &info).await),
+            sorted_unique(fetch_all_ids(&server, &info).await),
             postgres_ids(&admin, sql).await
         );
         server.stop().await;

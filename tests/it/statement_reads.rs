@@ -8,27 +8,9 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow::datatypes::{Decimal128Type, Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_flight::FlightInfo;
-use arrow_flight::sql::client::FlightSqlServiceClient;
 use futures::TryStreamExt;
-use tonic::transport::Channel;
 
-use crate::harness::{Cluster, TestServer, cluster, sql_client, statements_run};
-
-async fn fetch(
-    client: &mut FlightSqlServiceClient<Channel>,
-    info: &FlightInfo,
-) -> Vec<RecordBatch> {
-    let mut batches = Vec::new();
-    for endpoint in &info.endpoint {
-        let stream = client
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap();
-        batches.extend(stream.try_collect::<Vec<_>>().await.unwrap());
-    }
-    batches
-}
+use crate::harness::{Cluster, TestServer, cluster, read_all, sql_client, statements_run};
 
 const FIXTURE: &str = "
 CREATE TABLE p (id integer PRIMARY KEY, name text, amount numeric(10,2), at timestamptz);
@@ -127,7 +109,7 @@ async fn prepared_parameters_of_several_types_give_postgres_values() {
         .unwrap();
         prepared.set_parameters(params).unwrap();
         let info = prepared.execute().await.unwrap();
-        let got = rows_of(&fetch(&mut client, &info).await);
+        let got = rows_of(&read_all(&mut client, &info).await);
         let want = direct(&admin, min_id, not_name).await;
         assert!(!want.is_empty());
         assert_eq!(got, want, "min_id {min_id}, name <> {not_name:?}");
@@ -218,7 +200,7 @@ async fn repeated_executions_are_one_statement_to_postgres() {
             )
             .unwrap();
         let info = prepared.execute().await.unwrap();
-        let batches = fetch(&mut client, &info).await;
+        let batches = read_all(&mut client, &info).await;
         let ids: Vec<i32> = batches
             .iter()
             .flat_map(|b| b.column(0).as_primitive::<Int32Type>().values().to_vec())
@@ -262,12 +244,20 @@ async fn reads_survive_terminated_backends() {
                 .execute("SELECT a.id FROM t a JOIN t b USING (id)".into(), None)
                 .await
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert_eq!(count(fetch(&mut client, &info).await), 10, "round {round}");
+            assert_eq!(
+                count(read_all(&mut client, &info).await),
+                10,
+                "round {round}"
+            );
             let info = client
                 .execute("SELECT id FROM t".into(), None)
                 .await
                 .unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert_eq!(count(fetch(&mut client, &info).await), 10, "round {round}");
+            assert_eq!(
+                count(read_all(&mut client, &info).await),
+                10,
+                "round {round}"
+            );
         }
         let terminated: i64 = admin
             .query_one(
@@ -320,7 +310,7 @@ async fn a_changed_relation_is_read_with_its_new_columns() {
     let mut client = sql_client(&server).await;
     let sql = "SELECT a.* FROM t a JOIN t b USING (id) ORDER BY a.id";
     let info = client.execute(sql.into(), None).await.unwrap();
-    let batches = fetch(&mut client, &info).await;
+    let batches = read_all(&mut client, &info).await;
     assert_eq!(batches[0].num_columns(), 2);
     admin
         .batch_execute(
@@ -330,7 +320,7 @@ async fn a_changed_relation_is_read_with_its_new_columns() {
         .await
         .unwrap();
     let info = client.execute(sql.into(), None).await.unwrap();
-    let batches = fetch(&mut client, &info).await;
+    let batches = read_all(&mut client, &info).await;
     assert_eq!(batches[0].num_columns(), 3);
     assert_eq!(
         batches[0]

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use arrow::array::AsArray;
 use arrow_flight::sql::client::FlightSqlServiceClient;
-use futures::TryStreamExt;
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -19,7 +18,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-use crate::harness::{READER, ROLE_PASSWORD, cluster, full_table};
+use crate::harness::{READER, ROLE_PASSWORD, cluster, free_addr, full_table, read_all};
 
 /// The client's trace and span, as its `traceparent` names them.
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -114,12 +113,7 @@ struct Pgflight {
 impl Pgflight {
     async fn start(db: &str, endpoint: &str) -> Pgflight {
         let cluster = cluster().await;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = free_addr();
         let child = Command::new(env!("CARGO_BIN_EXE_pgflight"))
             .arg("serve")
             .env_clear()
@@ -195,19 +189,10 @@ async fn a_traced_flight_call_continues_the_client_trace_down_to_postgresql() {
         .unwrap();
     let mut rows = 0;
     let mut names = Vec::new();
-    for endpoint in &info.endpoint {
-        let batches: Vec<_> = sql
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        for batch in batches {
-            rows += batch.num_rows();
-            let apps = batch.column(1).as_string::<i32>();
-            names.extend(apps.iter().flatten().map(str::to_owned));
-        }
+    for batch in read_all(&mut sql, &info).await {
+        rows += batch.num_rows();
+        let apps = batch.column(1).as_string::<i32>();
+        names.extend(apps.iter().flatten().map(str::to_owned));
     }
     assert_eq!(rows, 60);
     // The read's transaction is tagged with its query (pgflight q=…) and the trace.
@@ -266,17 +251,11 @@ async fn a_traced_flight_call_continues_the_client_trace_down_to_postgresql() {
         )
         .await
         .unwrap();
-    let mut rows = 0;
-    for endpoint in &info.endpoint {
-        let batches: Vec<_> = sql
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
-    }
+    let rows: usize = read_all(&mut sql, &info)
+        .await
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
     assert_eq!(rows, 90);
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -299,17 +278,11 @@ async fn a_traced_flight_call_continues_the_client_trace_down_to_postgresql() {
     let mut flight = arrow_flight::FlightClient::new(server.channel().await);
     flight.add_header("traceparent", &traceparent).unwrap();
     let info = flight.get_flight_info(full_table("traced")).await.unwrap();
-    let mut rows = 0;
-    for endpoint in &info.endpoint {
-        let batches: Vec<_> = flight
-            .do_get(endpoint.ticket.clone().unwrap())
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        rows += batches.iter().map(|b| b.num_rows()).sum::<usize>();
-    }
+    let rows: usize = read_all(&mut flight, &info)
+        .await
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
     assert_eq!(rows, 100);
     let deadline = Instant::now() + Duration::from_secs(20);
     let (get, copy) = loop {

@@ -12,13 +12,12 @@ use arrow::datatypes::{
     Time64MicrosecondType, TimeUnit, TimestampMicrosecondType, UInt32Type,
 };
 use arrow_flight::FlightDescriptor;
-use arrow_flight::error::FlightError;
 use futures::TryStreamExt;
 use pgflight::config::{ArrayFormat, Config, NumericNan};
 use tokio_postgres::SimpleQueryMessage;
 use tonic::Code;
 
-use crate::harness::{TestServer, cluster, flight_client, full_table};
+use crate::harness::{TestServer, cluster, flight_client, full_table, grpc_status};
 
 const TYPE_NAME: &str = "ARROW:FLIGHT:SQL:TYPE_NAME";
 const IS_NULLABLE: &str = "ARROW:FLIGHT:SQL:IS_NULLABLE";
@@ -115,9 +114,9 @@ async fn fetch_from(
     assert_eq!(info.endpoint.len(), 1, "one endpoint: {info:?}");
     let ticket = info.endpoint[0].ticket.clone().expect("a ticket");
     let schema = Arc::new(info.try_decode_schema().expect("FlightInfo schema"));
-    let mut stream = client.do_get(ticket).await.map_err(status)?;
+    let mut stream = client.do_get(ticket).await.map_err(grpc_status)?;
     let mut batches = Vec::new();
-    while let Some(batch) = stream.try_next().await.map_err(status)? {
+    while let Some(batch) = stream.try_next().await.map_err(grpc_status)? {
         batches.push(batch);
     }
     let stream_schema = stream
@@ -145,13 +144,6 @@ async fn fetch_from(
         batch_rows,
         batch,
     })
-}
-
-fn status(err: FlightError) -> tonic::Status {
-    match err {
-        FlightError::Tonic(status) => *status,
-        other => panic!("not a gRPC status: {other}"),
-    }
 }
 
 /// Checks every field against `pg_attribute`: order, name, `TYPE_NAME` = `format_type()`,

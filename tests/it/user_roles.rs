@@ -12,7 +12,9 @@ use pgflight::config::AuthMode;
 use pgflight::flight::password::PasswordHash;
 use tonic::Code;
 
-use crate::harness::{ROLE_PASSWORD, TestServer, cluster, full_table, logged_in};
+use crate::harness::{
+    ROLE_PASSWORD, TestServer, cluster, do_get_status, full_table, grpc_status, logged_in,
+};
 
 async fn ids(client: &mut FlightClient, entity: &str) -> Result<Vec<i64>, FlightError> {
     let info = client.get_flight_info(full_table(entity)).await?;
@@ -25,13 +27,6 @@ async fn ids(client: &mut FlightClient, entity: &str) -> Result<Vec<i64>, Flight
         .iter()
         .flat_map(|b| b.column(0).as_primitive::<Int64Type>().values().to_vec())
         .collect())
-}
-
-fn code(err: FlightError) -> Code {
-    match err {
-        FlightError::Tonic(status) => status.code(),
-        other => panic!("{other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -72,7 +67,7 @@ async fn mapped_users_read_as_their_role() {
     assert_eq!(ids(&mut alice, "notes").await.unwrap(), vec![1, 3]);
     assert_eq!(ids(&mut bob, "notes").await.unwrap(), vec![2]);
     assert_eq!(
-        code(ids(&mut bob, "analyst_only").await.unwrap_err()),
+        grpc_status(ids(&mut bob, "analyst_only").await.unwrap_err()).code(),
         Code::NotFound
     );
 
@@ -81,11 +76,8 @@ async fn mapped_users_read_as_their_role() {
         .get_flight_info(full_table("analyst_only"))
         .await
         .unwrap();
-    let err = match bob.do_get(info.endpoint[0].ticket.clone().unwrap()).await {
-        Err(err) => err,
-        Ok(stream) => stream.try_collect::<Vec<_>>().await.unwrap_err(),
-    };
-    assert_eq!(code(err), Code::PermissionDenied);
+    let status = do_get_status(&mut bob, info.endpoint[0].ticket.clone().unwrap()).await;
+    assert_eq!(status.code(), Code::PermissionDenied);
     server.stop().await;
 
     // A role the configured user cannot switch to stops start-up, naming it.

@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod cluster;
+pub mod reads;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -13,6 +14,9 @@ use tokio::sync::{OnceCell, oneshot};
 use tokio::task::JoinHandle;
 
 pub use cluster::{Cluster, READER, ROLE_PASSWORD, SUPERUSER_PASSWORD};
+pub use reads::{
+    cursor_read, do_get_status, fetch_all, fetch_all_ids, grpc_status, ids_of, read_all,
+};
 
 static CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 
@@ -27,6 +31,14 @@ static LOGICAL_CLUSTER: OnceCell<Cluster> = OnceCell::const_new();
 /// binary, started on first use.
 pub async fn logical_cluster() -> &'static Cluster {
     LOGICAL_CLUSTER.get_or_init(Cluster::start_logical).await
+}
+
+/// A loopback address whose port was free a moment ago (for a process that binds it itself).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// A pgflight server running in-process.
@@ -79,26 +91,25 @@ impl TestServer {
     }
 }
 
-/// A Flight client on a fresh connection to `server`.
-pub async fn flight_client(server: &TestServer) -> arrow_flight::FlightClient {
-    let channel = tonic::transport::Channel::from_shared(server.url())
+/// A fresh gRPC connection to `server`.
+pub async fn channel(server: &TestServer) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(server.url())
         .unwrap()
         .connect()
         .await
-        .unwrap();
-    arrow_flight::FlightClient::new(channel)
+        .unwrap()
+}
+
+/// A Flight client on a fresh connection to `server`.
+pub async fn flight_client(server: &TestServer) -> arrow_flight::FlightClient {
+    arrow_flight::FlightClient::new(channel(server).await)
 }
 
 /// A Flight SQL client on a fresh connection to `server`.
 pub async fn sql_client(
     server: &TestServer,
 ) -> arrow_flight::sql::client::FlightSqlServiceClient<tonic::transport::Channel> {
-    let channel = tonic::transport::Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    arrow_flight::sql::client::FlightSqlServiceClient::new(channel)
+    arrow_flight::sql::client::FlightSqlServiceClient::new(channel(server).await)
 }
 
 /// The statements run on `db` since the last `pg_stat_statements_reset()`, with their call
@@ -127,11 +138,7 @@ pub async fn logged_in(
     user: &str,
     password: &str,
 ) -> Result<arrow_flight::FlightClient, String> {
-    let channel = tonic::transport::Channel::from_shared(server.url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = channel(server).await;
     let mut sql = arrow_flight::sql::client::FlightSqlServiceClient::new(channel.clone());
     sql.handshake(user, password)
         .await
@@ -145,41 +152,6 @@ pub async fn logged_in(
         .add_header("authorization", &format!("Bearer {token}"))
         .unwrap();
     Ok(client)
-}
-
-/// Fetches every endpoint of `info` at once, each on its own connection; the first column's
-/// values (an int8 id) of every row read.
-pub async fn fetch_all_ids(server: &TestServer, info: &arrow_flight::FlightInfo) -> Vec<i64> {
-    use arrow::array::AsArray;
-    use futures::TryStreamExt;
-    let mut tasks = Vec::new();
-    for endpoint in &info.endpoint {
-        let ticket = endpoint.ticket.clone().unwrap();
-        let mut client = flight_client(server).await;
-        tasks.push(tokio::spawn(async move {
-            let batches: Vec<arrow::array::RecordBatch> = client
-                .do_get(ticket)
-                .await
-                .unwrap()
-                .try_collect()
-                .await
-                .unwrap();
-            batches
-                .iter()
-                .flat_map(|b| {
-                    b.column(0)
-                        .as_primitive::<arrow::datatypes::Int64Type>()
-                        .values()
-                        .to_vec()
-                })
-                .collect::<Vec<i64>>()
-        }));
-    }
-    let mut ids = Vec::new();
-    for task in tasks {
-        ids.extend(task.await.unwrap());
-    }
-    ids
 }
 
 /// The seed connector's full-table request for `entity`, as a command descriptor.
