@@ -92,7 +92,10 @@ pub async fn relations(pool: &PgPool, filter: &RelationFilter) -> Result<Vec<Rel
     let client = pool.get().await?;
     let params: [&(dyn ToSql + Sync); 2] = [&filter.schema, &filter.name];
     let rows = pool
-        .observe("catalog", client.query(RELATIONS_SQL, &params))
+        .observe("catalog", async {
+            let statement = client.prepare_cached(RELATIONS_SQL).await?;
+            client.query(&statement, &params).await
+        })
         .await?;
     Ok(collect_relations(rows))
 }

@@ -23,6 +23,9 @@
 //! What the marker does not see: renaming a column's *type* (`ALTER TYPE … RENAME`), which only
 //! changes the type name shown in field metadata, never the Arrow type.
 //!
+//! The check and fetch queries are prepared once per connection (`prepare_cached`): a check is
+//! one round trip, and PostgreSQL does not parse it again.
+//!
 //! Each pool has its own cache (one pool per PostgreSQL role), bounded to [`MAX_ENTRIES`]
 //! relations; an entry unused for [`IDLE_FOR`] is forgotten.
 
@@ -239,10 +242,10 @@ pub async fn check_names(
     let relations: Vec<String> = names.iter().map(|(_, r)| r.clone()).collect();
     let client = pool.get_on_path(search_path).await?;
     let rows = pool
-        .observe(
-            "catalog",
-            client.query(CHECK_SQL_NAMES, &[&schemas, &relations]),
-        )
+        .observe("catalog", async {
+            let statement = client.prepare_cached(CHECK_SQL_NAMES).await?;
+            client.query(&statement, &[&schemas, &relations]).await
+        })
         .await?;
     client.finish().await;
     Ok(rows.iter().map(|row| Checked::of(row, names)).collect())
@@ -266,10 +269,10 @@ pub async fn resolve_exact(
     let relations: Vec<&str> = candidates.iter().map(|(_, r)| r.as_str()).collect();
     let client = pool.get().await?;
     let rows = pool
-        .observe(
-            "catalog",
-            client.query(CHECK_SQL_EXACT, &[&schemas, &relations]),
-        )
+        .observe("catalog", async {
+            let statement = client.prepare_cached(CHECK_SQL_EXACT).await?;
+            client.query(&statement, &[&schemas, &relations]).await
+        })
         .await?;
     drop(client);
     let found = rows
@@ -310,7 +313,10 @@ pub async fn relation_of(pool: &PgPool, checked: &Checked) -> Result<Option<Rela
 async fn fetch(pool: &PgPool, oid: u32) -> Result<Option<(String, Relation)>, PgError> {
     let client = pool.get().await?;
     let rows = pool
-        .observe("catalog", client.query(FETCH_SQL, &[&vec![oid]]))
+        .observe("catalog", async {
+            let statement = client.prepare_cached(FETCH_SQL).await?;
+            client.query(&statement, &[&vec![oid]]).await
+        })
         .await?;
     drop(client);
     let marker: Option<String> = rows.iter().find_map(|row| row.get("marker"));
