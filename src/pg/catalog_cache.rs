@@ -167,6 +167,24 @@ impl CatalogCache {
     }
 }
 
+/// What both check queries answer of relation `c` besides `i` and `unreadable`: its oid,
+/// whether extraction may read it, its row estimate now and its change marker.
+macro_rules! checked_columns {
+    () => {
+        concat!(
+            r#"c.oid AS rel_oid,
+       (c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition
+        AND has_schema_privilege(c.relnamespace, 'USAGE')
+        AND has_table_privilege(c.oid, 'SELECT')) AS readable,
+       "#,
+            reltuples_estimate!(),
+            " AS reltuples, ",
+            change_marker!(),
+            " AS marker"
+        )
+    };
+}
+
 /// The check query for names a SQL statement uses (resolved as PostgreSQL would, along the
 /// connection's `search_path`), one row per name in order.
 const CHECK_SQL_NAMES: &str = concat!(
@@ -178,15 +196,9 @@ SELECT q.i AS i,
             ELSE NOT has_table_privilege(x.o, 'SELECT')
                  AND NOT has_any_column_privilege(x.o, 'SELECT')
        END AS unreadable,
-       c.oid AS rel_oid,
-       (c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition
-        AND has_schema_privilege(c.relnamespace, 'USAGE')
-        AND has_table_privilege(c.oid, 'SELECT')) AS readable,
        "#,
-    reltuples_estimate!(),
-    " AS reltuples, ",
-    change_marker!(),
-    r#" AS marker
+    checked_columns!(),
+    r#"
   FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, r, i)
   CROSS JOIN LATERAL (SELECT to_regnamespace(quote_ident(q.s)) AS nsp) n
   CROSS JOIN LATERAL (
@@ -204,15 +216,9 @@ const CHECK_SQL_EXACT: &str = concat!(
     r#"
 SELECT q.i AS i,
        false AS unreadable,
-       c.oid AS rel_oid,
-       (c.relkind IN ('r', 'v', 'm', 'p', 'f') AND NOT c.relispartition
-        AND has_schema_privilege(n.oid, 'USAGE')
-        AND has_table_privilege(c.oid, 'SELECT')) AS readable,
        "#,
-    reltuples_estimate!(),
-    " AS reltuples, ",
-    change_marker!(),
-    r#" AS marker
+    checked_columns!(),
+    r#"
   FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, r, i)
   JOIN pg_namespace n ON n.nspname = q.s
   JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = q.r
