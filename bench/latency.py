@@ -301,34 +301,6 @@ class Clients(RawFlight):
         super().close()
 
 
-def fields(message: bytes) -> dict[int, bytes]:
-    """The length-delimited fields of a protobuf message (enough for the few results read here)."""
-    out, i = {}, 0
-    while i < len(message):
-        key, i = read_varint(message, i)
-        kind = key & 7
-        if kind == 2:
-            n, i = read_varint(message, i)
-            out[key >> 3] = message[i:i + n]
-            i += n
-        elif kind == 0:
-            _, i = read_varint(message, i)
-        else:
-            raise ValueError(f"wire type {kind} not expected")
-    return out
-
-
-def read_varint(data: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, i
-
-
 class RawPrepared:
     """A Flight SQL prepared statement driven by pyarrow.flight (Arrow C++), the way a lean client
     executes it: CreatePreparedStatement once; per execution DoPut of the parameters (taking the
@@ -341,7 +313,7 @@ class RawPrepared:
         ld = c.fsql.length_delimited
         action = c.flight.Action("CreatePreparedStatement",
                                  c.fsql.any_message("ActionCreatePreparedStatementRequest", ld(1, sql.encode())))
-        result = fields(fields(next(iter(c.raw.do_action(action))).body.to_pybytes())[2])
+        result = dict(c.fsql.fields(dict(c.fsql.fields(next(iter(c.raw.do_action(action))).body.to_pybytes()))[2]))
         self.handle = result[1]
         self.params = pa.ipc.read_schema(pa.py_buffer(result[3]))
 
@@ -356,7 +328,7 @@ class RawPrepared:
         writer.done_writing()
         answer = reader.read()
         writer.close()
-        handle = fields(answer.to_pybytes()).get(1, self.handle) if answer is not None else self.handle
+        handle = dict(self.c.fsql.fields(answer.to_pybytes())).get(1, self.handle) if answer is not None else self.handle
         return self.c.fetch_all(self.descriptor(handle))
 
 

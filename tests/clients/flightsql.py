@@ -34,6 +34,36 @@ def varint(value: int) -> bytes:
             return bytes(out)
 
 
+def fields(buf: bytes) -> list[tuple[int, object]]:
+    """A protobuf message's (field, value) pairs: varints as int, fixed64 as bytes, others bytes."""
+    out, i = [], 0
+    while i < len(buf):
+        key, i = read_varint(buf, i)
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = read_varint(buf, i)
+        elif wire == 1:
+            value, i = buf[i : i + 8], i + 8
+        elif wire == 2:
+            length, i = read_varint(buf, i)
+            value, i = buf[i : i + length], i + length
+        else:
+            raise ValueError(f"wire type {wire} not expected")
+        out.append((field, value))
+    return out
+
+
+def read_varint(buf: bytes, i: int) -> tuple[int, int]:
+    shift = result = 0
+    while True:
+        byte = buf[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, i
+
+
 def length_delimited(field: int, payload: bytes) -> bytes:
     """A wire-type-2 field: tag, length, bytes."""
     return varint(field << 3 | 2) + varint(len(payload)) + payload

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.flight as flight
 import pytest
 
-from flightsql import any_message, fetch, length_delimited, varint
+from flightsql import any_message, fetch, fields, length_delimited, varint
 
 COOKIE_MIDDLEWARE = {"adbc.flight.sql.rpc.with_cookie_middleware": "true"}
 LONG_QUERY = "SELECT count(*) FROM (SELECT generate_series(1::bigint, 1000000000000::bigint)) s"
@@ -83,36 +83,6 @@ def set_request(options: dict) -> bytes:
         for k, v in options.items()
     )
     return entries
-
-
-def fields(buf: bytes) -> list[tuple[int, object]]:
-    """A protobuf message's (field, value) pairs: varints as int, fixed64 as bytes, others bytes."""
-    out, i = [], 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, i = _varint(buf, i)
-        elif wire == 1:
-            value, i = buf[i : i + 8], i + 8
-        elif wire == 2:
-            length, i = _varint(buf, i)
-            value, i = buf[i : i + length], i + length
-        else:
-            raise AssertionError(f"wire type {wire}")
-        out.append((field, value))
-    return out
-
-
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = result = 0
-    while True:
-        byte = buf[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, i
 
 
 def _map(body: bytes) -> dict[str, bytes]:
