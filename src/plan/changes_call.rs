@@ -10,7 +10,9 @@
 //! the cursor (by position or as `cursor => …`) and `create => 'true'`.
 
 use crate::plan::PlanError;
-use crate::plan::incremental_call::{call_of, literal, strip_word};
+use crate::plan::incremental_call::{
+    AfterArgument, after_argument, call_of, literal, nothing_after, strip_word,
+};
 use crate::plan::request::{ExtractionMode, ExtractionRequest};
 
 /// The table function's name.
@@ -58,18 +60,15 @@ pub fn changes_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanError> {
             positional.push(arg);
             rest = after;
         }
-        rest = rest.trim_start();
-        if let Some(after) = rest.strip_prefix(',') {
-            rest = after;
-        } else {
-            rest = rest.strip_prefix(')').ok_or_else(usage)?;
-            break;
+        match after_argument(rest).ok_or_else(usage)? {
+            AfterArgument::Next(after) => rest = after,
+            AfterArgument::End(after) => {
+                rest = after;
+                break;
+            }
         }
     }
-    if !rest
-        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
-        .is_empty()
-    {
+    if !nothing_after(rest) {
         return Err(usage());
     }
     let (entity, slot) = match positional.as_slice() {

@@ -42,18 +42,15 @@ pub fn incremental_call(sql: &str) -> Result<Option<ExtractionRequest>, PlanErro
         rest = rest.trim_start();
         let (arg, after) = literal(rest).ok_or_else(usage)?;
         args.push(arg);
-        rest = after.trim_start();
-        if let Some(after) = rest.strip_prefix(',') {
-            rest = after;
-        } else {
-            rest = rest.strip_prefix(')').ok_or_else(usage)?;
-            break;
+        match after_argument(after).ok_or_else(usage)? {
+            AfterArgument::Next(after) => rest = after,
+            AfterArgument::End(after) => {
+                rest = after;
+                break;
+            }
         }
     }
-    if !rest
-        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
-        .is_empty()
-    {
+    if !nothing_after(rest) {
         return Err(usage());
     }
     let (entity, field, cursor) = match args.as_slice() {
@@ -82,6 +79,30 @@ pub(crate) fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
             .next()
             .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
     (head.eq_ignore_ascii_case(word) && boundary).then_some(rest)
+}
+
+/// What follows an argument of a call: another argument, or the end of the call.
+pub(crate) enum AfterArgument<'a> {
+    /// A comma: the text after it.
+    Next(&'a str),
+    /// The closing parenthesis: the text after it.
+    End(&'a str),
+}
+
+/// The separator after an argument (`,` or `)`, after any whitespace), or `None` for anything
+/// else.
+pub(crate) fn after_argument(text: &str) -> Option<AfterArgument<'_>> {
+    let text = text.trim_start();
+    match text.strip_prefix(',') {
+        Some(after) => Some(AfterArgument::Next(after)),
+        None => text.strip_prefix(')').map(AfterArgument::End),
+    }
+}
+
+/// Whether only semicolons and whitespace follow a call.
+pub(crate) fn nothing_after(text: &str) -> bool {
+    text.trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+        .is_empty()
 }
 
 /// A `'…'` literal (`''` is a quote) or `NULL`, and what follows it.
