@@ -240,24 +240,21 @@ async fn reads_survive_terminated_backends() {
     let count = |batches: Vec<RecordBatch>| batches.iter().map(|b| b.num_rows()).sum::<usize>();
     for round in 0..3 {
         for _ in 0..4 {
-            let info = client
-                .execute("SELECT a.id FROM t a JOIN t b USING (id)".into(), None)
-                .await
-                .unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert_eq!(
-                count(read_all(&mut client, &info).await),
-                10,
-                "round {round}"
-            );
-            let info = client
-                .execute("SELECT id FROM t".into(), None)
-                .await
-                .unwrap_or_else(|e| panic!("round {round}: {e}"));
-            assert_eq!(
-                count(read_all(&mut client, &info).await),
-                10,
-                "round {round}"
-            );
+            // Client SQL (the extended protocol) and a planned scan (COPY).
+            for sql in [
+                "SELECT a.id FROM t a JOIN t b USING (id)",
+                "SELECT id FROM t",
+            ] {
+                let info = client
+                    .execute(sql.into(), None)
+                    .await
+                    .unwrap_or_else(|e| panic!("round {round}, {sql}: {e}"));
+                assert_eq!(
+                    count(read_all(&mut client, &info).await),
+                    10,
+                    "round {round}, {sql}"
+                );
+            }
         }
         let terminated: i64 = admin
             .query_one(
