@@ -117,20 +117,25 @@ impl<'a> FromSql<'a> for RawField<'a> {
     }
 }
 
-/// Appends `row`'s fields to `decoder`.
+/// Appends `row`'s fields to `decoder`, straight from the row (nothing allocated per row).
 pub fn push_row(decoder: &mut CopyDecoder, row: &Row) -> Result<(), CopyError> {
-    let mut fields = Vec::with_capacity(row.len());
-    for index in 0..row.len() {
-        let field = row
-            .try_get::<_, Option<RawField>>(index)
-            .map_err(|err| CopyError::Value {
-                column: row.columns()[index].name().to_string(),
-                row: decoder.rows_decoded() + 1,
-                problem: err.to_string(),
-            })?;
-        fields.push(field.map(|f| f.0));
+    let mut failed = None;
+    let fields = (0..row.len()).map(|index| match row.try_get::<_, Option<RawField>>(index) {
+        Ok(field) => field.map(|f| f.0),
+        Err(err) => {
+            failed.get_or_insert((index, err.to_string()));
+            None
+        }
+    });
+    let pushed = decoder.push_row(fields);
+    match failed {
+        Some((index, problem)) => Err(CopyError::Value {
+            column: row.columns()[index].name().to_string(),
+            row: decoder.rows_decoded(),
+            problem,
+        }),
+        None => pushed,
     }
-    decoder.push_row(fields.into_iter())
 }
 
 #[cfg(test)]
