@@ -1,10 +1,13 @@
 // The Go client: the latency benchmark's prepared point query through arrow-go's flightsql
 // client (pure Go, no cgo): prepared once, then per execution a new id bound (DoPut),
 // executed (GetFlightInfo) and fetched (DoGet) - the three calls ADBC Flight SQL makes.
-// Prints one JSON object: every sample's latency and the process's CPU per execution.
+// Prints one JSON object: every sample's latency and the process's CPU per execution. With
+// -steps it executes once per line read from stdin instead, so that bench/latency.py can
+// interleave it with the direct driver as it does every other row.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -48,6 +51,8 @@ func runGoClient(args []string) error {
 	warmup := fs.Int("warmup", 5, "unmeasured executions first")
 	ids := fs.Int64("ids", 100000, "ids are random in 1..ids")
 	sql := fs.String("sql", "SELECT id, name, amount FROM public.lat WHERE id = ?", "the prepared statement")
+	steps := fs.Bool("steps", false, "per stdin line `x` execute once and answer its latency in nanoseconds;"+
+		" per line `cpu` answer this process's CPU in nanoseconds (no -n, no warm-up)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +76,9 @@ func runGoClient(args []string) error {
 	}
 	rng := rand.New(rand.NewSource(42))
 	exec := func() (time.Duration, error) { return executeOnce(ctx, cl, prep, params, 1+rng.Int63n(*ids)) }
+	if *steps {
+		return runSteps(exec)
+	}
 	for i := 0; i < *warmup; i++ {
 		if _, err := exec(); err != nil {
 			return err
@@ -96,6 +104,30 @@ func runGoClient(args []string) error {
 		CPUMsPerOp:  float64(cpu) / float64(time.Millisecond) / float64(*n),
 		WallMsPerOp: float64(wall) / float64(time.Millisecond) / float64(*n),
 	})
+}
+
+// runSteps answers stdin line by line (see -steps) until stdin ends.
+func runSteps(exec func() (time.Duration, error)) error {
+	in := bufio.NewScanner(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	for in.Scan() {
+		switch in.Text() {
+		case "x":
+			d, err := exec()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(out, d.Nanoseconds())
+		case "cpu":
+			fmt.Fprintln(out, processCPU().Nanoseconds())
+		default:
+			return fmt.Errorf("-steps: unknown line %q (x or cpu)", in.Text())
+		}
+		if err := out.Flush(); err != nil {
+			return err
+		}
+	}
+	return in.Err()
 }
 
 // executeOnce binds id, executes and fetches; the clock covers the three calls, as
