@@ -757,15 +757,19 @@ def floor_rows(args, floor: Floor, sizes: dict, wanted: set[str], rows: list[Row
             rows.append(time_row(row, n, lambda: point_query(raw, "", rng), lambda: point_query(pcur, psql, rng),
                                  null)); log_row(row)
         if "floor_literal" in wanted:
+            lcur_f, lcur_p = c.fconn.cursor(), c.pconn.cursor()
             row = Row("client floor: the literal point query, ADBC (null server)",
                       "the literal row's ADBC code against the null server", key="floor_literal")
-            rows.append(time_row(row, n, lambda: literal_query(fcur, schema, rng),
-                                 lambda: literal_query(pcur, schema, rng), null)); log_row(row)
+            rows.append(time_row(row, n, lambda: literal_query(lcur_f, schema, rng),
+                                 lambda: literal_query(lcur_p, schema, rng), null)); log_row(row)
+            lcur_f.close(); lcur_p.close()
         if "floor_select1" in wanted:
+            scur_f, scur_p = c.fconn.cursor(), c.pconn.cursor()
             row = Row("client floor: SELECT 1, ADBC (null server)", "the SELECT 1 row's ADBC code against the null server",
                       key="floor_select1")
-            rows.append(time_row(row, n, lambda: execute_unprepared(fcur, "SELECT 1"),
-                                 lambda: execute_unprepared(pcur, "SELECT 1"), null)); log_row(row)
+            rows.append(time_row(row, n, lambda: execute_unprepared(scur_f, "SELECT 1"),
+                                 lambda: execute_unprepared(scur_p, "SELECT 1"), null)); log_row(row)
+            scur_f.close(); scur_p.close()
         if "floor_objects" in wanted:
             row = Row('client floor: adbc_get_objects(depth="tables"), ADBC (null server)',
                       "the objects row's ADBC code against the null server's 51 precomputed tables", key="floor_objects")
