@@ -40,18 +40,27 @@ func runNullServer(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	srv, err := newNullServer(memory.DefaultAllocator)
+	server, err := listenNullServer(*port)
 	if err != nil {
-		return err
-	}
-	server := flight.NewServerWithMiddleware(nil)
-	server.RegisterFlightService(flightsql.NewFlightServer(srv))
-	if err := server.Init(net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))); err != nil {
 		return err
 	}
 	server.SetShutdownOnSignals(syscall.SIGTERM, os.Interrupt)
 	fmt.Println(server.Addr().(*net.TCPAddr).Port)
 	return server.Serve()
+}
+
+// listenNullServer binds the null server on 127.0.0.1:port (0: any free port); Serve runs it.
+func listenNullServer(port int) (flight.Server, error) {
+	srv, err := newNullServer(memory.DefaultAllocator)
+	if err != nil {
+		return nil, err
+	}
+	server := flight.NewServerWithMiddleware(nil)
+	server.RegisterFlightService(flightsql.NewFlightServer(srv))
+	if err := server.Init(net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+		return nil, err
+	}
+	return server, nil
 }
 
 func newNullServer(mem memory.Allocator) (*nullServer, error) {
