@@ -8,6 +8,10 @@ the ratio pgflight / direct (> 1 means pgflight is slower), plus pgflight's own 
 operation, its PostgreSQL backends' CPU per operation and the statements pgflight sent to
 PostgreSQL per operation (from its /metrics).
 
+The client floor rows run the same client code against bench/floor's null Flight SQL server
+(precomputed answers, no work) and an arrow-go client (no cgo) against both servers, then say
+which of issue 19's targets any server can reach with each client (skipped without `go`).
+
 Data: `<schema>.lat` (100 000 rows, bigint primary key) and 50 more tables
 `<schema>.lat_meta_01..50` (primary keys, each with a foreign key) for the metadata rows, in a
 database `latency` of a throwaway cluster started the way bench/run.py does it (127.0.0.1 only;
