@@ -8,6 +8,10 @@ the ratio pgflight / direct (> 1 means pgflight is slower), plus pgflight's own 
 operation, its PostgreSQL backends' CPU per operation and the statements pgflight sent to
 PostgreSQL per operation (from its /metrics).
 
+The client floor rows run the same client code against bench/floor's null Flight SQL server
+(precomputed answers, no work) and an arrow-go client (no cgo) against both servers, then say
+which of issue 19's targets any server can reach with each client (skipped without `go`).
+
 Data: `<schema>.lat` (100 000 rows, bigint primary key) and 50 more tables
 `<schema>.lat_meta_01..50` (primary keys, each with a foreign key) for the metadata rows, in a
 database `latency` of a throwaway cluster started the way bench/run.py does it (127.0.0.1 only;
@@ -154,6 +158,7 @@ class Row:
     direct_client_cpu_ms: float | None = None  # the same, per direct operation
     statements: dict[str, float] = field(default_factory=dict)  # per operation, by kind
     note: str = ""
+    key: str = ""  # the --rows name, for the "what a server can reach" summary
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -166,9 +171,20 @@ def pct(xs: list[float], p: float) -> float:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
-def time_row(row: Row, n: int, flight_op, direct_op, server: ServerSide) -> Row:
+class ThisProcess:
+    """The flight side's client runs in this process: timed here, its CPU is this process's."""
+
+    last: float | None = None  # a client that times itself says here what its last operation took
+
+    @staticmethod
+    def cpu() -> float:
+        return time.process_time()
+
+
+def time_row(row: Row, n: int, flight_op, direct_op, server: ServerSide, client=ThisProcess) -> Row:
     """Warm-up, then n samples of each side, interleaved (the order alternates) so contention
-    from the rest of the machine hits both alike."""
+    from the rest of the machine hits both alike. `client` is where the flight side's client
+    runs (its CPU; its own clock when it keeps one, as the arrow-go client in a subprocess does)."""
     for _ in range(WARMUP):
         flight_op()
         if direct_op:
@@ -186,11 +202,12 @@ def time_row(row: Row, n: int, flight_op, direct_op, server: ServerSide) -> Row:
                 continue
             if side == "flight":
                 f0, p0 = server.cpu()
-                c0 = time.process_time()
+                c0 = client.cpu()
                 t0 = time.perf_counter()
                 op()
-                row.flight.append(time.perf_counter() - t0)
-                cpu_client[side] += time.process_time() - c0
+                took = time.perf_counter() - t0
+                row.flight.append(took if client.last is None else client.last)
+                cpu_client[side] += client.cpu() - c0
                 f1, p1 = server.cpu()
                 cpu_flight += f1 - f0
                 cpu_pg = None if (p0 is None or cpu_pg is None) else cpu_pg + p1 - p0
@@ -342,6 +359,17 @@ def point_query(cur, sql: str, rng: random.Random) -> None:
     fetch_one(cur)
 
 
+def literal_query(cur, schema: str, rng: random.Random) -> None:
+    """The point query with a literal id, without a prepare step."""
+    if execute_unprepared(cur, point_sql(schema, str(rng.randint(1, ROWS)))) != 1:
+        raise RuntimeError("literal: not one row")
+
+
+def objects_tables(conn, schema: str) -> None:
+    """adbc_get_objects(depth="tables") of the schema."""
+    conn.adbc_get_objects(depth="tables", db_schema_filter=schema).read_all()
+
+
 def concurrency_worker(conn, side: str, uri: str, sql: str, seed: int) -> None:
     """One client process: connect, prepare, then on command run point queries until a deadline."""
     rng = random.Random(seed)
@@ -428,11 +456,21 @@ def run_concurrent(side: str, uri: str, sql: str, clients: int, seconds: float,
 # ------------------------------------------------------------------------------------------
 
 
+# the client floor's rows (null server, arrow-go client): skipped when Go is missing
+FLOOR_ROWS = ("floor_prepared", "floor_prepared_raw", "floor_literal", "floor_select1", "floor_objects",
+              "floor_concurrent", "go_prepared", "go_floor")
 ROW_NAMES = ("prepared", "prepared_raw", "literal", "select1", "objects", "info", "doget", "incremental", "browse",
-             "objects_all", "executions", "concurrent")
+             "objects_all", "executions", "concurrent") + FLOOR_ROWS
 
 
-def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: str, dsn: str) -> tuple[list[Row], dict]:
+def log_row(row: Row) -> None:
+    print(f"  {row.name:<58} {'floor' if row.key.startswith(('floor', 'go_floor')) else 'pgflight'}"
+          f" p50 {pct(row.flight, 50) * 1e3:8.2f} ms"
+          + (f"  direct p50 {pct(row.direct, 50) * 1e3:7.2f} ms" if row.direct else ""), flush=True)
+
+
+def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: str, dsn: str,
+                floor: "Floor | None") -> tuple[list[Row], dict]:
     rng = random.Random(42)
     n = sizes["samples"]
     schema = args.schema
@@ -440,75 +478,45 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
     rows: list[Row] = []
     extra: dict = {}
 
-    def log(row: Row) -> None:
-        print(f"  {row.name:<58} pgflight p50 {pct(row.flight, 50) * 1e3:8.2f} ms"
-              + (f"  direct p50 {pct(row.direct, 50) * 1e3:7.2f} ms" if row.direct else ""), flush=True)
-
     fcur = c.fconn.cursor()
     pcur = c.pconn.cursor()
     try:
         if "prepared" in wanted:
             fsql, psql = point_sql(schema, "?"), point_sql(schema, "$1")
-
-            def f():
-                fcur.execute(fsql, (rng.randint(1, ROWS),))
-                fetch_one(fcur)
-
-            def d():
-                pcur.execute(psql, (rng.randint(1, ROWS),))
-                fetch_one(pcur)
-
             row = Row("SELECT id, name, amount FROM lat WHERE id = ? (prepared)",
-                      "ADBC: one cursor, prepared once, then bind + execute + fetch per sample")
-            rows.append(time_row(row, n, f, d, server)); log(row)
+                      "ADBC: one cursor, prepared once, then bind + execute + fetch per sample", key="prepared")
+            rows.append(time_row(row, n, lambda: point_query(fcur, fsql, rng), lambda: point_query(pcur, psql, rng),
+                                 server)); log_row(row)
 
         if "prepared_raw" in wanted:
             raw = c.prepare(point_sql(schema, "?"))
             psql = point_sql(schema, "$1")
-
-            def f():
-                if raw.execute(rng.randint(1, ROWS)) != 1:
-                    raise RuntimeError("prepared_raw: not one row")
-
-            def d():
-                pcur.execute(psql, (rng.randint(1, ROWS),))
-                fetch_one(pcur)
-
             row = Row("the same prepared, raw pyarrow.flight (Arrow C++ client)",
-                      "pyarrow.flight: DoPut of the parameter, GetFlightInfo, DoGet per sample")
-            rows.append(time_row(row, n, f, d, server)); log(row)
+                      "pyarrow.flight: DoPut of the parameter, GetFlightInfo, DoGet per sample", key="prepared_raw")
+            rows.append(time_row(row, n, lambda: point_query(raw, "", rng), lambda: point_query(pcur, psql, rng),
+                                 server)); log_row(row)
 
         if "literal" in wanted:
             lcur_f, lcur_p = c.fconn.cursor(), c.pconn.cursor()
-
-            def f():
-                if execute_unprepared(lcur_f, point_sql(schema, str(rng.randint(1, ROWS)))) != 1:
-                    raise RuntimeError("literal: not one row")
-
-            def d():
-                if execute_unprepared(lcur_p, point_sql(schema, str(rng.randint(1, ROWS)))) != 1:
-                    raise RuntimeError("literal: not one row")
-
             row = Row("the same with a literal id (not prepared)",
-                      "ADBC statement execute_query, no prepare; Flight SQL CommandStatementQuery")
-            rows.append(time_row(row, n, f, d, server)); log(row)
+                      "ADBC statement execute_query, no prepare; Flight SQL CommandStatementQuery", key="literal")
+            rows.append(time_row(row, n, lambda: literal_query(lcur_f, schema, rng),
+                                 lambda: literal_query(lcur_p, schema, rng), server)); log_row(row)
             lcur_f.close(); lcur_p.close()
 
         if "select1" in wanted:
             scur_f, scur_p = c.fconn.cursor(), c.pconn.cursor()
-            row = Row("SELECT 1", "ADBC statement execute_query, no prepare")
+            row = Row("SELECT 1", "ADBC statement execute_query, no prepare", key="select1")
             rows.append(time_row(row, n, lambda: execute_unprepared(scur_f, "SELECT 1"),
-                                 lambda: execute_unprepared(scur_p, "SELECT 1"), server)); log(row)
+                                 lambda: execute_unprepared(scur_p, "SELECT 1"), server)); log_row(row)
             scur_f.close(); scur_p.close()
 
         if "objects" in wanted:
             row = Row(f'adbc_get_objects(depth="tables") on {META_TABLES + 1} tables',
-                      f"db_schema_filter={schema!r} on both sides (ADBC PostgreSQL would list pg_catalog too)")
-            rows.append(time_row(
-                row, n,
-                lambda: c.fconn.adbc_get_objects(depth="tables", db_schema_filter=schema).read_all(),
-                lambda: c.pconn.adbc_get_objects(depth="tables", db_schema_filter=schema).read_all(),
-                server)); log(row)
+                      f"db_schema_filter={schema!r} on both sides (ADBC PostgreSQL would list pg_catalog too)",
+                      key="objects")
+            rows.append(time_row(row, n, lambda: objects_tables(c.fconn, schema), lambda: objects_tables(c.pconn, schema),
+                                 server)); log_row(row)
 
         planned = c.statement_query(point_sql(schema, "42"))
         if "info" in wanted:
@@ -517,7 +525,7 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
 
             row = Row("GetFlightInfo alone, one-row planned query (raw Flight SQL)",
                       "pyarrow.flight: CommandStatementQuery with a literal id, no DoGet")
-            rows.append(time_row(row, n, f, None, server)); log(row)
+            rows.append(time_row(row, n, f, None, server)); log_row(row)
 
         if "doget" in wanted:
             info = c.raw.get_flight_info(planned)
@@ -529,7 +537,7 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
 
             row = Row("DoGet alone for that ticket (raw Flight SQL)",
                       "pyarrow.flight: the same ticket fetched again and again")
-            rows.append(time_row(row, n, f, None, server)); log(row)
+            rows.append(time_row(row, n, f, None, server)); log_row(row)
 
         if "incremental" in wanted:
             request = json.dumps({"mode": {"incremental": {"entity": f"{schema}.lat", "cursorField": "id",
@@ -542,7 +550,7 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
 
             row = Row("1-row incremental extraction (GetFlightInfo + DoGet)",
                       f"the seed's JSON request, cursorField id, cursor {ROWS - 1}")
-            rows.append(time_row(row, n, f, None, server)); log(row)
+            rows.append(time_row(row, n, f, None, server)); log_row(row)
 
         if "browse" in wanted:
             tables_cmd = c.get_tables("lat\\_meta\\_%", include_schema=True)
@@ -566,14 +574,14 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
                 Row("GetImportedKeys, one table (raw)", "a random lat_meta_NN"),
             ]
             for row, op in zip(parts, (gt, pk, fk)):
-                rows.append(time_row(row, n, op, None, server)); log(row)
+                rows.append(time_row(row, n, op, None, server)); log_row(row)
 
             def browse():
                 gt(); pk(); fk()
 
             row = Row("JDBC-style browse: the three calls above in a row",
                       "the three calls above in a row (each GetFlightInfo + DoGet)")
-            rows.append(time_row(row, n, browse, None, server)); log(row)
+            rows.append(time_row(row, n, browse, None, server)); log_row(row)
 
         if "objects_all" in wanted:
             row = Row('adbc_get_objects(depth="all") (tables and columns)',
@@ -582,7 +590,7 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
                 row, max(5, n // 4),
                 lambda: c.fconn.adbc_get_objects(depth="all", db_schema_filter=schema).read_all(),
                 lambda: c.pconn.adbc_get_objects(depth="all", db_schema_filter=schema).read_all(),
-                server)); log(row)
+                server)); log_row(row)
 
         if "executions" in wanted:
             k = sizes["executions"]
@@ -613,7 +621,7 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
                       "one prepare, then bind + execute + fetch with a new id each time; totals below",
                       flight=totals["flight"][1], direct=totals["direct"][1],
                       flight_cpu_ms=extra_cpu, pg_cpu_ms=extra_pg, statements=extra_st)
-            rows.append(row); log(row)
+            rows.append(row); log_row(row)
             extra["executions"] = {"count": k, "flight_total_s": totals["flight"][0],
                                    "direct_total_s": totals["direct"][0]}
             print(f"    total: pgflight {totals['flight'][0]:.2f}s, direct {totals['direct'][0]:.2f}s", flush=True)
@@ -622,20 +630,179 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
 
     if "concurrent" in wanted:
         secs = sizes["seconds"]
-        res = {}
-        for side, uri, sql in (("flight", flight_uri, point_sql(schema, "?")),
-                               ("flight_raw", flight_uri, point_sql(schema, "?")),
-                               ("direct", dsn, point_sql(schema, "$1"))):
-            print(f"  {CLIENTS} client processes, {side}, {secs:.0f}s ...", end=" ", flush=True)
-            qps, lat, client_cores, (pgflight_cores, busy_cores) = run_concurrent(
-                side, uri, sql, CLIENTS, secs, lambda: [server.cpu()[0], throughput.system_busy()])
-            res[side] = {"qps": qps, "p50_ms": pct(lat, 50) * 1e3, "p95_ms": pct(lat, 95) * 1e3, "queries": len(lat),
-                         "client_cores": client_cores, "machine_busy_cores": busy_cores}
-            if side != "direct":
-                res[side]["pgflight_cores"] = pgflight_cores
-            print(f"{qps:,.0f} queries/s", flush=True)
+        res = {side: concurrent_side(side, uri, sql, secs, server, "pgflight_cores" if side != "direct" else None,
+                                     "direct" if side == "direct" else "pgflight")
+               for side, uri, sql in (("flight", flight_uri, point_sql(schema, "?")),
+                                      ("flight_raw", flight_uri, point_sql(schema, "?")),
+                                      ("direct", dsn, point_sql(schema, "$1")))}
         extra["concurrent"] = {"clients": CLIENTS, "seconds": secs, **res}
+    if floor:
+        floor_rows(args, floor, sizes, wanted, rows, extra, dsn)
     return rows, extra
+
+
+def concurrent_side(side: str, uri: str, sql: str, secs: float, server: ServerSide, server_key: str | None,
+                    target: str) -> dict:
+    """One side of a 16-client row; `server_key` names the server's CPU in cores (None: not reported)."""
+    print(f"  {CLIENTS} client processes, {side} to {target}, {secs:.0f}s ...", end=" ", flush=True)
+    qps, lat, client_cores, (server_cores, busy_cores) = run_concurrent(
+        side, uri, sql, CLIENTS, secs, lambda: [server.cpu()[0], throughput.system_busy()])
+    res = {"qps": qps, "p50_ms": pct(lat, 50) * 1e3, "p95_ms": pct(lat, 95) * 1e3, "queries": len(lat),
+           "client_cores": client_cores, "machine_busy_cores": busy_cores}
+    if server_key:
+        res[server_key] = server_cores
+    print(f"{qps:,.0f} queries/s", flush=True)
+    return res
+
+
+# ------------------------------------------------------------------------------------------
+# The client floor: the same clients against a server that does no work (bench/floor)
+# ------------------------------------------------------------------------------------------
+
+FLOOR_DIR = Path(__file__).resolve().parent / "floor"
+
+
+def build_floor(workdir: Path) -> Path | None:
+    """`go build` of bench/floor (the null server and the arrow-go client) into the temp dir;
+    None, said why, when Go is missing or the build fails: the floor rows are then skipped."""
+    go = shutil.which("go")
+    if not go:
+        print("latency: no `go` on PATH: skipping the client floor and arrow-go rows"
+              " (bench/floor is a Go module; see tests/go/go.mod for the version)", flush=True)
+        return None
+    out = workdir / "floor"
+    print("latency: go build bench/floor ...", end=" ", flush=True)
+    t0 = time.monotonic()
+    built = subprocess.run([go, "build", "-o", str(out), "."], cwd=FLOOR_DIR, capture_output=True, text=True)
+    if built.returncode != 0:
+        print(f"failed, skipping the client floor and arrow-go rows:\n{built.stderr[-3000:]}", flush=True)
+        return None
+    print(f"{time.monotonic() - t0:.1f}s", flush=True)
+    return out
+
+
+class NullServer:
+    """`floor nullserver`: a Flight SQL server answering every call from precomputed results."""
+
+    def __init__(self, tool: Path, workdir: Path):
+        logpath = workdir / "nullserver.log"
+        with open(logpath, "ab") as log:
+            self.proc = subprocess.Popen([str(tool), "nullserver"], stdout=subprocess.PIPE, stderr=log, cwd=workdir,
+                                         start_new_session=True, preexec_fn=throughput._die_with_parent)
+        throughput._CLEANUPS.append(lambda: throughput.stop_process(self.proc, "null server"))
+        port = self.proc.stdout.readline().strip()  # printed once it listens
+        if not port.isdigit():
+            sys.exit(f"latency: the null server did not start:\n{logpath.read_text()[-3000:]}")
+        self.addr = f"127.0.0.1:{int(port)}"
+        print(f"latency: null Flight SQL server pid {self.proc.pid} on {self.addr}", flush=True)
+
+
+@dataclass
+class Floor:
+    tool: Path  # the bench/floor binary
+    null: NullServer
+    clients: Clients  # ADBC Flight SQL and pyarrow.flight to the null server, ADBC PostgreSQL direct
+    side: ServerSide  # the null server's CPU
+    pgflight_addr: str  # for the arrow-go client against pgflight
+    pgflight_side: ServerSide
+
+
+class GoClient:
+    """`floor goclient -steps` against a Flight SQL server: the prepared point query through
+    arrow-go (no cgo), executed once per request; it times each execution itself (the pipe
+    round trip to this process is outside its clock) and answers its own CPU."""
+
+    def __init__(self, tool: Path, addr: str, schema: str):
+        self.proc = subprocess.Popen([str(tool), "goclient", "-steps", "-addr", addr, "-ids", str(ROWS),
+                                      "-sql", point_sql(schema, "?")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, preexec_fn=throughput._die_with_parent)
+        self.last: float | None = None
+
+    def _ask(self, line: str) -> int:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline()
+        if not answer.strip().isdigit():
+            self.proc.wait(timeout=10)
+            raise RuntimeError(f"floor goclient exited with {self.proc.returncode} (its error is above)")
+        return int(answer)
+
+    def execute(self) -> None:
+        self.last = self._ask("x") / 1e9
+
+    def cpu(self) -> float:
+        return self._ask("cpu") / 1e9
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.proc.stdin.close()
+        throughput.stop_process(self.proc, "floor goclient", timeout=10)
+
+
+def floor_rows(args, floor: Floor, sizes: dict, wanted: set[str], rows: list[Row], extra: dict, dsn: str) -> None:
+    """The floor rows: the pgflight rows' client code against the null server (ratio = floor /
+    direct), and the arrow-go client against pgflight and the null server."""
+    rng = random.Random(4242)
+    n = sizes["samples"]
+    schema = args.schema
+    c, null = floor.clients, floor.side
+    fsql, psql = point_sql(schema, "?"), point_sql(schema, "$1")
+    fcur, pcur = c.fconn.cursor(), c.pconn.cursor()
+    try:
+        if "floor_prepared" in wanted:
+            row = Row("client floor: the prepared point query, ADBC (null server)",
+                      "the prepared row's ADBC code against the null server", key="floor_prepared")
+            rows.append(time_row(row, n, lambda: point_query(fcur, fsql, rng), lambda: point_query(pcur, psql, rng),
+                                 null)); log_row(row)
+        if "floor_prepared_raw" in wanted:
+            raw = c.prepare(fsql)
+            row = Row("client floor: the same, raw pyarrow.flight (null server)",
+                      "the prepared_raw row's pyarrow.flight code against the null server", key="floor_prepared_raw")
+            rows.append(time_row(row, n, lambda: point_query(raw, "", rng), lambda: point_query(pcur, psql, rng),
+                                 null)); log_row(row)
+        if "floor_literal" in wanted:
+            lcur_f, lcur_p = c.fconn.cursor(), c.pconn.cursor()
+            row = Row("client floor: the literal point query, ADBC (null server)",
+                      "the literal row's ADBC code against the null server", key="floor_literal")
+            rows.append(time_row(row, n, lambda: literal_query(lcur_f, schema, rng),
+                                 lambda: literal_query(lcur_p, schema, rng), null)); log_row(row)
+            lcur_f.close(); lcur_p.close()
+        if "floor_select1" in wanted:
+            scur_f, scur_p = c.fconn.cursor(), c.pconn.cursor()
+            row = Row("client floor: SELECT 1, ADBC (null server)", "the SELECT 1 row's ADBC code against the null server",
+                      key="floor_select1")
+            rows.append(time_row(row, n, lambda: execute_unprepared(scur_f, "SELECT 1"),
+                                 lambda: execute_unprepared(scur_p, "SELECT 1"), null)); log_row(row)
+            scur_f.close(); scur_p.close()
+        if "floor_objects" in wanted:
+            row = Row('client floor: adbc_get_objects(depth="tables"), ADBC (null server)',
+                      "the objects row's ADBC code against the null server's 51 precomputed tables", key="floor_objects")
+            rows.append(time_row(row, n, lambda: objects_tables(c.fconn, schema), lambda: objects_tables(c.pconn, schema),
+                                 null)); log_row(row)
+        for key, name, addr, side in (("go_prepared", "arrow-go client (no cgo): the prepared point query, pgflight",
+                                       floor.pgflight_addr, floor.pgflight_side),
+                                      ("go_floor", "client floor: the same arrow-go client (null server)",
+                                       floor.null.addr, null)):
+            if key in wanted:
+                row = Row(name, "floor goclient: arrow-go flightsql, prepared once, DoPut + GetFlightInfo + DoGet",
+                          key=key)
+                go = GoClient(floor.tool, addr, schema)
+                try:
+                    rows.append(time_row(row, n, go.execute, lambda: point_query(pcur, psql, rng), side, client=go))
+                finally:
+                    go.close()
+                log_row(row)
+    finally:
+        fcur.close(); pcur.close()
+
+    if "floor_concurrent" in wanted:
+        secs = sizes["seconds"]
+        uri = f"grpc://{floor.null.addr}"
+        res = {side: concurrent_side(side, uri, fsql, secs, null, "null_server_cores", "the null server")
+               for side in ("flight", "flight_raw")}
+        measured = extra.get("concurrent", {}).get("direct")
+        res["direct"] = measured or concurrent_side("direct", dsn, psql, secs, null, None, "direct")
+        extra["floor_concurrent"] = {"clients": CLIENTS, "seconds": secs, **res}
 
 
 # ------------------------------------------------------------------------------------------
@@ -678,16 +845,9 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
                      f" ({e['direct_total_s'] / e['count'] * 1e3:.2f} ms each),"
                      f" ratio {e['flight_total_s'] / e['direct_total_s']:.1f}x")
     if "concurrent" in extra:
-        cc = extra["concurrent"]
-        f, r, d = cc["flight"], cc["flight_raw"], cc["direct"]
-        lines.append(f"  {cc['clients']} client processes, prepared point queries for {cc['seconds']:.0f} s each side:"
-                     f" pgflight/direct = {f['qps'] / d['qps']:.2f}x queries per second with ADBC Flight SQL,"
-                     f" {r['qps'] / d['qps']:.2f}x with pyarrow.flight")
-        for label, x in (("ADBC", f), ("pyarrow", r), ("direct", d)):
-            server_cpu = f", pgflight {x['pgflight_cores']:.2f}" if "pgflight_cores" in x else ""
-            lines.append(f"    {label:<8} {x['qps']:8,.0f} queries/s  p50 {x['p50_ms']:7.1f} ms  p95 {x['p95_ms']:7.1f} ms"
-                         f"  cpu cores: clients {x['client_cores']:.2f}{server_cpu}, whole machine"
-                         f" {x['machine_busy_cores']:.2f} of {os.cpu_count()}")
+        lines += concurrent_lines(extra["concurrent"], "pgflight", "pgflight_cores")
+    if "floor_concurrent" in extra:
+        lines += concurrent_lines(extra["floor_concurrent"], "null server", "null_server_cores")
     if extra.get("top_statements"):
         lines.append("  pgflight's statements during the prepared executions (calls, pg_stat_statements):")
         for calls, q in extra["top_statements"]:
@@ -697,8 +857,78 @@ def report(rows: list[Row], extra: dict, n: int) -> tuple[str, dict]:
                  " samples); client cpu = CPU of this benchmark process (the client driver and Python) per"
                  " operation, pgflight's side and direct's side; statements = pg_stat_statements calls by pgflight's role per operation, by"
                  " first word (Parse/Describe-only round trips are not calls).")
+    if any(r.key.startswith(("floor", "go_")) for r in rows) or "floor_concurrent" in extra:
+        lines.append("  client floor rows: the same client code against bench/floor's null server (precomputed answers,"
+                     " no work), so their 'pgflight' columns are the null server's and their ratio is floor / direct;"
+                     " arrow-go rows: `floor goclient` (Go, no cgo), its own CPU in the client cpu column.")
+        reach, summary["reach"] = reach_summary(rows, extra)
+        lines += reach
     summary.update(extra)
     return "\n".join(lines), summary
+
+
+def concurrent_lines(cc: dict, server: str, server_key: str) -> list[str]:
+    f, r, d = cc["flight"], cc["flight_raw"], cc["direct"]
+    lines = [f"  {cc['clients']} client processes, prepared point queries for {cc['seconds']:.0f} s each side:"
+             f" {server}/direct = {f['qps'] / d['qps']:.2f}x queries per second with ADBC Flight SQL,"
+             f" {r['qps'] / d['qps']:.2f}x with pyarrow.flight"]
+    for label, x in (("ADBC", f), ("pyarrow", r), ("direct", d)):
+        server_cpu = f", {server} {x[server_key]:.2f}" if server_key in x else ""
+        lines.append(f"    {label:<8} {x['qps']:8,.0f} queries/s  p50 {x['p50_ms']:7.1f} ms  p95 {x['p95_ms']:7.1f} ms"
+                     f"  cpu cores: clients {x['client_cores']:.2f}{server_cpu}, whole machine"
+                     f" {x['machine_busy_cores']:.2f} of {os.cpu_count()}")
+    return lines
+
+
+# Issue 19's latency targets: (what, percentile, at most this many times direct, [(client, floor row, pgflight row)])
+PREPARED_CLIENTS = [("ADBC Flight SQL", "floor_prepared", "prepared"),
+                    ("pyarrow.flight", "floor_prepared_raw", "prepared_raw"),
+                    ("arrow-go (no cgo)", "go_floor", "go_prepared")]
+LATENCY_TARGETS = [("prepared point query p50 <= 2x direct", 50, 2.0, PREPARED_CLIENTS),
+                   ("prepared point query p95 <= 3x direct", 95, 3.0, PREPARED_CLIENTS),
+                   ('adbc_get_objects(depth="tables") p50 <= 2x direct', 50, 2.0,
+                    [("ADBC Flight SQL", "floor_objects", "objects")])]
+QPS_TARGET = 0.5  # 16 clients: at least half of direct's queries per second
+
+
+def reach_summary(rows: list[Row], extra: dict) -> tuple[list[str], list[dict]]:
+    """For each target of issue 19 and each client, the best any server could do with that
+    client (the null server's figure against direct, measured in the same row) and, when the
+    pgflight row ran too, where pgflight is."""
+    by_key = {r.key: r for r in rows if r.key}
+    lines = ["", "what a server can reach (issue 19's targets; floor = the null server with the same client,"
+                 " budget = what a server may add to the floor and still meet the target):"]
+    out = []
+    for what, p, limit, clients in LATENCY_TARGETS:
+        measured = [(client, by_key[fk], pk) for client, fk, pk in clients if fk in by_key and by_key[fk].direct]
+        if measured:
+            lines.append(f"  {what}:")
+        for client, fl, pgflight_key in measured:
+            f, d = pct(fl.flight, p) * 1e3, pct(fl.direct, p) * 1e3
+            budget = limit * d - f
+            verdict = (f"reachable: a server may add {budget:.2f} ms" if budget > 0
+                       else f"OUT OF REACH: the client alone is {f / d:.2f}x")
+            pg = by_key.get(pgflight_key)
+            pgr = pct(pg.flight, p) / pct(pg.direct, p) if pg and pg.direct else None
+            now = f"; pgflight {pgr:.2f}x" if pgr is not None else ""
+            lines.append(f"    {client:<18} floor p{p} {f:6.2f} ms vs direct {d:6.2f} ms = {f / d:5.2f}x"
+                         f" (target {limit:.0f}x = {limit * d:.2f} ms): {verdict}{now}")
+            out.append({"target": what, "client": client, "floor_ms": f, "direct_ms": d, "floor_ratio": f / d,
+                        "budget_ms": budget, "pgflight_ratio": pgr})
+    fc = extra.get("floor_concurrent")
+    if fc:
+        cc = extra.get("concurrent")
+        lines.append(f"  {fc['clients']} clients >= {QPS_TARGET}x direct's queries per second:")
+        for client, side in (("ADBC Flight SQL", "flight"), ("pyarrow.flight", "flight_raw")):
+            ratio = fc[side]["qps"] / fc["direct"]["qps"]
+            verdict = "reachable" if ratio >= QPS_TARGET else "OUT OF REACH"
+            pgr = cc[side]["qps"] / cc["direct"]["qps"] if cc else None
+            now = f"; pgflight {pgr:.2f}x" if pgr is not None else ""
+            lines.append(f"    {client:<18} floor {fc[side]['qps']:7,.0f} q/s vs direct {fc['direct']['qps']:7,.0f} q/s"
+                         f" = {ratio:5.2f}x: {verdict}{now}")
+            out.append({"target": f"{fc['clients']} clients qps", "client": client, "floor_ratio": ratio,
+                        "pgflight_ratio": pgr})
+    return lines, out
 
 
 # ------------------------------------------------------------------------------------------
@@ -765,6 +995,21 @@ def main(argv=None) -> int:
         for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(s, signal.SIG_IGN)
         throughput._run_cleanups()
+
+
+def start_floor(args, workdir: Path, dsn: str, server: ServerSide, pgflight_port: int) -> Floor | None:
+    """Builds bench/floor and starts the null server when a floor row is wanted and Go is there."""
+    if not set(args.rows.split(",") if args.rows else ROW_NAMES) & set(FLOOR_ROWS):
+        return None
+    tool = build_floor(workdir)
+    if tool is None:
+        return None
+    null = NullServer(tool, workdir)
+    clients = Clients(f"grpc://{null.addr}", dsn, args.schema)
+    throughput._CLEANUPS.append(clients.close)
+    server.direct_backends.add(clients.direct_backend_pid())
+    return Floor(tool, null, clients, ServerSide(null.proc.pid, throughput.PgCpu(None), None),
+                 f"127.0.0.1:{pgflight_port}", server)
 
 
 def _main(args) -> int:
@@ -840,6 +1085,7 @@ def _main(args) -> int:
     throughput._CLEANUPS.append(clients.close)
     server = ServerSide(pgf.pid, pgcpu, admin)
     server.direct_backends.add(clients.direct_backend_pid())
+    floor = start_floor(args, workdir, dsn, server, pgf.port)
 
     if args.pause:
         print(f"latency: pids: bench {os.getpid()}, pgflight {pgf.pid}, postmaster {pgcpu.pid or '-'};"
@@ -849,7 +1095,7 @@ def _main(args) -> int:
           f" on {os.cpu_count()} CPUs", flush=True)
     perf = start_perf(args, pgf.pid, workdir) if args.perf else None
     t0 = time.monotonic()
-    rows, extra = measure_all(args, clients, server, sizes, flight_uri, dsn)
+    rows, extra = measure_all(args, clients, server, sizes, flight_uri, dsn, floor)
     if perf:
         throughput.stop_process(perf, "perf", signal.SIGINT, timeout=120)
         print(f"latency: profile of pgflight in {args.perf}: perf report -i {args.perf} --no-children"
