@@ -273,9 +273,12 @@ impl Planner {
     async fn explain(&self, command: &Command) -> Result<Vec<String>, PlanError> {
         let ctx = &self.ctx;
         match command {
-            Command::Statement { sql, .. } => Ok(self.statement(sql).await?.explain_lines(ctx)),
+            Command::Statement { sql, .. } => self.statement(sql).await?.explain_lines(ctx).await,
             Command::Described { statement, .. } => {
-                Ok(self.statement(&statement.sql).await?.explain_lines(ctx))
+                self.statement(&statement.sql)
+                    .await?
+                    .explain_lines(ctx)
+                    .await
             }
             Command::Explain(inner) => Box::pin(self.explain(inner)).await,
             Command::Extract(request) if changes_request(request).is_some() => {
@@ -395,7 +398,10 @@ impl Planner {
             Some(Body::Query(query)) => {
                 let planned = single::replan(&ctx, query, &query_id).await?;
                 let schema = planned.schema();
-                Ok((schema.clone(), with_schema(schema, planned.execute()?)))
+                Ok((
+                    schema.clone(),
+                    with_schema(schema, planned.execute().await?),
+                ))
             }
             Some(Body::Changes(read)) => {
                 let schema = with_cursor_metadata(

@@ -103,22 +103,22 @@ impl StatementPlan {
     }
 
     /// EXPLAIN's lines: the path taken and why, what went down, the SQL sent.
-    pub fn explain_lines(&self, ctx: &ReadContext) -> Vec<String> {
+    pub async fn explain_lines(&self, ctx: &ReadContext) -> Result<Vec<String>, PlanError> {
         match &self.route {
             Route::PassThrough { columns, reason } => {
                 let plans: Vec<_> = columns
                     .iter()
                     .map(|c| c.plan("", "", &ctx.options))
                     .collect();
-                vec![
+                Ok(vec![
                     "path: pass-through (PostgreSQL runs the statement verbatim in a read-only \
                      transaction)"
                         .to_string(),
                     format!("reason: {reason}"),
                     format!("sql sent: {}", statement_select(&self.sql, &plans).trim()),
-                ]
+                ])
             }
-            Route::Planned(planned, _) => planned.explain_lines(),
+            Route::Planned(planned, _) => planned.explain_lines().await,
         }
     }
 
