@@ -37,6 +37,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::pg::catalog_cache::Checked;
 use crate::pg::describe::{self, ParamType};
@@ -230,18 +231,19 @@ pub fn bound_statement(
     Ok(ReadPlan::read(Read::statement(statement), None))
 }
 
-/// Plans `sql` (placeholders numbered): decides its path and learns its exact result and
-/// parameter schemas, without running it.
+/// Plans `sql` (placeholders numbered; `parsed`: its statements, when the parser read them):
+/// decides its path and learns its exact result and parameter schemas, without running it.
 pub async fn plan(
     ctx: &ReadContext,
     sql: &str,
+    parsed: Option<Vec<Statement>>,
     checked: &[Checked],
 ) -> Result<StatementPlan, PlanError> {
     if has_parameters(sql) {
         let reason = PassReason("it has parameters (planned statements have none)".into());
         return pass_through(ctx, sql, reason).await;
     }
-    let reason = match single::plan(ctx, sql, checked).await? {
+    let reason = match single::plan(ctx, sql, parsed, checked).await? {
         (Ok(planned), relation) => {
             return Ok(StatementPlan {
                 schema: planned.schema(),

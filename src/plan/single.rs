@@ -13,6 +13,7 @@ use datafusion::logical_expr::expr::{Alias, InList, Like, ScalarFunction};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
 use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
 use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
@@ -184,10 +185,11 @@ impl PlannedScan {
 pub async fn plan(
     ctx: &ReadContext,
     sql: &str,
+    parsed: Option<Vec<SqlStatement>>,
     checked: &[Checked],
 ) -> Result<(Result<PlannedScan, PassReason>, Option<catalog::Relation>), PlanError> {
     let state = one_relation::state(ctx.batch_size);
-    let (statement, references) = match parse(&state, sql) {
+    let (statement, references) = match parse(&state, sql, parsed) {
         Ok(parsed) => parsed,
         Err(reason) => return Ok((Err(reason), None)),
     };
@@ -244,7 +246,7 @@ pub async fn replan(
         part: query.part,
     });
     let state = one_relation::state(ctx.batch_size);
-    let planned = match parse(&state, &query.sql) {
+    let planned = match parse(&state, &query.sql, None) {
         Err(reason) => Err(reason),
         Ok((statement, references)) => match references.as_slice() {
             [reference] => {
@@ -265,11 +267,24 @@ pub async fn replan(
     })
 }
 
-/// `sql` parsed by DataFusion (PostgreSQL dialect), with the relations it reads.
-fn parse(state: &SessionState, sql: &str) -> Result<(Statement, Vec<TableReference>), PassReason> {
-    let statement = state
-        .sql_to_statement(sql, &Dialect::PostgreSQL)
-        .map_err(|e| PassReason(format!("DataFusion does not parse it ({})", short(&e))))?;
+/// `sql` as DataFusion's statement (PostgreSQL dialect), with the relations it reads. One query
+/// the planner already parsed (`parsed`) is taken as it is: DataFusion's parser reads a query
+/// exactly as sqlparser does (it only reads some other statements its own way).
+fn parse(
+    state: &SessionState,
+    sql: &str,
+    parsed: Option<Vec<SqlStatement>>,
+) -> Result<(Statement, Vec<TableReference>), PassReason> {
+    let statement = match parsed {
+        Some(mut statements)
+            if statements.len() == 1 && matches!(statements[0], SqlStatement::Query(_)) =>
+        {
+            Statement::Statement(Box::new(statements.remove(0)))
+        }
+        _ => state
+            .sql_to_statement(sql, &Dialect::PostgreSQL)
+            .map_err(|e| PassReason(format!("DataFusion does not parse it ({})", short(&e))))?,
+    };
     let references = state
         .resolve_table_references(&statement)
         .map_err(|e| PassReason(short(&e)))?;

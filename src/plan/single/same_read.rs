@@ -1,7 +1,8 @@
 //! The read a planned statement gets from its optimized logical plan ([`logical_direct_read`],
 //! GetFlightInfo's way, no physical plan) is exactly the one its physical plan gives
 //! ([`direct_read`], DataFusion's full way), with the same schema and the same scan for EXPLAIN;
-//! and statements that are the scan alone do take the logical way.
+//! statements that are the scan alone do take the logical way; and the planner's own parse of a
+//! statement, handed to DataFusion, is the statement DataFusion's parser reads.
 
 use super::*;
 use crate::config::Config;
@@ -117,7 +118,13 @@ async fn the_logical_plan_gives_the_physical_plans_read() {
     let options = ctx.options;
     for (sql, alone) in STATEMENTS {
         let state = one_relation::state(ctx.batch_size);
-        let (statement, references) = parse(&state, sql).unwrap();
+        let (statement, references) = parse(&state, sql, None).unwrap();
+        // The planner's parse, handed over, is DataFusion's own.
+        let parsed = crate::plan::relations::parse(sql).ok();
+        assert_eq!(
+            parse(&state, sql, parsed).unwrap(),
+            (statement.clone(), references.clone())
+        );
         let [reference] = references.as_slice() else {
             panic!("{sql}: {references:?}");
         };
@@ -153,7 +160,7 @@ async fn planned_scans_explain_as_before() {
     let ctx = context();
     let sql = "SELECT name AS n, id FROM lat WHERE id = 42";
     let state = one_relation::state(ctx.batch_size);
-    let (statement, references) = parse(&state, sql).unwrap();
+    let (statement, references) = parse(&state, sql, None).unwrap();
     let query = PlannedQuery {
         sql: sql.into(),
         schema: "public".into(),
