@@ -12,6 +12,8 @@
 
 use std::sync::Arc;
 
+use arrow::datatypes::SchemaRef;
+
 use datafusion::logical_expr::expr::Alias;
 use datafusion::logical_expr::expr_rewriter::unnormalize_cols;
 use datafusion::logical_expr::{Expr, FetchType, LogicalPlan, SkipType};
@@ -72,17 +74,26 @@ pub fn direct_read(physical: &Arc<dyn ExecutionPlan>, options: &TypeOptions) -> 
     }
 }
 
+/// A statement PostgreSQL answers alone, as its logical plan shows it.
+pub struct DirectScan {
+    /// The scan as the table plans it (what EXPLAIN shows).
+    pub scan: ScanRead,
+    /// The read answering the statement: the scan with the plan's projections and limit.
+    pub read: Read,
+    /// The read's schema: exactly the plan's.
+    pub schema: SchemaRef,
+}
+
 /// The read that answers the optimized logical `plan` alone, if it is a scan of `table` under
 /// projections of columns (renamed or reordered), subquery aliases and a limit without offset:
-/// the read [`direct_read`] finds in the physical plan of such a plan, its schema exactly the
-/// plan's; with the scan as `table` plans it (what EXPLAIN shows). The scan's filters are all
-/// PostgreSQL's (those it could not take stay in a filter above it, and the plan then keeps
+/// the read [`direct_read`] finds in the physical plan of such a plan. The scan's filters are
+/// all PostgreSQL's (those it could not take stay in a filter above it, and the plan then keeps
 /// DataFusion).
 pub fn logical_direct_read(
     plan: &LogicalPlan,
     table: &PgTable,
     options: &TypeOptions,
-) -> Option<(ScanRead, Read)> {
+) -> Option<DirectScan> {
     let mut node = plan;
     let mut projections: Vec<Vec<(usize, String)>> = Vec::new();
     let mut limit: Option<usize> = None;
@@ -133,7 +144,11 @@ pub fn logical_direct_read(
                 let Some(Source::Scan(scan)) = read.source else {
                     return None;
                 };
-                return Some((scan, direct));
+                return Some(DirectScan {
+                    scan,
+                    read: direct,
+                    schema,
+                });
             }
             _ => return None,
         }

@@ -1,7 +1,8 @@
 //! DataFusion planning a statement over one relation without a session of its own: the shared
 //! session states (configuration, functions, optimizer rules; one per batch size, built once),
 //! the SQL planner's view of a plan (the state's functions and exactly one relation, never
-//! registered in a catalog), and the optimizer's clock (the plan's own start time).
+//! registered in a catalog), the optimizer rules such a plan needs ([`RULES`]), and the
+//! optimizer's clock (the plan's own start time).
 //!
 //! Building or cloning a `SessionState` copies its function registries (hundreds of named
 //! entries): that was most of the cost of planning a one-row statement. A plan here only reads
@@ -22,16 +23,38 @@ use datafusion::datasource::provider_as_source;
 use datafusion::error::Result;
 use datafusion::execution::SessionState;
 use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::planner::{ContextProvider, ExprPlanner, RelationPlanner};
 use datafusion::logical_expr::{
     AggregateUDF, HigherOrderUDF, LogicalPlan, ScalarUDF, TableSource, WindowUDF,
 };
-use datafusion::optimizer::OptimizerConfig;
+use datafusion::optimizer::{Optimizer, OptimizerConfig};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::planner::{ParserOptions, SqlToRel};
 
 /// At most this many batch sizes keep a state; a plan with another builds its own.
 const STATES_KEPT: usize = 16;
+
+/// The logical optimizer rules a plan here runs, by name, in DataFusion's order: those that can
+/// change a plan [`crate::plan::single`] lets through — projections of columns, filters of
+/// columns, literals, comparisons and a few functions, sorts by columns, limits and aliases
+/// over one scan (anything else passes through to PostgreSQL before optimization). They fold
+/// constants, drop `WHERE true` and `LIMIT` no-ops, turn `WHERE false` and `LIMIT 0` into an
+/// empty result, push limits and filters into the scan, share repeated expressions and prune
+/// columns. The others rewrite joins, unions, subqueries, `DISTINCT`, aggregates and struct
+/// field access, none of which such a plan holds: leaving them out changes no plan (tested
+/// against all of DataFusion's rules), it only spares visiting the plan once per rule and pass.
+const RULES: [&str; 9] = [
+    "simplify_expressions",
+    "eliminate_duplicated_expr",
+    "eliminate_filter",
+    "eliminate_limit",
+    "propagate_empty_relation",
+    "push_down_limit",
+    "push_down_filter",
+    "common_sub_expression_eliminate",
+    "optimize_projections",
+];
 
 /// The shared states, by batch size.
 static STATES: LazyLock<Mutex<HashMap<usize, Arc<SessionState>>>> = LazyLock::new(Mutex::default);
@@ -47,7 +70,15 @@ pub fn state(batch_size: usize) -> Arc<SessionState> {
         .with_target_partitions(1)
         .with_information_schema(false)
         .with_batch_size(batch_size);
-    let mut state = SessionContext::new_with_config(config).state();
+    let rules = Optimizer::new()
+        .rules
+        .into_iter()
+        .filter(|rule| RULES.contains(&rule.name()))
+        .collect();
+    let mut state =
+        SessionStateBuilder::new_from_existing(SessionContext::new_with_config(config).state())
+            .with_optimizer_rules(rules)
+            .build();
     state.mark_start_execution();
     let state = Arc::new(state);
     if states.len() < STATES_KEPT {
@@ -75,6 +106,21 @@ pub fn logical_plan(
 /// `plan` analysed (type coercion) and optimized by `state`'s rules, `now()` being the time of
 /// this call.
 pub fn optimize(state: &SessionState, plan: LogicalPlan) -> Result<LogicalPlan> {
+    optimize_by(state, state.optimizer(), plan)
+}
+
+/// `plan` optimized by all of DataFusion's rules, as [`optimize`] otherwise does (what the
+/// rules kept must give).
+#[cfg(test)]
+pub fn optimize_fully(state: &SessionState, plan: LogicalPlan) -> Result<LogicalPlan> {
+    optimize_by(state, &Optimizer::new(), plan)
+}
+
+fn optimize_by(
+    state: &SessionState,
+    optimizer: &Optimizer,
+    plan: LogicalPlan,
+) -> Result<LogicalPlan> {
     let analyzed = state
         .analyzer()
         .execute_and_check(plan, state.config_options(), |_, _| {})?;
@@ -83,7 +129,7 @@ pub fn optimize(state: &SessionState, plan: LogicalPlan) -> Result<LogicalPlan> 
         start: Utc::now(),
         aliases: Arc::new(AliasGenerator::new()),
     };
-    state.optimizer().optimize(analyzed, &clock, |_, _| {})
+    optimizer.optimize(analyzed, &clock, |_, _| {})
 }
 
 fn resolve(state: &SessionState, reference: TableReference) -> ResolvedTableReference {

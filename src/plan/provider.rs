@@ -141,16 +141,9 @@ impl PgTable {
         self
     }
 
-    /// The scans planned so far, and the SQL each sends.
-    pub fn scans(&self) -> Vec<(ScanRead, String)> {
-        let scans = self.scans.lock().map(|s| s.clone()).unwrap_or_default();
-        scans
-            .into_iter()
-            .map(|scan| {
-                let sql = scan_copy(&scan, &scan.column_plans(&self.options));
-                (scan, sql)
-            })
-            .collect()
+    /// The scans planned so far.
+    pub fn scans(&self) -> Vec<ScanRead> {
+        self.scans.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 

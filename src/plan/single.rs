@@ -21,7 +21,7 @@ use crate::pg::catalog;
 use crate::pg::catalog_cache::{self, Checked};
 use crate::pg::read::{Read, ReadColumn, ScanRead};
 use crate::pg::render::scan_copy;
-use crate::pg::types::{TYPE_NAME_KEY, arrow_schema};
+use crate::pg::types::{TYPE_NAME_KEY, TypeOptions};
 use crate::plan::PlanError;
 use crate::plan::context::{QueryStream, ReadContext};
 use crate::plan::direct::{direct_read, logical_direct_read};
@@ -61,7 +61,8 @@ pub struct PlannedScan {
     schema: SchemaRef,
     /// The statement, the relation and its columns: what DoGet plans again from.
     query: PlannedQuery,
-    scans: Vec<(ScanRead, String)>,
+    scans: Vec<ScanRead>,
+    options: TypeOptions,
     shape: Shape,
     /// The read PostgreSQL alone answers, when DataFusion adds nothing to the scan.
     direct: Option<Read>,
@@ -146,7 +147,8 @@ impl PlannedScan {
     pub async fn explain_lines(&self) -> Result<Vec<String>, PlanError> {
         let relation = crate::pg::sql::qualified_name(&self.query.schema, &self.query.table);
         let mut lines = vec![format!("path: planned (DataFusion over {relation})")];
-        for (scan, sql) in &self.scans {
+        for scan in &self.scans {
+            let sql = scan_copy(scan, &scan.column_plans(&self.options));
             lines.push(format!(
                 "pushed filters: {}",
                 if scan.filters.is_empty() {
@@ -352,11 +354,7 @@ async fn plan_query(
     };
     let (physical, schema, scans, direct) =
         match logical_direct_read(&logical, &table, &ctx.options) {
-            Some((scan, direct)) => {
-                let sql = scan_copy(&scan, &scan.column_plans(&ctx.options));
-                let schema = arrow_schema(&direct.column_plans(&ctx.options));
-                (None, schema, vec![(scan, sql)], Some(direct))
-            }
+            Some(direct) => (None, direct.schema, vec![direct.scan], Some(direct.read)),
             None => {
                 let physical = match physical_plan(&state, &logical).await {
                     Ok(plan) => plan,
@@ -378,6 +376,7 @@ async fn plan_query(
         schema,
         query,
         scans,
+        options: ctx.options,
         shape,
         direct,
     }))

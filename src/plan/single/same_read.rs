@@ -7,7 +7,7 @@
 use super::*;
 use crate::config::Config;
 use crate::pg::PgPool;
-use crate::pg::types::TypeOptions;
+use crate::pg::types::{TypeOptions, arrow_schema};
 use crate::plan::endpoints::PartitionOptions;
 
 /// `lat` with a column of each kind a filter or projection meets.
@@ -110,6 +110,23 @@ const STATEMENTS: &[(&str, bool)] = &[
     ("SELECT id FROM lat WHERE length(name) = 3", false),
     ("SELECT * FROM lat WHERE false", false),
     ("SELECT id FROM lat WHERE id = 1 OR length(name) = 2", false),
+    ("SELECT id FROM lat WHERE true AND id = 42", true),
+    ("SELECT id FROM lat WHERE id > 5 LIMIT 3", true),
+    ("SELECT id FROM lat LIMIT 2 + 3", true),
+    ("SELECT id FROM lat LIMIT 0", false),
+    ("SELECT id FROM lat ORDER BY id, id DESC LIMIT 4", false),
+    (
+        "SELECT id FROM lat WHERE length(name) = 1 OR length(name) = 2",
+        false,
+    ),
+    (
+        "SELECT id FROM lat WHERE coalesce(amount, 0) > abs(-3) AND NOT (ok IS NULL)",
+        false,
+    ),
+    (
+        "SELECT id FROM lat WHERE name IN ('a', 'b') AND label NOT LIKE 'x%'",
+        false,
+    ),
 ];
 
 #[tokio::test]
@@ -138,17 +155,23 @@ async fn the_logical_plan_gives_the_physical_plans_read() {
         ));
         let logical =
             one_relation::logical_plan(&state, statement, reference, table.clone()).unwrap();
+        assert_eq!(check_plan(&logical), Ok(()), "{sql}");
+        let full = one_relation::optimize_fully(&state, logical.clone()).unwrap();
         let logical = one_relation::optimize(&state, logical).unwrap();
+        assert_eq!(
+            logical, full,
+            "{sql}: the rules kept plan as all of DataFusion's"
+        );
         let fast = logical_direct_read(&logical, &table, &options);
         let physical = physical_plan(&state, &logical).await.unwrap();
         let full = direct_read(&physical, &options);
         assert_eq!(fast.is_some(), *alone, "{sql}");
-        assert_eq!(fast.as_ref().map(|(_, read)| read), full.as_ref(), "{sql}");
-        if let Some((scan, read)) = fast {
-            let schema = arrow_schema(&read.column_plans(&options));
+        assert_eq!(fast.as_ref().map(|d| &d.read), full.as_ref(), "{sql}");
+        if let Some(direct) = fast {
+            let schema = arrow_schema(&direct.read.column_plans(&options));
+            assert_eq!(schema.fields(), direct.schema.fields(), "{sql}");
             assert_eq!(schema.fields(), physical.schema().fields(), "{sql}");
-            let scans: Vec<ScanRead> = table.scans().into_iter().map(|(s, _)| s).collect();
-            assert_eq!(scans, vec![scan], "{sql}");
+            assert_eq!(table.scans(), vec![direct.scan], "{sql}");
         }
     }
 }
