@@ -24,7 +24,11 @@
 //! changes the type name shown in field metadata, never the Arrow type.
 //!
 //! The check and fetch queries are prepared once per connection (`prepare_cached`): a check is
-//! one round trip, and PostgreSQL does not parse it again.
+//! one round trip, and PostgreSQL does not parse it again. Up to [`LISTED_NAMES`] names travel
+//! as a `VALUES` list of parameters (one statement per count), so that PostgreSQL keeps a
+//! generic plan after its first executions instead of planning the check every time (planning
+//! it cost more than running it); more names travel as two arrays, `unnest`ed, planned at each
+//! execution (a generic plan of `unnest` looks a hundred times dearer to PostgreSQL).
 //!
 //! Each pool has its own cache (one pool per PostgreSQL role), bounded to [`MAX_ENTRIES`]
 //! relations; an entry unused for [`IDLE_FOR`] is forgotten.
@@ -34,11 +38,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use crate::pg::catalog::{
     Relation, collect_relations, relation_columns_select, reltuples_estimate,
 };
-use crate::pg::{PgError, PgPool};
+use crate::pg::{PgConnection, PgError, PgPool};
 
 /// At most this many relations are cached per pool (the least recently used go first).
 pub const MAX_ENTRIES: usize = 2048;
@@ -185,9 +190,14 @@ macro_rules! checked_columns {
     };
 }
 
-/// The check query for names a SQL statement uses (resolved as PostgreSQL would, along the
-/// connection's `search_path`), one row per name in order.
-const CHECK_SQL_NAMES: &str = concat!(
+/// At most this many names are checked by a `VALUES` list of parameters (see the module
+/// documentation); more by arrays.
+pub const LISTED_NAMES: usize = 16;
+
+/// What the check query for names a SQL statement uses answers of each (resolved as
+/// PostgreSQL would, along the connection's `search_path`), one row per name in order; the
+/// names are `q(s, r, i)` ([`check_sql`]).
+const CHECK_NAMES_SELECT: &str = concat!(
     r#"
 SELECT q.i AS i,
        CASE WHEN q.s IS NOT NULL AND n.nsp IS NULL THEN false
@@ -197,9 +207,10 @@ SELECT q.i AS i,
                  AND NOT has_any_column_privilege(x.o, 'SELECT')
        END AS unreadable,
        "#,
-    checked_columns!(),
-    r#"
-  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, r, i)
+    checked_columns!()
+);
+
+const CHECK_NAMES_JOIN: &str = r#"
   CROSS JOIN LATERAL (SELECT to_regnamespace(quote_ident(q.s)) AS nsp) n
   CROSS JOIN LATERAL (
        SELECT CASE WHEN q.s IS NULL THEN to_regclass(quote_ident(q.r))
@@ -207,23 +218,69 @@ SELECT q.i AS i,
                    THEN to_regclass(quote_ident(q.s) || '.' || quote_ident(q.r))
               END AS o) x
   LEFT JOIN pg_class c ON c.oid = x.o
- ORDER BY q.i"#
-);
+ ORDER BY q.i"#;
 
-/// The check query for exact `(schema, name)` pairs (extraction requests, path descriptors):
-/// one row per pair that names a relation, in order.
-const CHECK_SQL_EXACT: &str = concat!(
+/// What the check query for exact `(schema, name)` pairs (extraction requests, path
+/// descriptors) answers: one row per pair that names a relation, in order.
+const CHECK_EXACT_SELECT: &str = concat!(
     r#"
 SELECT q.i AS i,
        false AS unreadable,
        "#,
-    checked_columns!(),
-    r#"
-  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, r, i)
+    checked_columns!()
+);
+
+const CHECK_EXACT_JOIN: &str = r#"
   JOIN pg_namespace n ON n.nspname = q.s
   JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = q.r
- ORDER BY q.i"#
-);
+ ORDER BY q.i"#;
+
+/// The check query `select … FROM <names> join` for `count` names: up to [`LISTED_NAMES`]
+/// names are a `VALUES` list `($1, $2, 1), ($3, $4, 2), …` of (schema, name, position), more
+/// are two array parameters (schemas, names) unnested with their position.
+fn check_sql(select: &str, join: &str, count: usize) -> String {
+    let names = if count <= LISTED_NAMES {
+        let rows: Vec<String> = (0..count)
+            .map(|i| {
+                format!(
+                    "(${}::text, ${}::text, {}::bigint)",
+                    2 * i + 1,
+                    2 * i + 2,
+                    i + 1
+                )
+            })
+            .collect();
+        format!("(VALUES {}) AS q(s, r, i)", rows.join(", "))
+    } else {
+        "unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, r, i)".to_string()
+    };
+    format!("{select}\n  FROM {names}{join}")
+}
+
+/// Runs the check query `select`/`join` for `names` on `client`: its rows, in the names' order.
+async fn run_check(
+    pool: &PgPool,
+    client: &PgConnection,
+    (select, join): (&str, &str),
+    names: &[(Option<String>, String)],
+) -> Result<Vec<Row>, PgError> {
+    let sql = check_sql(select, join, names.len());
+    pool.observe("catalog", async {
+        let statement = client.prepare_cached(&sql).await?;
+        if names.len() <= LISTED_NAMES {
+            let params: Vec<&(dyn ToSql + Sync)> = names
+                .iter()
+                .flat_map(|(s, r)| [s as &(dyn ToSql + Sync), r as &(dyn ToSql + Sync)])
+                .collect();
+            client.query(&statement, &params).await
+        } else {
+            let schemas: Vec<Option<&str>> = names.iter().map(|(s, _)| s.as_deref()).collect();
+            let relations: Vec<&str> = names.iter().map(|(_, r)| r.as_str()).collect();
+            client.query(&statement, &[&schemas, &relations]).await
+        }
+    })
+    .await
+}
 
 /// Relations with their columns by oid, each with its change marker (computed once per
 /// relation, on each of its rows), read in one statement so that the marker is the one of the
@@ -244,15 +301,9 @@ pub async fn check_names(
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let schemas: Vec<Option<String>> = names.iter().map(|(s, _)| s.clone()).collect();
-    let relations: Vec<String> = names.iter().map(|(_, r)| r.clone()).collect();
     let client = pool.get_on_path(search_path).await?;
-    let rows = pool
-        .observe("catalog", async {
-            let statement = client.prepare_cached(CHECK_SQL_NAMES).await?;
-            client.query(&statement, &[&schemas, &relations]).await
-        })
-        .await?;
+    let checked = (CHECK_NAMES_SELECT, CHECK_NAMES_JOIN);
+    let rows = run_check(pool, &client, checked, names).await?;
     client.finish().await;
     Ok(rows.iter().map(|row| Checked::of(row, names)).collect())
 }
@@ -271,15 +322,14 @@ pub async fn resolve_exact(
         .iter()
         .map(|(s, r)| (Some(s.clone()), r.clone()))
         .collect();
-    let schemas: Vec<&str> = candidates.iter().map(|(s, _)| s.as_str()).collect();
-    let relations: Vec<&str> = candidates.iter().map(|(_, r)| r.as_str()).collect();
     let client = pool.get().await?;
-    let rows = pool
-        .observe("catalog", async {
-            let statement = client.prepare_cached(CHECK_SQL_EXACT).await?;
-            client.query(&statement, &[&schemas, &relations]).await
-        })
-        .await?;
+    let rows = run_check(
+        pool,
+        &client,
+        (CHECK_EXACT_SELECT, CHECK_EXACT_JOIN),
+        &names,
+    )
+    .await?;
     drop(client);
     let found = rows
         .iter()
@@ -368,10 +418,22 @@ mod tests {
 
     #[test]
     fn the_check_queries_read_privileges_live() {
-        for sql in [CHECK_SQL_NAMES, CHECK_SQL_EXACT] {
+        for sql in [CHECK_NAMES_SELECT, CHECK_EXACT_SELECT] {
             assert!(sql.contains("has_table_privilege(c.oid, 'SELECT')"));
             assert!(sql.contains("pg_attribute ma"));
         }
         assert!(FETCH_SQL.contains("AS marker"));
+    }
+
+    #[test]
+    fn few_names_are_parameters_many_are_arrays() {
+        let sql = check_sql(CHECK_NAMES_SELECT, CHECK_NAMES_JOIN, 2);
+        assert!(sql.contains(
+            "FROM (VALUES ($1::text, $2::text, 1::bigint), ($3::text, $4::text, 2::bigint)) \
+             AS q(s, r, i)"
+        ));
+        assert!(sql.ends_with("ORDER BY q.i"));
+        let sql = check_sql(CHECK_EXACT_SELECT, CHECK_EXACT_JOIN, LISTED_NAMES + 1);
+        assert!(sql.contains("FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, r, i)"));
     }
 }

@@ -39,8 +39,8 @@ use std::ops::ControlFlow;
 use datafusion::sql::sqlparser::ast::{
     Expr, ObjectName, ObjectNamePart, Statement, TableFactor, Visit, Visitor,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::plan::relations::Parsed;
 
 /// Functions refused for clients that share a role: (name or `*` pattern, why).
 pub const DENYLIST: &[(&str, &str)] = &[
@@ -186,12 +186,12 @@ impl StatementGuard {
         StatementGuard { patterns }
     }
 
-    /// Checks `sql` (one statement or several): every function it calls, anywhere in its tree.
-    pub fn check(&self, sql: &str) -> Result<(), GuardError> {
-        let statements =
-            Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| GuardError::Unreadable {
-                reason: e.to_string(),
-            })?;
+    /// Checks client SQL as [`crate::plan::relations::parse`] read it (one statement or several): every
+    /// function it calls, anywhere in its tree.
+    pub fn check(&self, parsed: &Parsed) -> Result<(), GuardError> {
+        let statements = parsed.as_ref().map_err(|e| GuardError::Unreadable {
+            reason: e.to_string(),
+        })?;
         let mut calls = Calls { guard: self };
         match statements.visit(&mut calls) {
             ControlFlow::Continue(()) => Ok(()),

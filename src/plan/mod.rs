@@ -14,6 +14,7 @@ pub mod extract;
 pub mod guard;
 pub mod incremental;
 pub mod incremental_call;
+pub mod one_relation;
 pub mod params;
 pub mod planner;
 pub mod provider;

@@ -214,8 +214,9 @@ impl Planner {
     /// describe it first (Parse and Describe, which run nothing), so that a plain syntax error
     /// reaches the client in PostgreSQL's words, with its position.
     async fn statement(&self, sql: &str) -> Result<query::StatementPlan, PlanError> {
+        let parsed = relations::parse(sql);
         if let Some(guard) = &self.ctx.guard {
-            match guard.check(sql) {
+            match guard.check(&parsed) {
                 Ok(()) => {}
                 Err(unreadable @ GuardError::Unreadable { .. }) => {
                     describe::describe(
@@ -230,8 +231,8 @@ impl Planner {
                 Err(denied) => return Err(denied.into()),
             }
         }
-        let checked = self.check_readable(sql).await?;
-        query::plan(&self.ctx, sql, &checked).await
+        let checked = self.check_readable(&parsed).await?;
+        query::plan(&self.ctx, sql, parsed.ok(), &checked).await
     }
 
     /// pgflight's one privilege rule for SQL: a relation the statement names that the role may
@@ -240,12 +241,14 @@ impl Planner {
     /// parser cannot read (possible with `auth = "postgres"` only) is left to PostgreSQL.
     /// The same one check query answers what the catalog cache needs to plan the statement
     /// ([`catalog_cache`]): the relations it names, checked.
-    async fn check_readable(&self, sql: &str) -> Result<Vec<Checked>, PlanError> {
-        let Some(named) = relations::named_relations(sql) else {
+    async fn check_readable(&self, parsed: &relations::Parsed) -> Result<Vec<Checked>, PlanError> {
+        let Ok(statements) = parsed else {
             return Ok(Vec::new());
         };
-        let names: Vec<(Option<String>, String)> =
-            named.into_iter().map(|r| (r.schema, r.name)).collect();
+        let names: Vec<(Option<String>, String)> = relations::named_relations(statements)
+            .into_iter()
+            .map(|r| (r.schema, r.name))
+            .collect();
         let checked =
             catalog_cache::check_names(&self.ctx.pool, self.ctx.search_path(), &names).await?;
         match checked.iter().find(|c| c.unreadable) {
@@ -273,9 +276,12 @@ impl Planner {
     async fn explain(&self, command: &Command) -> Result<Vec<String>, PlanError> {
         let ctx = &self.ctx;
         match command {
-            Command::Statement { sql, .. } => Ok(self.statement(sql).await?.explain_lines(ctx)),
+            Command::Statement { sql, .. } => self.statement(sql).await?.explain_lines(ctx).await,
             Command::Described { statement, .. } => {
-                Ok(self.statement(&statement.sql).await?.explain_lines(ctx))
+                self.statement(&statement.sql)
+                    .await?
+                    .explain_lines(ctx)
+                    .await
             }
             Command::Explain(inner) => Box::pin(self.explain(inner)).await,
             Command::Extract(request) if changes_request(request).is_some() => {
@@ -395,7 +401,10 @@ impl Planner {
             Some(Body::Query(query)) => {
                 let planned = single::replan(&ctx, query, &query_id).await?;
                 let schema = planned.schema();
-                Ok((schema.clone(), with_schema(schema, planned.execute()?)))
+                Ok((
+                    schema.clone(),
+                    with_schema(schema, planned.execute().await?),
+                ))
             }
             Some(Body::Changes(read)) => {
                 let schema = with_cursor_metadata(

@@ -25,7 +25,7 @@ use datafusion::physical_plan::{
 use futures::TryStreamExt;
 
 use crate::pg::PgPool;
-use crate::pg::read::{Filter, Read, ReadColumn, ScanRead};
+use crate::pg::read::{Filter, Read, ReadColumn, ScanRead, read_source::Source};
 use crate::pg::render::scan_copy;
 use crate::pg::settings::Setting;
 use crate::pg::source;
@@ -141,16 +141,9 @@ impl PgTable {
         self
     }
 
-    /// The scans planned so far, and the SQL each sends.
-    pub fn scans(&self) -> Vec<(ScanRead, String)> {
-        let scans = self.scans.lock().map(|s| s.clone()).unwrap_or_default();
-        scans
-            .into_iter()
-            .map(|scan| {
-                let sql = scan_copy(&scan, &scan.column_plans(&self.options));
-                (scan, sql)
-            })
-            .collect()
+    /// The scans planned so far.
+    pub fn scans(&self) -> Vec<ScanRead> {
+        self.scans.lock().map(|s| s.clone()).unwrap_or_default()
     }
 }
 
@@ -196,11 +189,45 @@ impl TableProvider for PgTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        let read = self.read(projection, filters, limit)?;
+        let columns = match &read.source {
+            Some(Source::Scan(scan)) => {
+                if let Ok(mut scans) = self.scans.lock() {
+                    scans.push(scan.clone());
+                }
+                scan.column_plans(&self.options)
+            }
+            _ => Vec::new(),
+        };
+        Ok(Arc::new(PgScanExec::new(
+            self.pool.clone(),
+            read,
+            columns,
+            self.options,
+            self.batch_size,
+            self.settings.clone(),
+        )))
+    }
+}
+
+impl PgTable {
+    /// The read of a scan of this table: the `projection` of its columns, `filters` (only those `supports_filters_pushdown` answered
+    /// `Exact` for, unqualified), at most `limit` rows; restricted to the endpoint's range.
+    pub fn read(
+        &self,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Read> {
         let columns: Vec<ReadColumn> = match projection {
             Some(indices) => indices
                 .iter()
-                .map(|&i| self.read_columns[i].clone())
-                .collect(),
+                .map(|&i| {
+                    self.read_columns.get(i).cloned().ok_or_else(|| {
+                        DataFusionError::Internal(format!("no column {i} in {self:?}"))
+                    })
+                })
+                .collect::<Result<_>>()?,
             None => self.read_columns.clone(),
         };
         let mut pushed = Vec::with_capacity(filters.len() + 1);
@@ -221,21 +248,11 @@ impl TableProvider for PgTable {
             filters: pushed,
             limit: limit.map(|l| l as u64),
         };
-        if let Ok(mut scans) = self.scans.lock() {
-            scans.push(scan.clone());
-        }
         let snapshot = self.range.as_ref().map(|e| e.snapshot.as_str());
         let part = self.range.as_ref().map_or(0, |e| e.part);
-        Ok(Arc::new(PgScanExec::new(
-            self.pool.clone(),
-            Read::scan(scan.clone(), snapshot)
-                .in_query(&self.query_id)
-                .in_part(part),
-            scan.column_plans(&self.options),
-            self.options,
-            self.batch_size,
-            self.settings.clone(),
-        )))
+        Ok(Read::scan(scan, snapshot)
+            .in_query(&self.query_id)
+            .in_part(part))
     }
 }
 
@@ -264,7 +281,7 @@ impl PgScanExec {
         settings: Vec<Setting>,
     ) -> PgScanExec {
         let scan = match &read.source {
-            Some(crate::pg::read::read_source::Source::Scan(scan)) => scan.clone(),
+            Some(Source::Scan(scan)) => scan.clone(),
             _ => ScanRead::default(),
         };
         let schema = arrow_schema(&columns);

@@ -37,6 +37,7 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::pg::catalog_cache::Checked;
 use crate::pg::describe::{self, ParamType};
@@ -103,22 +104,22 @@ impl StatementPlan {
     }
 
     /// EXPLAIN's lines: the path taken and why, what went down, the SQL sent.
-    pub fn explain_lines(&self, ctx: &ReadContext) -> Vec<String> {
+    pub async fn explain_lines(&self, ctx: &ReadContext) -> Result<Vec<String>, PlanError> {
         match &self.route {
             Route::PassThrough { columns, reason } => {
                 let plans: Vec<_> = columns
                     .iter()
                     .map(|c| c.plan("", "", &ctx.options))
                     .collect();
-                vec![
+                Ok(vec![
                     "path: pass-through (PostgreSQL runs the statement verbatim in a read-only \
                      transaction)"
                         .to_string(),
                     format!("reason: {reason}"),
                     format!("sql sent: {}", statement_select(&self.sql, &plans).trim()),
-                ]
+                ])
             }
-            Route::Planned(planned, _) => planned.explain_lines(),
+            Route::Planned(planned, _) => planned.explain_lines().await,
         }
     }
 
@@ -230,18 +231,19 @@ pub fn bound_statement(
     Ok(ReadPlan::read(Read::statement(statement), None))
 }
 
-/// Plans `sql` (placeholders numbered): decides its path and learns its exact result and
-/// parameter schemas, without running it.
+/// Plans `sql` (placeholders numbered; `parsed`: its statements, when the parser read them):
+/// decides its path and learns its exact result and parameter schemas, without running it.
 pub async fn plan(
     ctx: &ReadContext,
     sql: &str,
+    parsed: Option<Vec<Statement>>,
     checked: &[Checked],
 ) -> Result<StatementPlan, PlanError> {
     if has_parameters(sql) {
         let reason = PassReason("it has parameters (planned statements have none)".into());
         return pass_through(ctx, sql, reason).await;
     }
-    let reason = match single::plan(ctx, sql, checked).await? {
+    let reason = match single::plan(ctx, sql, parsed, checked).await? {
         (Ok(planned), relation) => {
             return Ok(StatementPlan {
                 schema: planned.schema(),

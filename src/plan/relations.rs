@@ -1,14 +1,17 @@
-//! The relations a SQL statement names, read from its parse tree (DataFusion's sqlparser,
-//! PostgreSQL dialect), so that the planner applies pgflight's one privilege rule to SQL too: a
-//! relation the role may not read is NOT_FOUND at GetFlightInfo, before PostgreSQL describes
-//! the statement's result schema.
+//! Client SQL parsed once (DataFusion's sqlparser, PostgreSQL dialect) for everything that
+//! reads its tree — the statement guard, the privilege check, DataFusion's planning — and the
+//! relations a statement names, read from that tree, so that the planner applies pgflight's one
+//! privilege rule to SQL too: a relation the role may not read is NOT_FOUND at GetFlightInfo,
+//! before PostgreSQL describes the statement's result schema.
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Ident, ObjectNamePart, Query, TableFactor, Visit, Visitor};
+use datafusion::sql::sqlparser::ast::{
+    Ident, ObjectNamePart, Query, Statement, TableFactor, Visit, Visitor,
+};
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 
 pub use crate::pg::fingerprint::fingerprint;
 
@@ -22,22 +25,28 @@ pub struct NamedRelation {
     pub name: String,
 }
 
-/// The relations `sql` reads (table references in `FROM` and joins, in every subquery and
-/// CTE), without the names of its CTEs and without table functions; `None` when the parser
-/// cannot read it (PostgreSQL then decides, as it always does, when the statement runs).
-pub fn named_relations(sql: &str) -> Option<Vec<NamedRelation>> {
-    let statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).ok()?;
+/// Client SQL as the parser read it: its statements, or why it cannot read them.
+pub type Parsed = Result<Vec<Statement>, ParserError>;
+
+/// `sql` parsed (PostgreSQL dialect).
+pub fn parse(sql: &str) -> Parsed {
+    Parser::parse_sql(&PostgreSqlDialect {}, sql)
+}
+
+/// The relations `statements` read (table references in `FROM` and joins, in every subquery
+/// and CTE), without the names of their CTEs and without table functions.
+pub fn named_relations(statements: &[Statement]) -> Vec<NamedRelation> {
     let mut names = Names::default();
-    let _ = statements.visit(&mut names);
+    for statement in statements {
+        let _ = statement.visit(&mut names);
+    }
     let mut seen = HashSet::new();
-    Some(
-        names
-            .relations
-            .into_iter()
-            .filter(|r| r.schema.is_some() || !names.ctes.contains(&r.name))
-            .filter(|r| seen.insert(r.clone()))
-            .collect(),
-    )
+    names
+        .relations
+        .into_iter()
+        .filter(|r| r.schema.is_some() || !names.ctes.contains(&r.name))
+        .filter(|r| seen.insert(r.clone()))
+        .collect()
 }
 
 /// PostgreSQL's folding: unquoted identifiers are lower-cased.
@@ -100,8 +109,7 @@ mod tests {
     use super::*;
 
     fn names(sql: &str) -> Vec<(Option<&'static str>, String)> {
-        named_relations(sql)
-            .unwrap()
+        named_relations(&parse(sql).unwrap())
             .into_iter()
             .map(|r| (r.schema.map(|s| &*s.leak()), r.name))
             .collect()
@@ -121,6 +129,6 @@ mod tests {
                 (Some("s"), "u".to_string()),
             ]
         );
-        assert_eq!(named_relations("SELEC 1"), None);
+        assert!(parse("SELEC 1").is_err());
     }
 }

@@ -2,31 +2,30 @@
 //! that sends a statement here). Planning either succeeds, or says in words why the statement
 //! passes through to PostgreSQL instead.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use arrow::datatypes::{DataType, SchemaRef};
-use datafusion::catalog::{
-    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
-    MemorySchemaProvider,
-};
 use datafusion::common::{DFSchema, TableReference};
 use datafusion::config::Dialect;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
-use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::logical_expr::expr::{Alias, InList, Like, ScalarFunction};
 use datafusion::logical_expr::{Between, BinaryExpr, Expr, ExprSchemable, LogicalPlan, Operator};
 use datafusion::physical_plan::{ExecutionPlan, displayable, execute_stream};
+use datafusion::sql::parser::Statement;
+use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::pg::PgError;
 use crate::pg::catalog;
 use crate::pg::catalog_cache::{self, Checked};
 use crate::pg::read::{Read, ReadColumn, ScanRead};
-use crate::pg::types::TYPE_NAME_KEY;
+use crate::pg::render::scan_copy;
+use crate::pg::types::{TYPE_NAME_KEY, TypeOptions};
 use crate::plan::PlanError;
 use crate::plan::context::{QueryStream, ReadContext};
-use crate::plan::direct::direct_read;
+use crate::plan::direct::{direct_read, logical_direct_read};
+use crate::plan::one_relation;
 use crate::plan::provider::{EndpointRange, PgTable};
 use crate::plan::read_plan::PlannedQuery;
 
@@ -53,11 +52,17 @@ impl std::fmt::Display for PassReason {
 
 /// A statement DataFusion planned over one PostgreSQL relation.
 pub struct PlannedScan {
-    session: SessionContext,
-    physical: Arc<dyn ExecutionPlan>,
+    state: Arc<SessionState>,
+    /// The optimized logical plan.
+    logical: LogicalPlan,
+    /// The physical plan, unless the logical plan showed the read PostgreSQL alone answers
+    /// (then it is made only when EXPLAIN or DoGet needs it).
+    physical: Option<Arc<dyn ExecutionPlan>>,
+    schema: SchemaRef,
     /// The statement, the relation and its columns: what DoGet plans again from.
     query: PlannedQuery,
-    scans: Vec<(ScanRead, String)>,
+    scans: Vec<ScanRead>,
+    options: TypeOptions,
     shape: Shape,
     /// The read PostgreSQL alone answers, when DataFusion adds nothing to the scan.
     direct: Option<Read>,
@@ -95,7 +100,7 @@ impl Shape {
 impl PlannedScan {
     /// The exact schema of the result.
     pub fn schema(&self) -> SchemaRef {
-        self.physical.schema()
+        self.schema.clone()
     }
 
     /// The statement over its relation, as a ticket carries it.
@@ -121,17 +126,29 @@ impl PlannedScan {
         !self.shape.filters && !self.shape.limits
     }
 
+    /// The physical plan, made now if planning did not need it.
+    async fn physical(&self) -> Result<Arc<dyn ExecutionPlan>, PlanError> {
+        match &self.physical {
+            Some(physical) => Ok(physical.clone()),
+            None => physical_plan(&self.state, &self.logical)
+                .await
+                .map_err(df_error),
+        }
+    }
+
     /// Runs the plan.
-    pub fn execute(self) -> Result<QueryStream, PlanError> {
-        let stream = execute_stream(self.physical, self.session.task_ctx()).map_err(df_error)?;
+    pub async fn execute(self) -> Result<QueryStream, PlanError> {
+        let physical = self.physical().await?;
+        let stream = execute_stream(physical, self.state.task_ctx()).map_err(df_error)?;
         Ok(Box::pin(stream.map_err(df_error).boxed()))
     }
 
     /// EXPLAIN's lines: the path, what went down, the SQL sent and DataFusion's plan.
-    pub fn explain_lines(&self) -> Vec<String> {
+    pub async fn explain_lines(&self) -> Result<Vec<String>, PlanError> {
         let relation = crate::pg::sql::qualified_name(&self.query.schema, &self.query.table);
         let mut lines = vec![format!("path: planned (DataFusion over {relation})")];
-        for (scan, sql) in &self.scans {
+        for scan in &self.scans {
+            let sql = scan_copy(scan, &scan.column_plans(&self.options));
             lines.push(format!(
                 "pushed filters: {}",
                 if scan.filters.is_empty() {
@@ -157,11 +174,10 @@ impl PlannedScan {
             "endpoints: one (ORDER BY / LIMIT apply to the whole result)".into()
         });
         lines.push("DataFusion plan:".to_string());
-        let plan = displayable(self.physical.as_ref())
-            .indent(false)
-            .to_string();
+        let physical = self.physical().await?;
+        let plan = displayable(physical.as_ref()).indent(false).to_string();
         lines.extend(plan.lines().map(|l| format!("  {l}")));
-        lines
+        Ok(lines)
     }
 }
 
@@ -171,20 +187,13 @@ impl PlannedScan {
 pub async fn plan(
     ctx: &ReadContext,
     sql: &str,
+    parsed: Option<Vec<SqlStatement>>,
     checked: &[Checked],
 ) -> Result<(Result<PlannedScan, PassReason>, Option<catalog::Relation>), PlanError> {
-    let session = session(ctx);
-    let state = session.state();
-    let statement = match state.sql_to_statement(sql, &Dialect::PostgreSQL) {
-        Ok(statement) => statement,
-        Err(e) => {
-            let reason = format!("DataFusion does not parse it ({})", short(&e));
-            return Ok((Err(PassReason(reason)), None));
-        }
-    };
-    let references = match state.resolve_table_references(&statement) {
-        Ok(references) => references,
-        Err(e) => return Ok((Err(PassReason(short(&e))), None)),
+    let state = one_relation::state(ctx.batch_size);
+    let (statement, references) = match parse(&state, sql, parsed) {
+        Ok(parsed) => parsed,
+        Err(reason) => return Ok((Err(reason), None)),
     };
     let [reference] = references.as_slice() else {
         let reason = format!(
@@ -216,7 +225,12 @@ pub async fn plan(
         range: None,
         part: 0,
     };
-    let planned = plan_query(ctx, session, query, None, "").await?;
+    let target = Target {
+        state,
+        statement,
+        reference: reference.clone(),
+    };
+    let planned = plan_query(ctx, target, query, None, "").await?;
     Ok((planned, Some(relation)))
 }
 
@@ -233,70 +247,73 @@ pub async fn replan(
         snapshot: query.snapshot.clone(),
         part: query.part,
     });
-    match plan_query(ctx, session(ctx), query, range, query_id).await? {
-        Ok(planned) => Ok(planned),
-        Err(reason) => Err(PlanError::Stale(format!(
+    let state = one_relation::state(ctx.batch_size);
+    let planned = match parse(&state, &query.sql, None) {
+        Err(reason) => Err(reason),
+        Ok((statement, references)) => match references.as_slice() {
+            [reference] => {
+                let target = Target {
+                    state,
+                    statement,
+                    reference: reference.clone(),
+                };
+                plan_query(ctx, target, query, range, query_id).await?
+            }
+            _ => Err(PassReason("it no longer reads one relation".to_string())),
+        },
+    };
+    planned.map_err(|reason| {
+        PlanError::Stale(format!(
             "the statement no longer plans over one relation ({reason}); call GetFlightInfo again"
-        ))),
-    }
+        ))
+    })
 }
 
-/// DataFusion's session state as every plan starts from it: configuration, function registry,
-/// optimizer rules. Built once (building it is a large part of planning a small statement).
-static BASE_STATE: LazyLock<SessionState> = LazyLock::new(|| {
-    let config = SessionConfig::new()
-        .with_target_partitions(1)
-        .with_information_schema(false);
-    SessionContext::new_with_config(config).state()
-});
-
-/// A session for one plan: the shared [`BASE_STATE`] (cloned: its registries are shared
-/// `Arc`s), with the read's batch size and a catalog of its own, empty, so that concurrent
-/// plans never see each other's relations.
-fn session(ctx: &ReadContext) -> SessionContext {
-    let mut state = BASE_STATE.clone();
-    *state.config_mut() = state.config().clone().with_batch_size(ctx.batch_size);
-    let catalog = MemoryCatalogProvider::new();
-    let default = &state.config().options().catalog;
-    let (catalog_name, schema_name) = (
-        default.default_catalog.clone(),
-        default.default_schema.clone(),
-    );
-    let _ = catalog.register_schema(&schema_name, Arc::new(MemorySchemaProvider::new()));
-    let catalogs = MemoryCatalogProviderList::new();
-    catalogs.register_catalog(catalog_name, Arc::new(catalog));
-    state.register_catalog_list(Arc::new(catalogs));
-    state.mark_start_execution();
-    SessionContext::new_with_state(state)
+/// `sql` as DataFusion's statement (PostgreSQL dialect), with the relations it reads. One query
+/// the planner already parsed (`parsed`) is taken as it is: DataFusion's parser reads a query
+/// exactly as sqlparser does (it only reads some other statements its own way).
+fn parse(
+    state: &SessionState,
+    sql: &str,
+    parsed: Option<Vec<SqlStatement>>,
+) -> Result<(Statement, Vec<TableReference>), PassReason> {
+    let statement = match parsed {
+        Some(mut statements)
+            if statements.len() == 1 && matches!(statements[0], SqlStatement::Query(_)) =>
+        {
+            Statement::Statement(Box::new(statements.remove(0)))
+        }
+        _ => state
+            .sql_to_statement(sql, &Dialect::PostgreSQL)
+            .map_err(|e| PassReason(format!("DataFusion does not parse it ({})", short(&e))))?,
+    };
+    let references = state
+        .resolve_table_references(&statement)
+        .map_err(|e| PassReason(short(&e)))?;
+    Ok((statement, references))
 }
 
-/// Plans `query.sql` over `query`'s relation and columns (restricted to `range`).
+/// A parsed statement to plan, the one relation it reads, and the state it is planned in.
+struct Target {
+    state: Arc<SessionState>,
+    statement: Statement,
+    reference: TableReference,
+}
+
+/// Plans `target`'s statement over `query`'s relation and columns (restricted to `range`):
+/// physically only when the optimized logical plan is not the scan alone.
 async fn plan_query(
     ctx: &ReadContext,
-    session: SessionContext,
+    target: Target,
     query: PlannedQuery,
     range: Option<EndpointRange>,
     query_id: &str,
 ) -> Result<Result<PlannedScan, PassReason>, PlanError> {
-    let state = session.state();
-    let statement = match state.sql_to_statement(&query.sql, &Dialect::PostgreSQL) {
-        Ok(statement) => statement,
-        Err(e) => {
-            return Ok(Err(PassReason(format!(
-                "DataFusion does not parse it ({})",
-                short(&e)
-            ))));
-        }
-    };
-    let references = match state.resolve_table_references(&statement) {
-        Ok(references) => references,
-        Err(e) => return Ok(Err(PassReason(short(&e)))),
-    };
-    let [reference] = references.as_slice() else {
-        return Ok(Err(PassReason(
-            "it no longer reads one relation".to_string(),
-        )));
-    };
+    let Target {
+        state,
+        statement,
+        reference,
+    } = target;
     let split = range.is_some();
     let table = Arc::new(
         PgTable::new(
@@ -311,22 +328,15 @@ async fn plan_query(
         .with_range(range)
         .in_query(query_id),
     );
-    if let (TableReference::Partial { schema, .. }, Some(catalog)) =
-        (reference, session.catalog("datafusion"))
-    {
-        let _ = catalog.register_schema(schema, Arc::new(MemorySchemaProvider::new()));
-    }
-    if let Err(e) = session.register_table(reference.clone(), table.clone()) {
-        return Ok(Err(PassReason(short(&e))));
-    }
-    let logical = match state.statement_to_plan(statement).await {
+    let cannot_plan = |e: DataFusionError| {
+        Ok(Err(PassReason(format!(
+            "DataFusion cannot plan it ({})",
+            short(&e)
+        ))))
+    };
+    let logical = match one_relation::logical_plan(&state, statement, &reference, table.clone()) {
         Ok(plan) => plan,
-        Err(e) => {
-            return Ok(Err(PassReason(format!(
-                "DataFusion cannot plan it ({})",
-                short(&e)
-            ))));
-        }
+        Err(e) => return cannot_plan(e),
     };
     if let Err(reason) = check_plan(&logical) {
         return Ok(Err(reason));
@@ -338,24 +348,49 @@ async fn plan_query(
                 .into(),
         ));
     }
-    let physical = match session.state().create_physical_plan(&logical).await {
+    let logical = match one_relation::optimize(&state, logical) {
         Ok(plan) => plan,
-        Err(e) => {
-            return Ok(Err(PassReason(format!(
-                "DataFusion cannot plan it ({})",
-                short(&e)
-            ))));
-        }
+        Err(e) => return cannot_plan(e),
     };
-    let direct = direct_read(&physical, &ctx.options);
+    let (physical, schema, scans, direct) =
+        match logical_direct_read(&logical, &table, &ctx.options) {
+            Some(direct) => (None, direct.schema, vec![direct.scan], Some(direct.read)),
+            None => {
+                let physical = match physical_plan(&state, &logical).await {
+                    Ok(plan) => plan,
+                    Err(e) => return cannot_plan(e),
+                };
+                let direct = direct_read(&physical, &ctx.options);
+                (
+                    Some(physical.clone()),
+                    physical.schema(),
+                    table.scans(),
+                    direct,
+                )
+            }
+        };
     Ok(Ok(PlannedScan {
-        session,
+        state,
+        logical,
         physical,
+        schema,
         query,
-        scans: table.scans(),
+        scans,
+        options: ctx.options,
         shape,
         direct,
     }))
+}
+
+/// The physical plan of the optimized `logical` plan.
+async fn physical_plan(
+    state: &SessionState,
+    logical: &LogicalPlan,
+) -> Result<Arc<dyn ExecutionPlan>, DataFusionError> {
+    state
+        .query_planner()
+        .create_physical_plan(logical, state)
+        .await
 }
 
 /// The relation PostgreSQL would read for `schema.name` (or `name` on the search path): by
@@ -561,3 +596,7 @@ fn short(err: &DataFusionError) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+#[cfg(test)]
+#[path = "single/same_read.rs"]
+mod same_read;

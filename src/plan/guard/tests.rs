@@ -2,6 +2,7 @@
 //! the share of pgflight's own SQL test corpus the parser reads.
 
 use super::*;
+use crate::plan::relations::parse;
 
 /// A name every entry of [`DENYLIST`] matches (a pattern's `*` filled in).
 fn example(pattern: &str) -> String {
@@ -9,7 +10,7 @@ fn example(pattern: &str) -> String {
 }
 
 fn denied(sql: &str) -> String {
-    match StatementGuard::new(&[]).check(sql) {
+    match StatementGuard::new(&[]).check(&parse(sql)) {
         Err(GuardError::Denied { function, .. }) => function.to_lowercase(),
         other => panic!("{sql}: expected a refusal, got {other:?}"),
     }
@@ -104,7 +105,7 @@ fn ordinary_sql_passes() {
         "SELECT sleepy(1), my_pg_sleep(1), pg_sleeper_count FROM t", // near misses
         "SELECT id::text || 'x', data->>'k', tags @> ARRAY['a'] FROM t WHERE ts > now() - interval '1 day'",
     ] {
-        assert_eq!(guard.check(sql), Ok(()), "{sql}");
+        assert_eq!(guard.check(&parse(sql)), Ok(()), "{sql}");
     }
 }
 
@@ -112,19 +113,21 @@ fn ordinary_sql_passes() {
 fn deny_functions_extends_the_list() {
     let guard = StatementGuard::new(&["my_wrapper".into(), "audit_*".into()]);
     assert!(matches!(
-        guard.check("SELECT public.My_Wrapper(1)"),
+        guard.check(&parse("SELECT public.My_Wrapper(1)")),
         Err(GuardError::Denied { .. })
     ));
     assert!(matches!(
-        guard.check("SELECT * FROM t WHERE audit_log_write(id)"),
+        guard.check(&parse("SELECT * FROM t WHERE audit_log_write(id)")),
         Err(GuardError::Denied { .. })
     ));
-    assert_eq!(guard.check("SELECT my_wrapper_2(1)"), Ok(()));
+    assert_eq!(guard.check(&parse("SELECT my_wrapper_2(1)")), Ok(()));
 }
 
 #[test]
 fn unreadable_sql_is_refused() {
-    let err = StatementGuard::new(&[]).check("SELEC 1").unwrap_err();
+    let err = StatementGuard::new(&[])
+        .check(&parse("SELEC 1"))
+        .unwrap_err();
     assert!(matches!(err, GuardError::Unreadable { .. }), "{err:?}");
     assert!(err.to_string().contains("cannot check this statement"));
 }
@@ -158,7 +161,10 @@ fn the_parser_reads_the_sql_test_corpus() {
         .copied()
         .filter(|sql| {
             let numbered = crate::pg::placeholders::rewrite_placeholders(sql);
-            matches!(guard.check(&numbered), Err(GuardError::Unreadable { .. }))
+            matches!(
+                guard.check(&parse(&numbered)),
+                Err(GuardError::Unreadable { .. })
+            )
         })
         .collect();
     println!(

@@ -210,7 +210,8 @@ impl Cluster {
         let conf = cluster.dir.join("data").join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf).unwrap();
         text.push_str(
-            "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n",
+            "\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = 'all'\n\
+             pg_stat_statements.track_planning = on\n",
         );
         std::fs::write(&conf, text).unwrap();
         cluster.stop();
