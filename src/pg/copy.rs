@@ -9,7 +9,8 @@
 //! Builders are sized to need: the first batch starts with room for 1 024 rows and grows by
 //! doubling, so a one-row answer does not allocate (and fault in, and free) a full batch's
 //! buffers per column; after a full batch the next starts at the full batch size (up to 65 536
-//! rows), so a scan does not grow again; the last batch allocates nothing new.
+//! rows), so a scan does not grow again; after the last batch no buffers are sized for a batch
+//! that will not come.
 //!
 //! The format: the 11-byte signature `PGCOPY\n\xff\r\n\0`, flags (i32), a header extension
 //! (i32 length, then bytes); tuples of an i16 field count and per field an i32 length (-1 for
