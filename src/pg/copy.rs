@@ -6,6 +6,12 @@
 //! typed Arrow builders, and copies only an incomplete row's bytes into a carry-over buffer.
 //! Every `batch_size` rows become a [`RecordBatch`].
 //!
+//! Builders are sized to need: the first batch starts with room for 1 024 rows and grows by
+//! doubling, so a one-row answer does not allocate (and fault in, and free) a full batch's
+//! buffers per column; after a full batch the next starts at the full batch size (up to 65 536
+//! rows), so a scan does not grow again; after the last batch no buffers are sized for a batch
+//! that will not come.
+//!
 //! The format: the 11-byte signature `PGCOPY\n\xff\r\n\0`, flags (i32), a header extension
 //! (i32 length, then bytes); tuples of an i16 field count and per field an i32 length (-1 for
 //! NULL) and that many bytes; the trailer, a field count of -1. Each field is the value's
@@ -42,6 +48,8 @@ const CRITICAL_FLAGS: u32 = 0xFFFE_0000;
 const MAX_FIELD_LEN: usize = (1 << 30) - 1;
 /// Builders are sized for at most this many rows up front; they grow past it as needed.
 const MAX_PREALLOCATED_ROWS: usize = 1 << 16;
+/// Rows the first batch's builders have room for before they grow (by doubling).
+const FIRST_BATCH_ROWS: usize = 1 << 10;
 
 /// What went wrong while decoding a binary COPY stream.
 #[derive(Debug, thiserror::Error)]
@@ -165,10 +173,10 @@ impl ColumnBuilder {
         }
     }
 
-    fn finish(&mut self, data_type: &DataType) -> Result<ArrayRef, FinishError> {
+    fn finish(&mut self, data_type: &DataType, next: usize) -> Result<ArrayRef, FinishError> {
         match self {
-            Self::Scalar(builder) => builder.finish(data_type),
-            Self::List(builder) => builder.finish(data_type),
+            Self::Scalar(builder) => builder.finish(data_type, next),
+            Self::List(builder) => builder.finish(data_type, next),
         }
     }
 }
@@ -209,10 +217,11 @@ pub struct CopyDecoder {
 
 impl CopyDecoder {
     /// A decoder for rows of `plans` (in the order they were selected), producing batches of
-    /// `batch_size` rows (at least 1).
+    /// `batch_size` rows (at least 1). Its builders start with room for
+    /// 1 024 rows (or `batch_size`, when smaller).
     pub fn new(plans: &[ColumnPlan], batch_size: usize) -> Self {
         let batch_size = batch_size.max(1);
-        let capacity = batch_size.min(MAX_PREALLOCATED_ROWS);
+        let capacity = batch_size.min(FIRST_BATCH_ROWS);
         let columns = plans
             .iter()
             .map(|plan| match plan.decode {
@@ -315,7 +324,8 @@ impl CopyDecoder {
             Stage::Trailer => {
                 self.stage = Stage::Finished;
                 if self.rows > 0 {
-                    match self.build_batch() {
+                    // The stream's last batch: the builders are not needed again.
+                    match self.build_batch(0) {
                         Ok(batch) => self.ready.push_back(batch),
                         Err(e) => {
                             self.stage = Stage::Failed;
@@ -480,34 +490,38 @@ impl CopyDecoder {
         self.rows += 1;
         self.rows_total += 1;
         if self.rows >= self.batch_size {
-            let batch = self.build_batch()?;
+            // A full batch: more are likely, so the next starts at the full size.
+            let batch = self.build_batch(self.batch_size.min(MAX_PREALLOCATED_ROWS))?;
             self.ready.push_back(batch);
         }
         Ok(())
     }
 
-    /// Turns the builders' rows into a batch; the builders start over empty.
-    fn build_batch(&mut self) -> Result<RecordBatch, CopyError> {
+    /// Turns the builders' rows into a batch; the builders start over empty, sized for `next`
+    /// rows.
+    fn build_batch(&mut self, next: usize) -> Result<RecordBatch, CopyError> {
         let rows = std::mem::take(&mut self.rows);
         let first_row = self.rows_total + 1 - rows as u64;
         let mut arrays = Vec::with_capacity(self.columns.len());
         for (column, field) in self.columns.iter_mut().zip(self.schema.fields()) {
-            let array = column.finish(field.data_type()).map_err(|e| match e {
-                FinishError::Value(ValueError::InvalidUtf8) => CopyError::InvalidUtf8 {
-                    column: field.name().clone(),
-                    first_row,
-                    last_row: self.rows_total,
-                },
-                FinishError::Value(problem) => CopyError::Value {
-                    column: field.name().clone(),
-                    row: first_row,
-                    problem: problem.to_string(),
-                },
-                FinishError::Arrow(source) => CopyError::Arrow {
-                    column: field.name().clone(),
-                    source,
-                },
-            })?;
+            let array = column
+                .finish(field.data_type(), next)
+                .map_err(|e| match e {
+                    FinishError::Value(ValueError::InvalidUtf8) => CopyError::InvalidUtf8 {
+                        column: field.name().clone(),
+                        first_row,
+                        last_row: self.rows_total,
+                    },
+                    FinishError::Value(problem) => CopyError::Value {
+                        column: field.name().clone(),
+                        row: first_row,
+                        problem: problem.to_string(),
+                    },
+                    FinishError::Arrow(source) => CopyError::Arrow {
+                        column: field.name().clone(),
+                        source,
+                    },
+                })?;
             arrays.push(array);
         }
         let options = RecordBatchOptions::new().with_row_count(Some(rows));

@@ -203,13 +203,7 @@ impl Job {
             }
         };
         let completed = matches!(outcome, Ok(true));
-        tracing::info!(
-            read = %self.label,
-            rows,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            completed,
-            "read finished"
-        );
+        log_finished(&self.label, rows, started.elapsed(), completed);
         if let Err(err) = outcome {
             let _ = tx.send(Err(err)).await;
         }
@@ -372,6 +366,20 @@ impl Job {
             span.record("db.query.text", fingerprint(sql));
         }
         span
+    }
+}
+
+/// Reads that take this long are logged at INFO even when they completed.
+const SLOW_READ: Duration = Duration::from_secs(1);
+
+/// Logs the end of a read: at INFO when it failed, was cancelled or left by its client, or
+/// took [`SLOW_READ`] or more; at DEBUG otherwise (the audit log records every call).
+fn log_finished(label: &str, rows: u64, elapsed: Duration, completed: bool) {
+    let elapsed_ms = elapsed.as_millis() as u64;
+    if completed && elapsed < SLOW_READ {
+        tracing::debug!(read = %label, rows, elapsed_ms, completed, "read finished");
+    } else {
+        tracing::info!(read = %label, rows, elapsed_ms, completed, "read finished");
     }
 }
 

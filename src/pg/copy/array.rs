@@ -63,7 +63,6 @@ pub(super) struct ListBuilder {
     /// Outermost first; never empty.
     levels: Vec<Level>,
     element: ValueBuilder,
-    capacity: usize,
 }
 
 /// A bounds-checked reader over one array value.
@@ -104,7 +103,6 @@ impl ListBuilder {
                 .map(|_| Level::new(capacity))
                 .collect(),
             element: ValueBuilder::new(element, capacity),
-            capacity,
         }
     }
 
@@ -170,8 +168,13 @@ impl ListBuilder {
         Ok(())
     }
 
-    /// The lists appended since the last call, as an Arrow array of `data_type`.
-    pub(super) fn finish(&mut self, data_type: &DataType) -> Result<ArrayRef, FinishError> {
+    /// The lists appended since the last call, as an Arrow array of `data_type`; the builder
+    /// starts over sized for `next` lists (0 after the stream's last batch).
+    pub(super) fn finish(
+        &mut self,
+        data_type: &DataType,
+        next: usize,
+    ) -> Result<ArrayRef, FinishError> {
         // The item field of each level, outermost first.
         let mut fields: Vec<FieldRef> = Vec::with_capacity(self.levels.len());
         let mut current = data_type;
@@ -185,9 +188,9 @@ impl ListBuilder {
             fields.push(field.clone());
             current = field.data_type();
         }
-        let mut array = self.element.finish(current)?;
+        let mut array = self.element.finish(current, next)?;
         for (level, field) in self.levels.iter_mut().zip(fields).rev() {
-            let mut fresh = Level::new(self.capacity);
+            let mut fresh = Level::new(next);
             std::mem::swap(level, &mut fresh);
             let offsets = OffsetBuffer::new(ScalarBuffer::from(fresh.offsets));
             array = Arc::new(ListArray::try_new(

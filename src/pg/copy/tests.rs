@@ -15,6 +15,7 @@ mod arrays;
 mod fuzz;
 mod numerics;
 mod scalars;
+mod sizing;
 mod stream;
 
 // ---------------------------------------------------------------------------------------------

@@ -135,7 +135,6 @@ impl fmt::Display for ValueError {
 pub(super) struct Fixed<T> {
     values: Vec<T>,
     nulls: NullBufferBuilder,
-    capacity: usize,
 }
 
 impl<T: arrow::datatypes::ArrowNativeType> Fixed<T> {
@@ -143,7 +142,6 @@ impl<T: arrow::datatypes::ArrowNativeType> Fixed<T> {
         Self {
             values: Vec::with_capacity(capacity),
             nulls: NullBufferBuilder::new(capacity),
-            capacity,
         }
     }
 
@@ -159,7 +157,8 @@ impl<T: arrow::datatypes::ArrowNativeType> Fixed<T> {
         self.nulls.append_null();
     }
 
-    fn finish<P>(&mut self, data_type: &DataType) -> Result<ArrayRef, ArrowError>
+    /// The values as an array; the builder starts over sized for `next` values.
+    fn finish<P>(&mut self, data_type: &DataType, next: usize) -> Result<ArrayRef, ArrowError>
     where
         P: ArrowPrimitiveType<Native = T>,
     {
@@ -169,8 +168,9 @@ impl<T: arrow::datatypes::ArrowNativeType> Fixed<T> {
                 P::DATA_TYPE
             )));
         }
-        let values = std::mem::replace(&mut self.values, Vec::with_capacity(self.capacity));
-        let array = PrimitiveArray::<P>::new(ScalarBuffer::from(values), self.nulls.finish());
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(next));
+        let nulls = std::mem::replace(&mut self.nulls, NullBufferBuilder::new(next)).finish();
+        let array = PrimitiveArray::<P>::new(ScalarBuffer::from(values), nulls);
         Ok(Arc::new(array.with_data_type(data_type.clone())))
     }
 }
@@ -181,7 +181,6 @@ pub(super) struct Var {
     offsets: Vec<i32>,
     values: Vec<u8>,
     nulls: NullBufferBuilder,
-    capacity: usize,
 }
 
 impl Var {
@@ -192,7 +191,6 @@ impl Var {
             offsets,
             values: Vec::with_capacity(capacity * 8),
             nulls: NullBufferBuilder::new(capacity),
-            capacity,
         }
     }
 
@@ -218,23 +216,31 @@ impl Var {
         self.nulls.append_null();
     }
 
+    /// The values so far; the builder starts over sized for `next` values (and, when `next` is
+    /// not 0, as many value bytes as this batch had, up to 16 MiB).
     fn take(
         &mut self,
+        next: usize,
     ) -> (
         OffsetBuffer<i32>,
         arrow::buffer::Buffer,
         Option<arrow::buffer::NullBuffer>,
     ) {
-        let mut fresh = Vec::with_capacity(self.capacity + 1);
+        let mut fresh = Vec::with_capacity(next + 1);
         fresh.push(0);
         let offsets = std::mem::replace(&mut self.offsets, fresh);
-        let values_capacity = self.values.len().min(1 << 24).max(self.capacity);
+        let values_capacity = if next == 0 {
+            0
+        } else {
+            self.values.len().min(1 << 24).max(next)
+        };
         let values = std::mem::replace(&mut self.values, Vec::with_capacity(values_capacity));
+        let nulls = std::mem::replace(&mut self.nulls, NullBufferBuilder::new(next)).finish();
         (
             // Offsets start at 0 and never decrease: they are value-buffer lengths.
             OffsetBuffer::new(ScalarBuffer::from(offsets)),
             arrow::buffer::Buffer::from_vec(values),
-            self.nulls.finish(),
+            nulls,
         )
     }
 }
@@ -244,7 +250,6 @@ impl Var {
 pub(super) struct Bools {
     values: BooleanBufferBuilder,
     nulls: NullBufferBuilder,
-    capacity: usize,
 }
 
 /// A builder for one kind of value: decodes the binary form and appends it.
@@ -297,7 +302,6 @@ impl ValueBuilder {
             ValueKind::Bool => Self::Bool(Bools {
                 values: BooleanBufferBuilder::new(capacity),
                 nulls: NullBufferBuilder::new(capacity),
-                capacity,
             }),
             ValueKind::Int2 => Self::Int2(Fixed::new(capacity)),
             ValueKind::Int4 => Self::Int4(Fixed::new(capacity)),
@@ -477,8 +481,12 @@ impl ValueBuilder {
     }
 
     /// The values appended since the last call, as an Arrow array of `data_type`; the builder
-    /// starts over empty.
-    pub(super) fn finish(&mut self, data_type: &DataType) -> Result<ArrayRef, FinishError> {
+    /// starts over empty, sized for `next` values (0 after the stream's last batch).
+    pub(super) fn finish(
+        &mut self,
+        data_type: &DataType,
+        next: usize,
+    ) -> Result<ArrayRef, FinishError> {
         Ok(match self {
             Self::Bool(b) => {
                 if data_type != &DataType::Boolean {
@@ -486,24 +494,24 @@ impl ValueBuilder {
                         "decoder produces Boolean values, the field says {data_type}"
                     ))));
                 }
-                let mut values =
-                    std::mem::replace(&mut b.values, BooleanBufferBuilder::new(b.capacity));
-                Arc::new(BooleanArray::new(values.finish(), b.nulls.finish()))
+                let mut values = std::mem::replace(&mut b.values, BooleanBufferBuilder::new(next));
+                let nulls = std::mem::replace(&mut b.nulls, NullBufferBuilder::new(next)).finish();
+                Arc::new(BooleanArray::new(values.finish(), nulls))
             }
-            Self::Int2(f) => f.finish::<Int16Type>(data_type)?,
-            Self::Int4(f) => f.finish::<Int32Type>(data_type)?,
-            Self::Int8(f) => f.finish::<Int64Type>(data_type)?,
-            Self::Float4(f) => f.finish::<Float32Type>(data_type)?,
-            Self::Float8(f) => f.finish::<Float64Type>(data_type)?,
-            Self::Oid(f) => f.finish::<UInt32Type>(data_type)?,
-            Self::Date(f) => f.finish::<Date32Type>(data_type)?,
-            Self::Time(f) => f.finish::<Time64MicrosecondType>(data_type)?,
-            Self::Timestamp(f) => f.finish::<TimestampMicrosecondType>(data_type)?,
-            Self::Interval(f) => f.finish::<IntervalMonthDayNanoType>(data_type)?,
-            Self::Decimal128 { data, .. } => data.finish::<Decimal128Type>(data_type)?,
-            Self::Decimal256 { data, .. } => data.finish::<Decimal256Type>(data_type)?,
+            Self::Int2(f) => f.finish::<Int16Type>(data_type, next)?,
+            Self::Int4(f) => f.finish::<Int32Type>(data_type, next)?,
+            Self::Int8(f) => f.finish::<Int64Type>(data_type, next)?,
+            Self::Float4(f) => f.finish::<Float32Type>(data_type, next)?,
+            Self::Float8(f) => f.finish::<Float64Type>(data_type, next)?,
+            Self::Oid(f) => f.finish::<UInt32Type>(data_type, next)?,
+            Self::Date(f) => f.finish::<Date32Type>(data_type, next)?,
+            Self::Time(f) => f.finish::<Time64MicrosecondType>(data_type, next)?,
+            Self::Timestamp(f) => f.finish::<TimestampMicrosecondType>(data_type, next)?,
+            Self::Interval(f) => f.finish::<IntervalMonthDayNanoType>(data_type, next)?,
+            Self::Decimal128 { data, .. } => data.finish::<Decimal128Type>(data_type, next)?,
+            Self::Decimal256 { data, .. } => data.finish::<Decimal256Type>(data_type, next)?,
             Self::Bytea(v) => {
-                let (offsets, values, nulls) = v.take();
+                let (offsets, values, nulls) = v.take(next);
                 Arc::new(BinaryArray::try_new(offsets, values, nulls)?)
             }
             Self::Text(v)
@@ -516,7 +524,7 @@ impl ValueBuilder {
                         "decoder produces Utf8 values, the field says {data_type}"
                     ))));
                 }
-                let (offsets, values, nulls) = v.take();
+                let (offsets, values, nulls) = v.take(next);
                 // One UTF-8 validation for the whole batch, inside `try_new`.
                 Arc::new(
                     StringArray::try_new(offsets, values, nulls)

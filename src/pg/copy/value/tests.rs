@@ -42,7 +42,7 @@ fn char_values_decode_from_one_byte() {
             found: 2
         })
     );
-    let array = builder.finish(&DataType::Utf8).unwrap();
+    let array = builder.finish(&DataType::Utf8, 0).unwrap();
     let strings = array.as_any().downcast_ref::<StringArray>().unwrap();
     let got: Vec<Option<&str>> = strings.iter().collect();
     assert_eq!(got, vec![Some("x"), Some(r"\303"), Some(""), None]);
