@@ -459,7 +459,8 @@ def run_concurrent(side: str, uri: str, sql: str, clients: int, seconds: float,
 # the client floor's rows (null server, arrow-go client): skipped when Go is missing
 FLOOR_ROWS = ("floor_prepared", "floor_prepared_raw", "floor_literal", "floor_select1", "floor_objects",
               "floor_concurrent", "go_prepared", "go_floor")
-ROW_NAMES = ("prepared", "prepared_raw", "literal", "select1", "objects", "info", "doget", "incremental", "browse",
+ROW_NAMES = ("prepared", "prepared_raw", "literal", "select1", "objects", "info", "info_relation", "doget",
+             "incremental", "browse",
              "objects_all", "executions", "concurrent") + FLOOR_ROWS
 
 
@@ -526,6 +527,18 @@ def measure_all(args, c: Clients, server: ServerSide, sizes: dict, flight_uri: s
             row = Row("GetFlightInfo alone, one-row planned query (raw Flight SQL)",
                       "pyarrow.flight: CommandStatementQuery with a literal id, no DoGet")
             rows.append(time_row(row, n, f, None, server)); log_row(row)
+
+        if "info_relation" in wanted:
+            for short, kind, desc in (
+                    ("JSON fullTable", "the seed's JSON fullTable request",
+                     c.flight.FlightDescriptor.for_command(
+                         json.dumps({"mode": {"fullTable": {"entity": f"{schema}.lat"}}}))),
+                    ("path", "a path descriptor", c.flight.FlightDescriptor.for_path(schema, "lat"))):
+                row = Row(f"GetFlightInfo of a cached relation, {short} (raw)",
+                          f"pyarrow.flight: GetFlightInfo of {kind} for {schema}.lat (catalog cached"
+                          " after the first call: one check query a call), no DoGet")
+                rows.append(time_row(row, n, lambda desc=desc: c.raw.get_flight_info(desc), None, server))
+                log_row(row)
 
         if "doget" in wanted:
             info = c.raw.get_flight_info(planned)
