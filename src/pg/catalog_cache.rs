@@ -7,11 +7,13 @@
 //! Every plan sends one **check** query (never skipped, never timed): for each relation it
 //! names, resolved by name exactly as before (the session's `search_path`, or exact names for
 //! extraction), PostgreSQL answers its oid, the role's privileges on it, its row estimate and a
-//! **change marker**: the `xmin` of its `pg_class` row and of its `pg_attribute` (attnum > 0),
-//! `pg_attrdef` and column `pg_description` rows. Every DDL that changes what the cache holds
-//! writes a new version of one of those rows, with a new transaction id: ADD COLUMN (new
-//! attribute row, and `relnatts` in `pg_class`), DROP COLUMN (`attisdropped`), ALTER COLUMN
-//! TYPE, SET/DROP NOT NULL, RENAME COLUMN, RENAME (pg_class), SET DEFAULT, COMMENT ON COLUMN.
+//! **change marker**: the `xmin` of its `pg_class` row, of its `pg_attribute` (attnum > 0),
+//! `pg_attrdef` and column `pg_description` rows, and of the `pg_type` rows of its columns'
+//! types. Every DDL that changes what the cache holds writes a new version of one of those rows,
+//! with a new transaction id: ADD COLUMN (new attribute row, and `relnatts` in `pg_class`), DROP
+//! COLUMN (`attisdropped`), ALTER COLUMN TYPE, SET/DROP NOT NULL, RENAME COLUMN, RENAME
+//! (pg_class), SET DEFAULT, COMMENT ON COLUMN, and a column type's `ALTER TYPE … RENAME` (the
+//! type name in the field metadata) or `ALTER DOMAIN` (its `pg_type` row).
 //! DROP and CREATE under the same name gives a new oid; a new relation has no entry. An entry
 //! is used only when both oid and marker are equal to what PostgreSQL just answered; otherwise
 //! the relation is fetched again (one query, its marker read in the same statement, so the
@@ -19,9 +21,6 @@
 //! are never cached: they come live with the check (GRANT/REVOKE take effect at once), and so
 //! does the row estimate (ANALYZE updates `pg_class` in place, without a new `xmin`). A frozen
 //! `xmin` (VACUUM FREEZE) only changes the marker, costing one extra fetch.
-//!
-//! What the marker does not see: renaming a column's *type* (`ALTER TYPE … RENAME`), which only
-//! changes the type name shown in field metadata, never the Arrow type.
 //!
 //! The check and fetch queries are prepared once per connection (`prepare_cached`): a check is
 //! one round trip, and PostgreSQL does not parse it again. Up to [`LISTED_NAMES`] names travel
@@ -61,7 +60,10 @@ macro_rules! change_marker {
                          FROM pg_attrdef md WHERE md.adrelid = c.oid), '')
    || ':' || coalesce((SELECT string_agg(mc.xmin::text, ',' ORDER BY mc.objsubid)
                          FROM pg_description mc
-                        WHERE mc.objoid = c.oid AND mc.classoid = 'pg_class'::regclass), '')"#
+                        WHERE mc.objoid = c.oid AND mc.classoid = 'pg_class'::regclass), '')
+   || ':' || coalesce((SELECT string_agg(mt.xmin::text, ',' ORDER BY ta.attnum)
+                         FROM pg_attribute ta JOIN pg_type mt ON mt.oid = ta.atttypid
+                        WHERE ta.attrelid = c.oid AND ta.attnum > 0), '')"#
     };
 }
 

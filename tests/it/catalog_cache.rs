@@ -1,6 +1,6 @@
 //! The catalog cache never serves a stale schema: after a query primes it, each change to a
 //! relation (ADD, DROP, retype and RENAME COLUMN; DROP and CREATE under the same name; a new
-//! table; REVOKE) is answered correctly by the very next request, through SQL (planned by
+//! table; REVOKE; a column's type renamed) is answered correctly by the very next request, through SQL (planned by
 //! DataFusion), extraction by JSON and by path, and incremental extraction. A repeat of a
 //! planned statement sends PostgreSQL one catalog query (the check), not the full catalog query,
 //! and PostgreSQL does not plan that check again; a statement naming more relations than the
@@ -10,6 +10,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use arrow_flight::{FlightClient, FlightDescriptor, FlightInfo};
+use pgflight::pg::types::TYPE_NAME_KEY;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -232,6 +233,44 @@ async fn a_renamed_column_answers_by_its_new_name() {
     .await;
     let (_, batches) = case.query("SELECT w FROM t WHERE w > 15").await.unwrap();
     assert_eq!(texts(&batches, "w"), ["20"]);
+}
+
+#[tokio::test]
+async fn a_renamed_column_type_shows_its_new_name() {
+    let mut case = Case::start(
+        "cache_type_rename",
+        "CREATE TYPE mood AS ENUM ('calm', 'glad');
+         CREATE TABLE m (id integer PRIMARY KEY, feeling mood);
+         INSERT INTO m VALUES (1, 'calm'), (2, 'glad');",
+    )
+    .await;
+    let type_name = |answer: Answer| {
+        let (schema, _) = answer.unwrap();
+        let field = schema.field_with_name("feeling").unwrap().clone();
+        field.metadata().get(TYPE_NAME_KEY).cloned()
+    };
+    assert_eq!(
+        type_name(case.query("SELECT * FROM m WHERE id > 0").await).as_deref(),
+        Some("mood")
+    );
+    assert_eq!(
+        type_name(case.extract(full_table("m")).await).as_deref(),
+        Some("mood")
+    );
+    case.change("ALTER TYPE mood RENAME TO temper").await;
+    assert_eq!(
+        type_name(case.query("SELECT * FROM m WHERE id > 0").await).as_deref(),
+        Some("temper")
+    );
+    assert_eq!(
+        type_name(case.extract(full_table("m")).await).as_deref(),
+        Some("temper")
+    );
+    let (_, batches) = case
+        .query("SELECT feeling FROM m WHERE id > 1")
+        .await
+        .unwrap();
+    assert_eq!(texts(&batches, "feeling"), ["glad"]);
 }
 
 #[tokio::test]
