@@ -356,20 +356,50 @@ async fn a_revoked_table_is_refused_at_once() {
     case.every_read("t").await;
 }
 
+/// A server over database `name` holding [`FIXTURE`], on a cluster of its own that counts
+/// statements (`pg_stat_statements`, planning too), with an admin connection and both clients.
+struct Counted {
+    _cluster: Cluster,
+    db: String,
+    admin: tokio_postgres::Client,
+    server: TestServer,
+    client: FlightSqlServiceClient<Channel>,
+    flight: FlightClient,
+}
+
+impl Counted {
+    async fn start(name: &str) -> Counted {
+        let cluster = Cluster::start_with_statement_stats().await;
+        let db = cluster.create_db(name).await;
+        let admin = cluster.admin(&db).await;
+        admin
+            .batch_execute(&format!("CREATE EXTENSION pg_stat_statements; {FIXTURE}"))
+            .await
+            .unwrap();
+        let server = TestServer::start(cluster.config(&db)).await;
+        Counted {
+            client: sql_client(&server).await,
+            flight: flight_client(&server).await,
+            _cluster: cluster,
+            db,
+            admin,
+            server,
+        }
+    }
+}
+
 /// The statements GetFlightInfo of a planned point query sends: on a repeat, the one check
 /// query of the catalog cache (no full catalog query, no `to_regclass` of its own).
 #[tokio::test]
 async fn a_repeat_plan_sends_one_catalog_query() {
-    let cluster = Cluster::start_with_statement_stats().await;
-    let db = cluster.create_db("cache_count").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(&format!("CREATE EXTENSION pg_stat_statements; {FIXTURE}"))
-        .await
-        .unwrap();
-    let server = TestServer::start(cluster.config(&db)).await;
-    let mut client = sql_client(&server).await;
-    let mut flight = flight_client(&server).await;
+    let Counted {
+        _cluster,
+        db,
+        admin,
+        server,
+        mut client,
+        mut flight,
+    } = Counted::start("cache_count").await;
     let point = "SELECT id, v, name FROM t WHERE id = 2";
     client.execute(point.into(), None).await.unwrap();
     let path = || FlightDescriptor::new_path(vec!["public".into(), "t".into()]);
@@ -397,16 +427,14 @@ async fn a_repeat_plan_sends_one_catalog_query() {
 /// it without planning it again (planning it cost more than running it).
 #[tokio::test]
 async fn the_check_query_is_not_planned_again() {
-    let cluster = Cluster::start_with_statement_stats().await;
-    let db = cluster.create_db("cache_plans").await;
-    let admin = cluster.admin(&db).await;
-    admin
-        .batch_execute(&format!("CREATE EXTENSION pg_stat_statements; {FIXTURE}"))
-        .await
-        .unwrap();
-    let server = TestServer::start(cluster.config(&db)).await;
-    let mut client = sql_client(&server).await;
-    let mut flight = flight_client(&server).await;
+    let Counted {
+        _cluster,
+        db,
+        admin,
+        server,
+        mut client,
+        mut flight,
+    } = Counted::start("cache_plans").await;
     let point = |id: i32| format!("SELECT id, v, name FROM t WHERE id = {id}");
     for id in 0..12 {
         client.execute(point(id), None).await.unwrap();
